@@ -1,0 +1,245 @@
+package llhls
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Lookup finds the origin of a stream; nil when the stream is not served.
+type Lookup func(path string) *Stream
+
+// Handler serves LL-HLS for every stream Lookup knows.
+type Handler struct {
+	Lookup Lookup
+	Logger *slog.Logger
+	// OnServed is told every media byte count sent (for metrics); optional.
+	OnServed func(stream, rendition string, bytes int)
+	// MultivariantWait bounds how long a multivariant request waits for
+	// all renditions to have media (default 6 s).
+	MultivariantWait time.Duration
+}
+
+// Cache-Control values a CDN in front of swarmtx can honour.
+const (
+	cacheImmutable = "public, max-age=31536000, immutable" // URLs are never reused
+	cacheBlocking  = "public, max-age=60"                  // a blocking response names its version
+	cacheLive      = "no-cache"
+	cacheNotFound  = "no-store"
+)
+
+func setCORS(h http.Header) {
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "Range, Content-Type")
+	h.Set("Access-Control-Max-Age", "86400")
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setCORS(w.Header())
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		httpError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed")
+		return
+	}
+	req, err := ParseRequestPath(r.URL.Path)
+	if err != nil {
+		httpError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	st := h.Lookup(req.Stream)
+	if st == nil {
+		httpError(w, http.StatusNotFound, "stream "+req.Stream+" is not served")
+		return
+	}
+	switch req.Kind {
+	case KindMultivariant:
+		h.serveMultivariant(w, r, st)
+	case KindMediaPlaylist:
+		h.serveMediaPlaylist(w, r, st, req)
+	case KindInit, KindSegment, KindPart:
+		h.serveMedia(w, r, st, req)
+	}
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Cache-Control", cacheNotFound)
+	http.Error(w, msg, code)
+}
+
+func (h *Handler) serveMultivariant(w http.ResponseWriter, r *http.Request, st *Stream) {
+	wait := h.MultivariantWait
+	if wait <= 0 {
+		wait = 6 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	// Wait until every declared rendition has media, so an early player
+	// still sees the whole ladder; after the wait, list what is ready.
+	st.wait(ctx, func() bool { return len(st.readyRenditionsLocked()) == len(st.order) })
+	st.mu.Lock()
+	ready := len(st.readyRenditionsLocked())
+	body := st.multivariantLocked()
+	st.mu.Unlock()
+	if ready == 0 {
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "stream "+st.path+" has no media yet")
+		return
+	}
+	writePlaylist(w, r, body, cacheLive)
+}
+
+func (h *Handler) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st *Stream, req Request) {
+	q, err := ParseBlockingQuery(r.URL.Query())
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	st.mu.Lock()
+	rend := st.renditions[req.Rendition]
+	var tooFar bool
+	if rend != nil && q.Blocking {
+		next, _ := rend.nextPart()
+		tooFar = q.MSN > next+2
+	}
+	st.mu.Unlock()
+	if rend == nil {
+		httpError(w, http.StatusNotFound, "stream "+st.path+" has no rendition "+req.Rendition)
+		return
+	}
+	if tooFar {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("_HLS_msn=%d is more than two segments ahead of the live edge", q.MSN))
+		return
+	}
+	cache := cacheLive
+	if q.Blocking {
+		cache = cacheBlocking
+		// The spec lets a server hold a blocking reload for three target
+		// durations; after that the current playlist is better than an
+		// error (during a publisher reconnect, for example).
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Duration(rend.targetDurSafe(st))*time.Second)
+		defer cancel()
+		ok := st.wait(ctx, func() bool {
+			if q.Part >= 0 {
+				return rend.hasPart(q.MSN, q.Part)
+			}
+			return rend.hasSegment(q.MSN)
+		})
+		if !ok {
+			cache = cacheLive
+		}
+		if r.Context().Err() != nil {
+			return
+		}
+	}
+	st.mu.Lock()
+	body := ""
+	if len(rend.segments) > 0 {
+		body = st.mediaPlaylistLocked(rend)
+	}
+	closed := st.closed
+	st.mu.Unlock()
+	if closed {
+		httpError(w, http.StatusNotFound, "stream "+st.path+" ended")
+		return
+	}
+	if body == "" {
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, "rendition "+req.Rendition+" has no media yet")
+		return
+	}
+	writePlaylist(w, r, body, cache)
+}
+
+func (r *rendition) targetDurSafe(st *Stream) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return max(r.targetDur, 1)
+}
+
+func writePlaylist(w http.ResponseWriter, r *http.Request, body, cache string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/vnd.apple.mpegurl")
+	h.Set("Cache-Control", cache)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write([]byte(body))
+}
+
+func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, st *Stream, req Request) {
+	if req.Kind == KindPart {
+		// A preload hint asks for the next part before it exists: hold the
+		// request until the part is published or can no longer be.
+		ctx, cancel := context.WithTimeout(r.Context(), 3*st.settings.SegmentTarget)
+		defer cancel()
+		st.wait(ctx, func() bool {
+			rend := st.renditions[req.Rendition]
+			if rend == nil {
+				return true
+			}
+			next, idx := rend.nextPart()
+			if req.ID > next || (req.ID == next && req.Part > idx) {
+				return true // not the hinted part: do not wait for it
+			}
+			return rend.hasPart(req.ID, req.Part)
+		})
+		if r.Context().Err() != nil {
+			return
+		}
+	}
+	st.mu.Lock()
+	var chunks [][]byte
+	rend := st.renditions[req.Rendition]
+	if rend != nil {
+		switch req.Kind {
+		case KindInit:
+			if init := rend.inits[req.ID]; init != nil {
+				chunks = [][]byte{init.Data}
+			}
+		case KindSegment:
+			if seg := rend.segment(req.ID); seg != nil && seg.complete && !seg.gap {
+				for _, p := range seg.parts {
+					chunks = append(chunks, p.Data)
+				}
+			}
+		case KindPart:
+			if seg := rend.segment(req.ID); seg != nil && req.Part < len(seg.parts) {
+				chunks = [][]byte{seg.parts[req.Part].Data}
+			}
+		}
+	}
+	st.mu.Unlock()
+	if chunks == nil {
+		httpError(w, http.StatusNotFound, "not in the window of stream "+st.path+": "+r.URL.Path)
+		return
+	}
+	size := 0
+	for _, c := range chunks {
+		size += len(c)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "video/mp4")
+	hd.Set("Cache-Control", cacheImmutable)
+	hd.Set("Content-Length", strconv.Itoa(size))
+	if r.Method == http.MethodHead {
+		return
+	}
+	for _, c := range chunks {
+		if _, err := w.Write(c); err != nil {
+			return
+		}
+	}
+	if h.OnServed != nil && req.Kind != KindInit {
+		h.OnServed(st.path, req.Rendition, size)
+	}
+}
