@@ -1,0 +1,97 @@
+package contract
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+)
+
+type fakeBridge struct {
+	attachErr error
+	attached  chan string
+}
+
+func (f *fakeBridge) Attach(ctx context.Context, req AttachRequest, emit func(Event)) error {
+	emit(Event{Kind: EventAttached, URL: "http://127.0.0.1:8880/" + req.Path + "/"})
+	emit(Event{Kind: EventRenditions, Renditions: []string{"source", "720p"}})
+	if f.attachErr != nil {
+		return f.attachErr
+	}
+	f.attached <- req.Path
+	<-ctx.Done()
+	return nil
+}
+
+func (f *fakeBridge) Status(context.Context) (Status, error) {
+	return Status{ListenAddress: ":8880", Streams: []StreamStatus{{Path: "live/show", State: StateAttached, BytesServed: 42, AttachedSince: time.UnixMilli(1700000000000)}}}, nil
+}
+
+func dial(t *testing.T, b Bridge) *Client {
+	t.Helper()
+	gp := &GRPCPlugin{Impl: b, Version: "test-1"}
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{PluginName: gp})
+	t.Cleanup(func() { client.Close() })
+	raw, err := client.Dispense(PluginName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw.(*Client)
+}
+
+func TestGRPCAttachAndStatus(t *testing.T) {
+	fb := &fakeBridge{attached: make(chan string, 1)}
+	c := dial(t, fb)
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan Event, 10)
+	errc := make(chan error, 1)
+	go func() { errc <- c.Attach(ctx, validReq(), func(e Event) { events <- e }) }()
+	select {
+	case p := <-fb.attached:
+		if p != "live/show" {
+			t.Fatal(p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no attach")
+	}
+	ev := <-events
+	if ev.Kind != EventAttached || ev.URL != "http://127.0.0.1:8880/live/show/" {
+		t.Fatalf("event %+v", ev)
+	}
+	ev = <-events
+	if ev.Kind != EventRenditions || len(ev.Renditions) != 2 {
+		t.Fatalf("event %+v", ev)
+	}
+	st, err := c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Version != "test-1" || st.Pid == 0 || len(st.Streams) != 1 || st.Streams[0].BytesServed != 42 || st.Streams[0].AttachedSince.UnixMilli() != 1700000000000 {
+		t.Fatalf("status %+v", st)
+	}
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("attach returned %v", err)
+	}
+}
+
+func TestGRPCPermanentAndTransient(t *testing.T) {
+	c := dial(t, &fakeBridge{attachErr: Permanent(errors.New("unsupported codec H265 on live/show"))})
+	err := c.Attach(context.Background(), validReq(), nil)
+	if !IsPermanent(err) || err.Error() != "unsupported codec H265 on live/show" {
+		t.Fatalf("got %v", err)
+	}
+	c = dial(t, &fakeBridge{attachErr: errors.New("rtmp read: EOF")})
+	err = c.Attach(context.Background(), validReq(), nil)
+	if err == nil || IsPermanent(err) || errors.Is(err, ErrPluginGone) {
+		t.Fatalf("got %v", err)
+	}
+	bad := validReq()
+	bad.Path = "../etc"
+	err = c.Attach(context.Background(), bad, nil)
+	if !IsPermanent(err) {
+		t.Fatalf("invalid request: got %v", err)
+	}
+}

@@ -1,0 +1,229 @@
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits enforced by Validate.
+const (
+	MaxPathLen          = 256
+	MaxQueryLen         = 4096
+	MaxSourceFieldLen   = 256
+	MaxPullURLLen       = 2048
+	MinSegmentDuration  = 1 * time.Second
+	MaxSegmentDuration  = 10 * time.Second
+	MinPartDuration     = 100 * time.Millisecond
+	MaxPartDuration     = 2 * time.Second
+	MaxReconnectWindow  = 10 * time.Minute
+	MinWindowSegments   = 3
+	MaxWindowSegments   = 60
+	MaxLadderRenditions = 8
+	MinLadderHeight     = 120
+	MaxLadderHeight     = 4320
+)
+
+// ValidationError names the offending field and value.
+type ValidationError struct {
+	Field  string // e.g. "path", "options.part_duration"
+	Value  string // the bad value, quoted with %q when printed
+	Reason string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid %s %q: %s", e.Field, e.Value, e.Reason)
+}
+
+func verr(field, value, format string, args ...any) error {
+	if len(value) > 300 {
+		value = value[:300] + "..."
+	}
+	return &ValidationError{Field: field, Value: value, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks every field; the error (a *ValidationError, or several
+// joined with errors.Join) names the field and the bad value.
+func (r AttachRequest) Validate() error {
+	var errs []error
+	if err := ValidatePath(r.Path); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkText("query", r.Query, MaxQueryLen); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkText("source_type", r.SourceType, MaxSourceFieldLen); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkText("source_id", r.SourceID, MaxSourceFieldLen); err != nil {
+		errs = append(errs, err)
+	}
+	if err := ValidatePullURL(r.PullURL); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.Options.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ValidatePath checks a MediaMTX path name: 1..256 bytes of A-Za-z0-9 _ - . / ~,
+// no leading or trailing slash, no empty segment, no ".." segment.
+func ValidatePath(p string) error {
+	if p == "" {
+		return verr("path", p, "must not be empty")
+	}
+	if len(p) > MaxPathLen {
+		return verr("path", p, "longer than %d bytes", MaxPathLen)
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '_' || c == '-' || c == '.' || c == '/' || c == '~'
+		if !ok {
+			return verr("path", p, "character %q at offset %d not allowed (allowed: A-Z a-z 0-9 _ - . / ~)", rune(c), i)
+		}
+	}
+	if p[0] == '/' || p[len(p)-1] == '/' {
+		return verr("path", p, "must not begin or end with a slash")
+	}
+	for _, seg := range strings.Split(p, "/") {
+		switch seg {
+		case "":
+			return verr("path", p, "must not contain an empty segment (//)")
+		case ".", "..":
+			return verr("path", p, "must not contain a %q segment", seg)
+		}
+	}
+	if strings.Contains(p, "..") {
+		return verr("path", p, `must not contain ".."`)
+	}
+	return nil
+}
+
+// ValidatePullURL checks that u is an rtmp:// or rtmps:// URL with a host.
+func ValidatePullURL(u string) error {
+	if u == "" {
+		return verr("pull_url", u, "must not be empty")
+	}
+	if len(u) > MaxPullURLLen {
+		return verr("pull_url", u, "longer than %d bytes", MaxPullURLLen)
+	}
+	for i, c := range u {
+		if c < 0x21 || c == 0x7f || c == utf8.RuneError {
+			return verr("pull_url", u, "control character, space or invalid UTF-8 at offset %d", i)
+		}
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return verr("pull_url", u, "not a URL: %v", err)
+	}
+	if pu.Scheme != "rtmp" && pu.Scheme != "rtmps" {
+		return verr("pull_url", u, "scheme must be rtmp or rtmps")
+	}
+	if pu.Host == "" || pu.Hostname() == "" {
+		return verr("pull_url", u, "missing host")
+	}
+	if port := pu.Port(); port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return verr("pull_url", u, "bad port %q", port)
+		}
+	}
+	return nil
+}
+
+func checkText(field, v string, max int) error {
+	if len(v) > max {
+		return verr(field, v, "longer than %d bytes", max)
+	}
+	if !utf8.ValidString(v) {
+		return verr(field, v, "not valid UTF-8")
+	}
+	for i, c := range v {
+		if c < 0x20 || c == 0x7f {
+			return verr(field, v, "control character at offset %d", i)
+		}
+	}
+	return nil
+}
+
+// Validate checks the ranges documented on StreamOptions.
+func (o StreamOptions) Validate() error {
+	var errs []error
+	if o.SegmentDuration < MinSegmentDuration || o.SegmentDuration > MaxSegmentDuration {
+		errs = append(errs, verr("options.segment_duration", o.SegmentDuration.String(), "must be between %v and %v", MinSegmentDuration, MaxSegmentDuration))
+	}
+	if o.PartDuration < MinPartDuration || o.PartDuration > MaxPartDuration {
+		errs = append(errs, verr("options.part_duration", o.PartDuration.String(), "must be between %v and %v", MinPartDuration, MaxPartDuration))
+	} else if o.PartDuration > o.SegmentDuration/2 {
+		errs = append(errs, verr("options.part_duration", o.PartDuration.String(), "must be at most half the segment duration (%v)", o.SegmentDuration))
+	}
+	if o.ReconnectWindow < 0 || o.ReconnectWindow > MaxReconnectWindow {
+		errs = append(errs, verr("options.reconnect_window", o.ReconnectWindow.String(), "must be between 0s and %v", MaxReconnectWindow))
+	}
+	if o.WindowSegments < MinWindowSegments || o.WindowSegments > MaxWindowSegments {
+		errs = append(errs, verr("options.window_segments", strconv.Itoa(o.WindowSegments), "must be between %d and %d", MinWindowSegments, MaxWindowSegments))
+	}
+	if _, err := ParseLadder(o.Ladder); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ParseLadder parses a ladder like "source,720p,480p,360p": a comma-separated
+// list of "source" (the stream as published, not re-encoded) and heights
+// "<N>p" (120 ≤ N ≤ 4320), without duplicates, at most 8 entries. Spaces
+// around entries are ignored. It returns the normalised entries in order.
+func ParseLadder(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, verr("options.ladder", s, `must not be empty (use "source" for no transcoding)`)
+	}
+	if len(s) > 256 {
+		return nil, verr("options.ladder", s, "longer than 256 bytes")
+	}
+	parts := strings.Split(s, ",")
+	if len(parts) > MaxLadderRenditions {
+		return nil, verr("options.ladder", s, "more than %d renditions", MaxLadderRenditions)
+	}
+	seen := make(map[string]bool, len(parts))
+	out := make([]string, 0, len(parts))
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p != "source" {
+			h, ok := LadderHeight(p)
+			if !ok {
+				return nil, verr("options.ladder", s, `entry %q is neither "source" nor a height like "720p" (%d..%d)`, p, MinLadderHeight, MaxLadderHeight)
+			}
+			p = strconv.Itoa(h) + "p"
+		}
+		if seen[p] {
+			return nil, verr("options.ladder", s, "duplicate entry %q", p)
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// LadderHeight parses a ladder entry "<N>p" and reports its height.
+func LadderHeight(e string) (int, bool) {
+	if len(e) < 2 || len(e) > 6 || e[len(e)-1] != 'p' {
+		return 0, false
+	}
+	digits := e[:len(e)-1]
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, false
+		}
+	}
+	h, err := strconv.Atoi(digits)
+	if err != nil || h < MinLadderHeight || h > MaxLadderHeight {
+		return 0, false
+	}
+	return h, true
+}
