@@ -314,6 +314,21 @@ func (st *Stream) Stats() []RenditionStats {
 }
 
 func (r *rendition) bandwidth() int {
+	if r.peakBPS == 0 {
+		// No complete segment yet: estimate from the parts so far, so the
+		// source is not announced as the cheapest rendition.
+		var bytes int
+		var d time.Duration
+		for _, s := range r.segments {
+			for _, p := range s.parts {
+				bytes += len(p.Data)
+				d += p.Duration
+			}
+		}
+		if d > 0 {
+			return max(int(float64(bytes*8)/d.Seconds()), r.info.Bandwidth)
+		}
+	}
 	return max(r.peakBPS, r.info.Bandwidth)
 }
 
