@@ -269,7 +269,9 @@ func FFmpegArgs(rungs []Rung) []string {
 	args := []string{
 		"-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
 		// start fast, do not buffer input
-		"-fflags", "nobuffer", "-probesize", "32768", "-analyzeduration", "0",
+		// (no -fflags nobuffer: it discards the packets read while probing,
+		// i.e. the whole first GOP)
+		"-probesize", "32768", "-analyzeduration", "0",
 		// frame-threaded decoding delays output by one frame per thread
 		"-thread_type", "slice",
 		// keep input timestamps: output PTS == input PTS

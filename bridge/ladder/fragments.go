@@ -148,21 +148,37 @@ func (fr *fragmentReader) handle(typ string, box []byte) error {
 		}
 		frag := make([]byte, 0, len(fr.moof)+len(box))
 		frag = append(append(frag, fr.moof...), box...)
+		moof := fr.moof
 		fr.moof = nil
-		return fr.handleFragment(frag)
+		return fr.handleFragment(moof, frag)
 	default:
 		// styp, sidx, free, mfra, ...: not needed.
 	}
 	return nil
 }
 
-func (fr *fragmentReader) handleFragment(frag []byte) error {
+func (fr *fragmentReader) handleFragment(moof, frag []byte) error {
 	var parts fmp4.Parts
 	if err := safeUnmarshalParts(&parts, frag); err != nil {
 		return fmt.Errorf("fmp4: bad fragment: %w", err)
 	}
+	truns, err := scanTruns(moof)
+	if err != nil {
+		return fmt.Errorf("fmp4: bad moof: %w", err)
+	}
 	for _, p := range parts {
-		for _, t := range p.Tracks {
+		for ti, t := range p.Tracks {
+			if ti < len(truns) {
+				// mediacommon ignores trun's first_sample_flags, which ffmpeg
+				// uses to mark the keyframe that starts a fragment.
+				idx := 0
+				for _, tr := range truns[ti] {
+					if tr.hasFirstFlags && idx < len(t.Samples) {
+						t.Samples[idx].IsNonSyncSample = tr.firstFlags&sampleIsNonSync != 0
+					}
+					idx += int(tr.sampleCount)
+				}
+			}
 			if t.ID != fr.init.trackID {
 				continue
 			}
@@ -256,4 +272,88 @@ func printable(typ string) string {
 		}
 	}
 	return string(b)
+}
+
+const (
+	trunDataOffsetPresent       = 0x000001
+	trunFirstSampleFlagsPresent = 0x000004
+	sampleIsNonSync             = 0x00010000
+)
+
+type trunInfo struct {
+	sampleCount   uint32
+	hasFirstFlags bool
+	firstFlags    uint32
+}
+
+// scanTruns walks a moof box and returns, per traf in order, the header
+// fields of its trun boxes that mediacommon does not expose.
+func scanTruns(moof []byte) ([][]trunInfo, error) {
+	var out [][]trunInfo
+	err := walkBoxes(moof[boxHeaderLen(moof):], func(typ string, traf []byte) error {
+		if typ != "traf" {
+			return nil
+		}
+		var truns []trunInfo
+		err := walkBoxes(traf, func(typ string, trun []byte) error {
+			if typ != "trun" {
+				return nil
+			}
+			if len(trun) < 8 {
+				return fmt.Errorf("short trun")
+			}
+			flags := binary.BigEndian.Uint32(trun[0:4]) & 0xffffff
+			ti := trunInfo{sampleCount: binary.BigEndian.Uint32(trun[4:8])}
+			pos := 8
+			if flags&trunDataOffsetPresent != 0 {
+				pos += 4
+			}
+			if flags&trunFirstSampleFlagsPresent != 0 {
+				if len(trun) < pos+4 {
+					return fmt.Errorf("short trun")
+				}
+				ti.hasFirstFlags = true
+				ti.firstFlags = binary.BigEndian.Uint32(trun[pos:])
+			}
+			truns = append(truns, ti)
+			return nil
+		})
+		out = append(out, truns)
+		return err
+	})
+	return out, err
+}
+
+// boxHeaderLen returns the header length of the box at the start of b
+// (which readBox has already validated).
+func boxHeaderLen(b []byte) int {
+	if len(b) >= 4 && binary.BigEndian.Uint32(b) == 1 {
+		return 16
+	}
+	return 8
+}
+
+// walkBoxes calls fn with the type and body of every box in b.
+func walkBoxes(b []byte, fn func(typ string, body []byte) error) error {
+	for len(b) > 0 {
+		if len(b) < 8 {
+			return fmt.Errorf("truncated box header")
+		}
+		size := uint64(binary.BigEndian.Uint32(b))
+		hl := uint64(8)
+		if size == 1 {
+			if len(b) < 16 {
+				return fmt.Errorf("truncated box header")
+			}
+			size, hl = binary.BigEndian.Uint64(b[8:]), 16
+		}
+		if size < hl || size > uint64(len(b)) {
+			return fmt.Errorf("bad box size %d", size)
+		}
+		if err := fn(string(b[4:8]), b[hl:size]); err != nil {
+			return err
+		}
+		b = b[size:]
+	}
+	return nil
 }
