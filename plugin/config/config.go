@@ -1,0 +1,268 @@
+// Package config loads swarmtx's own YAML configuration (`--config
+// /etc/swarmtx.yml`). Parsing is strict: an unknown key is an error that
+// names the key, so a typo never silently falls back to a default.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/swarmtx/swarmtx/plugin/contract"
+)
+
+// MaxFileSize bounds the config file read by Load.
+const MaxFileSize = 1 << 20
+
+// Duration is a time.Duration written as a Go duration string ("2s", "500ms").
+type Duration time.Duration
+
+// UnmarshalYAML accepts Go duration strings only.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: want a duration string like \"2s\"", n.Line)}}
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration like \"2s\" or \"500ms\"", n.Line, n.Value)}}
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Config is swarmtx's configuration. Every key is optional; the comment on
+// each field gives its default.
+type Config struct {
+	// Listen is the HTTP listen address of the plugin (LL-HLS origin,
+	// player, signaling, metrics). Default ":8880".
+	Listen string `yaml:"listen"`
+	// StateDir holds the reattach file, the launch lock and the plugin log.
+	// Default "$XDG_RUNTIME_DIR/swarmtx", or "/tmp/swarmtx-<uid>" when
+	// XDG_RUNTIME_DIR is unset.
+	StateDir string `yaml:"stateDir"`
+	// LogFile is the plugin's log file. Default "<stateDir>/plugin.log".
+	// "stderr" logs to standard error (for `swarmtx plugin` under systemd).
+	LogFile string `yaml:"logFile"`
+	// LogLevel is debug, info, warn or error. Default "info".
+	LogLevel string `yaml:"logLevel"`
+	// FFmpeg is the ffmpeg binary used for the ABR ladder. Default "": look
+	// up "ffmpeg" on PATH. "off" disables the ladder (source rendition only).
+	FFmpeg string `yaml:"ffmpeg"`
+	// SegmentDuration is the target segment duration (1s..10s). Default "2s".
+	SegmentDuration Duration `yaml:"segmentDuration"`
+	// PartDuration is the LL-HLS part duration (100ms..2s, at most half the
+	// segment duration). Default "500ms".
+	PartDuration Duration `yaml:"partDuration"`
+	// Ladder is the ABR ladder: "source" plus heights like "720p".
+	// Default "source,720p,480p,360p". Renditions are never upscaled.
+	Ladder string `yaml:"ladder"`
+	// ReconnectWindow is how long a dropped publisher may take to come back
+	// and continue the same playlist (0s..10m). Default "30s".
+	ReconnectWindow Duration `yaml:"reconnectWindow"`
+	// WindowSegments is the number of segments in the playlist window
+	// (3..60). Default 8.
+	WindowSegments int `yaml:"windowSegments"`
+	// PublicURL is an optional base URL (e.g. "https://live.example.com")
+	// used in the URLs printed to operators. Default "": derived from Listen.
+	PublicURL string `yaml:"publicURL"`
+}
+
+// DefaultStateDir is $XDG_RUNTIME_DIR/swarmtx or /tmp/swarmtx-<uid>.
+func DefaultStateDir() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "swarmtx")
+	}
+	return filepath.Join(os.TempDir(), "swarmtx-"+strconv.Itoa(os.Getuid()))
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	o := contract.DefaultStreamOptions()
+	c := Config{
+		Listen:          ":8880",
+		StateDir:        DefaultStateDir(),
+		LogLevel:        "info",
+		SegmentDuration: Duration(o.SegmentDuration),
+		PartDuration:    Duration(o.PartDuration),
+		Ladder:          o.Ladder,
+		ReconnectWindow: Duration(o.ReconnectWindow),
+		WindowSegments:  o.WindowSegments,
+	}
+	c.LogFile = filepath.Join(c.StateDir, "plugin.log")
+	return c
+}
+
+// Load reads the file at path over the defaults and validates the result.
+// An empty path gives the defaults. Errors name the file and the key.
+func Load(path string) (Config, error) {
+	if path == "" {
+		c := Default()
+		return c, c.Validate()
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return Config{}, fmt.Errorf("config %s: larger than %d bytes", path, MaxFileSize)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse parses YAML over the defaults and validates the result.
+func Parse(data []byte) (Config, error) {
+	c := Default()
+	explicitLog := false
+	if len(bytes.TrimSpace(data)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return Config{}, cleanYAMLError(err, data)
+		}
+		var extra yaml.Node
+		if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+			return Config{}, errors.New("more than one YAML document")
+		}
+		// stateDir given without logFile moves the default log into stateDir.
+		var keys map[string]any
+		if err := yaml.Unmarshal(data, &keys); err == nil {
+			_, explicitLog = keys["logFile"]
+		}
+	}
+	if !explicitLog {
+		c.LogFile = filepath.Join(c.StateDir, "plugin.log")
+	}
+	return c, c.Validate()
+}
+
+// cleanYAMLError rewrites yaml.v3's type errors so that each names the key
+// it is about ("key windowSegments: line 3: cannot unmarshal ...").
+func cleanYAMLError(err error, data []byte) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	keyAt := map[int]string{} // line -> top-level key on that line
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
+		m := doc.Content[0]
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			keyAt[m.Content[i].Line] = m.Content[i].Value
+			keyAt[m.Content[i+1].Line] = m.Content[i].Value
+		}
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		// yaml.v3 says "line 2: field foo not found in type config.Config".
+		if j := strings.Index(m, " not found in type "); j >= 0 && strings.Contains(m, "field ") {
+			m = strings.Replace(m[:j], "field ", "unknown key ", 1)
+		} else if !strings.Contains(m, "unknown key") {
+			var line int
+			if _, err := fmt.Sscanf(m, "line %d:", &line); err == nil && keyAt[line] != "" {
+				m = "key " + keyAt[line] + ": " + m
+			}
+		}
+		msgs[i] = m
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// StreamOptions returns the per-stream options the config sets.
+func (c Config) StreamOptions() contract.StreamOptions {
+	return contract.StreamOptions{
+		SegmentDuration: c.SegmentDuration.D(),
+		PartDuration:    c.PartDuration.D(),
+		ReconnectWindow: c.ReconnectWindow.D(),
+		Ladder:          c.Ladder,
+		WindowSegments:  c.WindowSegments,
+	}
+}
+
+// Validate checks every key; errors name the key and the bad value.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, val, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s %q: %s", key, val, fmt.Sprintf(format, args...)))
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", c.Listen, "want host:port or :port")
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("listen", c.Listen, "bad port")
+	}
+	if c.StateDir == "" || !filepath.IsAbs(c.StateDir) {
+		bad("stateDir", c.StateDir, "must be an absolute directory path")
+	} else if len(c.StateDir) > 80 {
+		// go-plugin puts its unix socket in stateDir; sun_path is 108 bytes.
+		bad("stateDir", c.StateDir, "longer than 80 bytes (the plugin's unix socket lives there)")
+	}
+	if c.LogFile != "stderr" && (c.LogFile == "" || !filepath.IsAbs(c.LogFile)) {
+		bad("logFile", c.LogFile, `must be an absolute file path or "stderr"`)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("logLevel", c.LogLevel, "must be debug, info, warn or error")
+	}
+	if strings.ContainsAny(c.FFmpeg, "\x00\n") {
+		bad("ffmpeg", c.FFmpeg, "invalid characters")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("publicURL", c.PublicURL, "must be an http:// or https:// URL")
+		}
+	}
+	if err := c.StreamOptions().Validate(); err != nil {
+		var ve *contract.ValidationError
+		for _, e := range unjoin(err) {
+			if errors.As(e, &ve) {
+				key := map[string]string{
+					"options.segment_duration": "segmentDuration",
+					"options.part_duration":    "partDuration",
+					"options.reconnect_window": "reconnectWindow",
+					"options.window_segments":  "windowSegments",
+					"options.ladder":           "ladder",
+				}[ve.Field]
+				bad(key, ve.Value, "%s", ve.Reason)
+			} else {
+				errs = append(errs, e)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// FFmpegEnabled reports whether the ladder may use ffmpeg.
+func (c Config) FFmpegEnabled() bool { return c.FFmpeg != "off" }
