@@ -1,0 +1,250 @@
+// Package mtxconf reads the few settings swarmtx needs from MediaMTX's own
+// mediamtx.yml, so nothing is configured twice. The file has many keys that
+// swarmtx does not care about; they are ignored. Only the keys read here are
+// checked, and errors name the file and the key.
+package mtxconf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxFileSize bounds the mediamtx.yml read by Load.
+const MaxFileSize = 4 << 20
+
+// Encryption values of rtmpEncryption.
+const (
+	EncryptionNo       = "no"
+	EncryptionOptional = "optional"
+	EncryptionStrict   = "strict"
+)
+
+// Config is what swarmtx takes from mediamtx.yml. The zero value is not
+// useful; start from Default().
+type Config struct {
+	// File is the file it was read from ("" for defaults), for messages.
+	File string
+	// RTMP is the `rtmp` key (default true; also false when the legacy
+	// `rtmpDisable` is true).
+	RTMP bool
+	// RTMPAddress is `rtmpAddress` (default ":1935").
+	RTMPAddress string
+	// RTMPSAddress is `rtmpsAddress` (default ":1936").
+	RTMPSAddress string
+	// RTMPEncryption is `rtmpEncryption`: no, optional or strict (default no).
+	RTMPEncryption string
+	// HLS is the `hls` key (default true) and HLSAddress `hlsAddress`
+	// (default ":8888"). Not used yet.
+	HLS        bool
+	HLSAddress string
+	// AuthMethod is `authMethod` (default "internal"). swarmtx does not pick
+	// credentials from authInternalUsers; give them with ReadUser/ReadPass.
+	AuthMethod string
+	// ReadUser and ReadPass are credentials for reading streams (from
+	// `swarmtx attach --read-user/--read-pass`), sent as MediaMTX expects on
+	// RTMP: as the query parameters user and pass.
+	ReadUser, ReadPass string
+}
+
+// Default returns MediaMTX's defaults for the keys swarmtx reads.
+func Default() Config {
+	return Config{
+		RTMP: true, RTMPAddress: ":1935", RTMPSAddress: ":1936", RTMPEncryption: EncryptionNo,
+		HLS: true, HLSAddress: ":8888", AuthMethod: "internal",
+	}
+}
+
+// Load reads mediamtx.yml at path. An empty path gives Default().
+func Load(path string) (Config, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("mediamtx config %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("mediamtx config %s: %w", path, err)
+	}
+	if len(data) > MaxFileSize {
+		return Config{}, fmt.Errorf("mediamtx config %s: larger than %d bytes", path, MaxFileSize)
+	}
+	return Parse(data, path)
+}
+
+// Parse reads the keys swarmtx needs from mediamtx.yml content; name is the
+// file name used in errors.
+func Parse(data []byte, name string) (Config, error) {
+	c := Default()
+	c.File = name
+	if name == "" {
+		name = "mediamtx.yml"
+	}
+	fail := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("mediamtx config %s: %s", name, fmt.Sprintf(format, args...))
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return c, nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fail("%v", err)
+	}
+	if len(doc.Content) == 0 {
+		return c, nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return c, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return fail("top level is not a mapping of keys")
+	}
+	keys := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		keys[root.Content[i].Value] = root.Content[i+1]
+	}
+	var err error
+	boolKey := func(key string, dst *bool) {
+		if n, ok := keys[key]; ok && err == nil {
+			var v bool
+			if v, err = asBool(n); err != nil {
+				err = fmt.Errorf("mediamtx config %s: key %s (line %d): %v", name, key, n.Line, err)
+				return
+			}
+			*dst = v
+		}
+	}
+	strKey := func(key string, dst *string) {
+		if n, ok := keys[key]; ok && err == nil {
+			if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+				err = fmt.Errorf("mediamtx config %s: key %s (line %d): want a string", name, key, n.Line)
+				return
+			}
+			*dst = n.Value
+		}
+	}
+	boolKey("rtmp", &c.RTMP)
+	disabled := false
+	boolKey("rtmpDisable", &disabled) // before MediaMTX v1.0
+	if disabled {
+		c.RTMP = false
+	}
+	strKey("rtmpAddress", &c.RTMPAddress)
+	strKey("rtmpsAddress", &c.RTMPSAddress)
+	boolKey("hls", &c.HLS)
+	strKey("hlsAddress", &c.HLSAddress)
+	strKey("authMethod", &c.AuthMethod)
+	if n, ok := keys["rtmpEncryption"]; ok && err == nil {
+		// "no" may also have been written as a YAML 1.1 boolean.
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+			if b, _ := asBool(n); !b {
+				c.RTMPEncryption = EncryptionNo
+			} else {
+				err = fmt.Errorf("mediamtx config %s: key rtmpEncryption (line %d): %q: want no, optional or strict", name, n.Line, n.Value)
+			}
+		} else {
+			strKey("rtmpEncryption", &c.RTMPEncryption)
+		}
+	}
+	if err != nil {
+		return Config{}, err
+	}
+	switch c.RTMPEncryption {
+	case EncryptionNo, EncryptionOptional, EncryptionStrict:
+	default:
+		return fail("key rtmpEncryption: %q: want no, optional or strict", c.RTMPEncryption)
+	}
+	for key, addr := range map[string]string{"rtmpAddress": c.RTMPAddress, "rtmpsAddress": c.RTMPSAddress, "hlsAddress": c.HLSAddress} {
+		if _, _, err := splitAddr(addr); err != nil {
+			return fail("key %s: %q: %v", key, addr, err)
+		}
+	}
+	return c, nil
+}
+
+func asBool(n *yaml.Node) (bool, error) {
+	if n.Kind != yaml.ScalarNode {
+		return false, errors.New("want yes or no")
+	}
+	switch strings.ToLower(n.Value) {
+	case "yes", "true", "on", "y":
+		return true, nil
+	case "no", "false", "off", "n":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q: want yes or no", n.Value)
+}
+
+func splitAddr(addr string) (host string, port int, err error) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, errors.New("want host:port or :port")
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	return h, n, nil
+}
+
+// loopbackHost turns a listen host into a host to dial on this machine.
+func loopbackHost(h string) string {
+	switch h {
+	case "", "0.0.0.0":
+		return "127.0.0.1"
+	case "::", "[::]":
+		return "::1"
+	}
+	return h
+}
+
+// PullURL returns the RTMP URL from which the plugin reads path from
+// MediaMTX: rtmp://<rtmpAddress>/<path>, or rtmps://<rtmpsAddress>/<path>
+// when rtmpEncryption is strict. A listen host that is empty or a wildcard
+// becomes loopback. query (MTX_QUERY) is kept; ReadUser/ReadPass, when set,
+// are added as user and pass. The path is not checked here (see
+// contract.ValidatePath).
+func PullURL(cfg Config, path, query string) (string, error) {
+	name := cfg.File
+	if name == "" {
+		name = "mediamtx.yml"
+	}
+	if !cfg.RTMP {
+		return "", fmt.Errorf("mediamtx config %s: key rtmp is off: swarmtx reads streams from MediaMTX over RTMP; enable rtmp or pass --pull-url", name)
+	}
+	scheme, key, addr := "rtmp", "rtmpAddress", cfg.RTMPAddress
+	if cfg.RTMPEncryption == EncryptionStrict {
+		scheme, key, addr = "rtmps", "rtmpsAddress", cfg.RTMPSAddress
+	}
+	h, port, err := splitAddr(addr)
+	if err != nil {
+		return "", fmt.Errorf("mediamtx config %s: key %s: %q: %v", name, key, addr, err)
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fmt.Errorf("query %q: %v", query, err)
+	}
+	if cfg.ReadUser != "" || cfg.ReadPass != "" {
+		q.Set("user", cfg.ReadUser)
+		q.Set("pass", cfg.ReadPass)
+	}
+	u := url.URL{
+		Scheme:   scheme,
+		Host:     net.JoinHostPort(loopbackHost(h), strconv.Itoa(port)),
+		Path:     "/" + strings.TrimPrefix(path, "/"),
+		RawQuery: q.Encode(),
+	}
+	return u.String(), nil
+}
