@@ -238,7 +238,11 @@ func Start(ctx context.Context, cfg Config, source *codecs.H264) (*Encoder, erro
 		if !stopping {
 			e.fail(fmt.Errorf("ladder: ffmpeg exited unexpectedly (%s)%s", exitString(waitErr), e.tail.Summary()))
 		} else if waitErr != nil && e.err() == nil && !isKill(waitErr) {
-			e.log.Warn("ffmpeg exited with an error while stopping", "err", waitErr, "stderr", e.tail.Summary())
+			level := slog.LevelWarn
+			if !e.wroteAny() {
+				level = slog.LevelDebug // stopped before any input: ffmpeg complains
+			}
+			e.log.Log(context.Background(), level, "ffmpeg exited with an error while stopping", "err", waitErr, "stderr", e.tail.Summary())
 		}
 		<-writerDone
 		wg.Wait()
@@ -473,6 +477,12 @@ func (e *Encoder) fail(err error) {
 			e.cmd.Process.Kill()
 		}
 	})
+}
+
+func (e *Encoder) wroteAny() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.started
 }
 
 func (e *Encoder) err() error {

@@ -103,7 +103,9 @@ func (c *collector) config(ffmpeg string, rungs []Rung) Config {
 	return Config{
 		FFmpegPath: ffmpeg,
 		Rungs:      rungs,
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		// the machine may be loaded by other tests: let ffmpeg flush
+		StopTimeout: 30 * time.Second,
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		OnInit: func(r Rung, codec *codecs.H264, w, h int) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
@@ -280,6 +282,15 @@ func runEndToEnd(t *testing.T, ffmpeg string, src []srcAU) {
 		}
 		if !samples[0].IsSync || samples[0].PTS() != src[0].pts {
 			t.Errorf("%s: first sample PTS %d sync %v, want source's first keyframe PTS %d", r.Name, samples[0].PTS(), samples[0].IsSync, src[0].pts)
+		}
+		var bytes int
+		for _, s := range samples {
+			bytes += len(s.Payload)
+		}
+		kbps := float64(bytes) * 8 / mediaDur.Seconds() / 1000
+		t.Logf("%s: %.0f kb/s for a %d kb/s target", r.Name, kbps, r.VideoBitrate/1000)
+		if kbps > 1.5*float64(r.VideoBitrate)/1000 || kbps < 0.2*float64(r.VideoBitrate)/1000 {
+			t.Errorf("%s: bitrate %.0f kb/s far from target %d kb/s", r.Name, kbps, r.VideoBitrate/1000)
 		}
 		slices.Sort(lat)
 		if len(lat) > 0 {
