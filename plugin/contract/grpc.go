@@ -106,13 +106,13 @@ func (s *grpcServer) Attach(in *pb.AttachRequest, stream pb.Bridge_AttachServer)
 	mu.Unlock()
 	switch {
 	case err == nil && ctx.Err() != nil:
-		log.Info("detached", "after", time.Since(start).Round(time.Millisecond))
+		log.Info("detached", "after", time.Since(start).Round(time.Millisecond).String())
 		return nil
 	case err == nil:
-		log.Info("stream ended", "after", time.Since(start).Round(time.Millisecond))
+		log.Info("stream ended", "after", time.Since(start).Round(time.Millisecond).String())
 		return nil
 	case ctx.Err() != nil:
-		log.Info("detached", "after", time.Since(start).Round(time.Millisecond), "error", err)
+		log.Info("detached", "after", time.Since(start).Round(time.Millisecond).String(), "error", err)
 		return status.FromContextError(ctx.Err()).Err()
 	case IsPermanent(err):
 		log.Warn("attach failed permanently", "error", err)
