@@ -1,0 +1,44 @@
+# swarmtx — developer and CI entry points. `make test` is what CI runs.
+GO      ?= go
+BIN     := bin/swarmtx
+# Integration tests stream real media on a 2-core machine: packages run one at
+# a time (-p 1) so one package's encoders do not starve another's timing.
+TESTFLAGS ?= -timeout 40m -p 1
+FUZZTIME  ?= 10s
+
+.PHONY: all deps build test vet fuzz-short demo clean
+
+all: build
+
+# System packages (ffmpeg, chromium, iproute2, util-linux, npm) and the pinned
+# MediaMTX + hls.js, cached outside the repo (see integration/tools/deps.sh).
+deps:
+	bash integration/tools/deps.sh
+
+build:
+	$(GO) build -o $(BIN) ./plugin/cmd/swarmtx
+
+vet:
+	$(GO) vet ./...
+
+# Integration tests are ordinary Go tests; they need deps, and some run the
+# built binary as MediaMTX's hook.
+test: deps build vet
+	$(GO) test $(TESTFLAGS) ./...
+
+# Runs every Fuzz target of every package for FUZZTIME each (go test allows
+# one -fuzz target per invocation, hence the loop).
+fuzz-short:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+demo: build deps
+	bash integration/tools/demo.sh
+
+clean:
+	rm -rf bin/
+	$(GO) clean -testcache
