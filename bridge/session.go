@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,10 +14,12 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
+	"github.com/swarmtx/swarmtx/bridge/dts"
 	"github.com/swarmtx/swarmtx/bridge/ladder"
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/bridge/media"
 	"github.com/swarmtx/swarmtx/bridge/rtmppull"
+	"github.com/swarmtx/swarmtx/bridge/rtsppull"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -48,11 +51,28 @@ type lockedSegmenter struct {
 // just declared ready.
 const pullRetry = 5 * time.Second
 
-func dialWithRetry(ctx context.Context, pullURL string) (*rtmppull.Conn, error) {
+// puller reads a stream back from MediaMTX.
+type puller interface {
+	Tracks() media.Tracks
+	UnsupportedTracks() []string
+	Run(ctx context.Context, h media.Handlers) error
+	Close()
+}
+
+// dial opens a puller for the URL's scheme: RTSP by default, RTMP when the
+// operator's pull URL names it.
+func dial(ctx context.Context, pullURL string) (puller, error) {
+	if strings.HasPrefix(pullURL, "rtmp://") || strings.HasPrefix(pullURL, "rtmps://") {
+		return rtmppull.Dial(ctx, pullURL)
+	}
+	return rtsppull.Dial(ctx, pullURL)
+}
+
+func dialWithRetry(ctx context.Context, pullURL string) (puller, error) {
 	deadline := time.Now().Add(pullRetry)
 	for {
-		conn, err := rtmppull.Dial(ctx, pullURL)
-		if err == nil || errors.Is(err, rtmppull.ErrUnsupportedCodec) || ctx.Err() != nil || time.Now().After(deadline) {
+		conn, err := dial(ctx, pullURL)
+		if err == nil || errors.Is(err, media.ErrUnsupportedCodec) || ctx.Err() != nil || time.Now().After(deadline) {
 			return conn, err
 		}
 		select {
@@ -71,7 +91,7 @@ func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.Attach
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, rtmppull.ErrUnsupportedCodec) {
+		if errors.Is(err, media.ErrUnsupportedCodec) {
 			return contract.Permanent(fmt.Errorf("stream %s: %w", st.path, err))
 		}
 		return fmt.Errorf("stream %s: %w", st.path, err)
@@ -110,7 +130,7 @@ func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.Attach
 	if audio != nil {
 		audioRate = audio.SampleRate
 	}
-	s.tl = newTimeline(st.resumeAt, audioRate)
+	s.tl = newTimeline(st.resumeAt, audioRate, dts.ReorderDepth(video.SPS))
 	if resumed {
 		st.cuts.Rebase()
 	}
@@ -186,7 +206,7 @@ func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.Attach
 		}
 	}()
 
-	runErr := conn.Run(runCtx, rtmppull.Handlers{OnVideo: s.onVideo, OnAudio: s.onAudio})
+	runErr := conn.Run(runCtx, media.Handlers{OnVideo: s.onVideo, OnAudio: s.onAudio})
 	s.finish()
 	st.resumeAt = s.tl.lastVideoEnd
 	if ctx.Err() != nil {
@@ -212,7 +232,7 @@ func (s *session) finish() {
 	}
 }
 
-func (s *session) onVideo(pts, dts time.Duration, au [][]byte) {
+func (s *session) onVideo(pts time.Duration, au [][]byte) {
 	var sps, pps []byte
 	nalus := make([][]byte, 0, len(au))
 	idr, vcl := false, false
@@ -242,7 +262,7 @@ func (s *session) onVideo(pts, dts time.Duration, au [][]byte) {
 	if !vcl {
 		return // a configuration-only message
 	}
-	p, d := s.tl.video(pts, dts)
+	p, d := s.tl.video(pts)
 	payload, err := h264.AVCC(nalus).Marshal()
 	if err != nil {
 		s.warnBadFrame(err)
@@ -282,6 +302,7 @@ func (s *session) updateConfig(sps, pps []byte) {
 	}
 	s.sps, s.pps = bytes.Clone(sps), bytes.Clone(pps)
 	s.source.SetVideo(v)
+	s.tl.dts.SetReorderDepth(dts.ReorderDepth(sps))
 	s.log.Info("publisher changed its H.264 configuration", "width", v.Width, "height", v.Height, "codec", v.Codec)
 }
 

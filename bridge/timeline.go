@@ -3,6 +3,7 @@ package bridge
 import (
 	"time"
 
+	"github.com/swarmtx/swarmtx/bridge/dts"
 	"github.com/swarmtx/swarmtx/bridge/media"
 )
 
@@ -24,21 +25,31 @@ type timeline struct {
 	audioSet  bool
 
 	lastVideoEnd int64 // DTS after the newest video frame, for the next session
+	dts          *dts.Generator
+	repaired     int // frames presented at their DTS because their PTS was earlier
 }
 
-func newTimeline(resumeAt int64, audioRate int) *timeline {
-	return &timeline{resume: resumeAt, audioRate: int64(audioRate)}
+func newTimeline(resumeAt int64, audioRate int, reorderDepth int) *timeline {
+	return &timeline{resume: resumeAt, audioRate: int64(audioRate), dts: dts.New(reorderDepth)}
 }
 
-// video converts a session's PTS/DTS to stream ticks.
-func (t *timeline) video(pts, dts time.Duration) (int64, int64) {
-	d := media.DurationToTicks(dts, media.VideoClockRate)
+// video maps a frame's PTS onto the stream timeline and derives its DTS
+// (see package dts): the DTS MediaMTX re-serves is not reliable with B-frames.
+func (t *timeline) video(pts time.Duration) (int64, int64) {
 	p := media.DurationToTicks(pts, media.VideoClockRate)
 	if !t.started {
-		t.offset = t.resume - d
+		// The first DTS lands on resume; the generator puts it a few
+		// frames before the first PTS.
+		t.offset = t.resume - p + t.dts.FirstFrameLead()
 		t.started = true
 	}
-	return p + t.offset, d + t.offset
+	p += t.offset
+	d := t.dts.Next(p)
+	if p < d {
+		p = d
+		t.repaired++
+	}
+	return p, d
 }
 
 // noteVideoEnd remembers where the stream's next frame would go.

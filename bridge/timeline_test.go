@@ -3,32 +3,33 @@ package bridge
 import (
 	"testing"
 	"time"
-
-	"github.com/swarmtx/swarmtx/bridge/media"
 )
 
 func TestTimelineContinuesAcrossSessions(t *testing.T) {
-	tl := newTimeline(timelineStart, 48000)
-	_, d0 := tl.video(5*time.Second+66*time.Millisecond, 5*time.Second)
-	if d0 != timelineStart {
-		t.Fatalf("first DTS %d, want %d", d0, timelineStart)
+	tl := newTimeline(timelineStart, 48000, 2)
+	p0, d0 := tl.video(5 * time.Second)
+	if d0 != timelineStart || p0 != timelineStart+6000 {
+		t.Fatalf("first frame PTS %d DTS %d, want %d and %d", p0, d0, timelineStart+6000, timelineStart)
 	}
-	_, d1 := tl.video(6*time.Second, 6*time.Second)
-	tl.noteVideoEnd(d1, 3000)
+	var last int64
+	for i := 1; i <= 30; i++ {
+		_, last = tl.video(5*time.Second + time.Duration(i)*time.Second/30)
+	}
+	tl.noteVideoEnd(last, 3000)
 
-	next := newTimeline(tl.lastVideoEnd, 48000)
-	_, d2 := next.video(0, 0) // the reconnected publisher starts from zero
-	if want := int64(timelineStart + media.VideoClockRate + 3000); d2 != want {
-		t.Fatalf("resumed DTS %d, want %d", d2, want)
+	next := newTimeline(tl.lastVideoEnd, 48000, 2)
+	_, d2 := next.video(0) // the reconnected publisher starts from zero
+	if d2 != last+3000 {
+		t.Fatalf("resumed DTS %d, want %d", d2, last+3000)
 	}
 }
 
 func TestTimelineAudioCountsFrames(t *testing.T) {
-	tl := newTimeline(timelineStart, 48000)
+	tl := newTimeline(timelineStart, 48000, 0)
 	if _, ok := tl.audio(0); ok {
 		t.Fatal("audio before video was accepted")
 	}
-	tl.video(0, 0)
+	tl.video(0)
 	var prev int64 = -1
 	for i := 0; i < 100; i++ {
 		// milliseconds, as RTMP carries them: 21.333 ms per frame rounded

@@ -1,11 +1,15 @@
-// Package rtmppull reads one stream back from MediaMTX over RTMP with
-// gortmplib, the RTMP code MediaMTX itself uses, and hands over H.264 and
-// AAC access units with their timestamps.
+// Package rtmppull reads one stream over RTMP with gortmplib, the RTMP code
+// MediaMTX itself uses, and hands over H.264 and AAC access units with their
+// presentation times.
+//
+// MediaMTX v1.15 closes an RTMP reader when its own DTS derivation fails
+// ("DTS is greater than PTS"), which happens with x264's default B-pyramid;
+// swarmtx therefore pulls from MediaMTX over RTSP by default (rtsppull) and
+// uses RTMP for pull URLs that name it.
 package rtmppull
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -13,26 +17,9 @@ import (
 
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+
+	"github.com/swarmtx/swarmtx/bridge/media"
 )
-
-// ErrUnsupportedCodec is wrapped by errors about codecs swarmtx cannot package.
-var ErrUnsupportedCodec = errors.New("unsupported codec")
-
-// Tracks is what the publisher sends, as far as swarmtx uses it.
-type Tracks struct {
-	SPS, PPS []byte
-	// Audio is nil for a stream without audio.
-	Audio *mpeg4audio.AudioSpecificConfig
-}
-
-// Handlers receive access units; they run on the reading goroutine.
-type Handlers struct {
-	// OnVideo gets each H.264 access unit (NAL units without start codes).
-	OnVideo func(pts, dts time.Duration, au [][]byte)
-	// OnAudio gets each AAC access unit.
-	OnAudio func(pts time.Duration, au []byte)
-}
 
 // Conn is an RTMP read session.
 type Conn struct {
@@ -40,7 +27,7 @@ type Conn struct {
 	reader *gortmplib.Reader
 	video  *gortmplib.Track
 	audio  *gortmplib.Track
-	tracks Tracks
+	tracks media.Tracks
 }
 
 // readTimeout is how long a session may go without a message: MediaMTX
@@ -49,7 +36,7 @@ const readTimeout = 10 * time.Second
 
 // Dial connects to an RTMP URL and reads the stream's tracks. A stream whose
 // codecs are not H.264 video with optional AAC audio gets an error wrapping
-// ErrUnsupportedCodec that names the codecs.
+// media.ErrUnsupportedCodec that names the codecs.
 func Dial(ctx context.Context, rawURL string) (*Conn, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -99,10 +86,10 @@ func (c *Conn) pickTracks() error {
 	switch {
 	case c.video == nil && len(unsupported) > 0:
 		return fmt.Errorf("%w: the stream carries %s; swarmtx packages H.264 video with optional AAC audio",
-			ErrUnsupportedCodec, strings.Join(unsupported, " and "))
+			media.ErrUnsupportedCodec, strings.Join(unsupported, " and "))
 	case c.video == nil:
 		return fmt.Errorf("%w: the stream has no video track; swarmtx packages H.264 video with optional AAC audio",
-			ErrUnsupportedCodec)
+			media.ErrUnsupportedCodec)
 	}
 	return nil
 }
@@ -119,14 +106,16 @@ func (c *Conn) UnsupportedTracks() []string {
 }
 
 // Tracks returns the stream's codec configuration.
-func (c *Conn) Tracks() Tracks { return c.tracks }
+func (c *Conn) Tracks() media.Tracks { return c.tracks }
 
 // Run reads until ctx ends or the session fails; it closes the connection.
-func (c *Conn) Run(ctx context.Context, h Handlers) error {
+func (c *Conn) Run(ctx context.Context, h media.Handlers) error {
 	defer c.client.Close()
 	stop := context.AfterFunc(ctx, c.client.Close)
 	defer stop()
-	c.reader.OnDataH264(c.video, h.OnVideo)
+	// MediaMTX derives the DTS it sends over RTMP and gets it wrong with
+	// B-frames: swarmtx derives its own from the PTS.
+	c.reader.OnDataH264(c.video, func(pts, _ time.Duration, au [][]byte) { h.OnVideo(pts, au) })
 	if c.audio != nil {
 		c.reader.OnDataMPEG4Audio(c.audio, h.OnAudio)
 	}

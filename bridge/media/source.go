@@ -1,0 +1,29 @@
+package media
+
+import (
+	"errors"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+)
+
+// ErrUnsupportedCodec is wrapped by errors about codecs swarmtx cannot package.
+var ErrUnsupportedCodec = errors.New("unsupported codec")
+
+// Tracks is the codec configuration of a pulled stream, as far as swarmtx uses it.
+type Tracks struct {
+	SPS, PPS []byte
+	// Audio is nil for a stream without audio.
+	Audio *mpeg4audio.AudioSpecificConfig
+}
+
+// Handlers receive a pulled stream's access units. A puller calls them from
+// one goroutine at a time.
+type Handlers struct {
+	// OnVideo gets each H.264 access unit (NAL units without start codes)
+	// with its presentation time. Decode times are derived by swarmtx: the
+	// ones MediaMTX re-serves are not reliable with B-frames.
+	OnVideo func(pts time.Duration, au [][]byte)
+	// OnAudio gets each AAC access unit with its presentation time.
+	OnAudio func(pts time.Duration, au []byte)
+}
