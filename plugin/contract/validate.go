@@ -105,7 +105,9 @@ func ValidatePath(p string) error {
 	return nil
 }
 
-// ValidatePullURL checks that u is an rtmp:// or rtmps:// URL with a host.
+// ValidatePullURL checks that u is an rtsp://, rtsps://, rtmp:// or rtmps://
+// URL with a host. swarmtx pulls over RTSP by default: MediaMTX drops RTMP
+// readers of B-frame streams whose DTS it cannot derive.
 func ValidatePullURL(u string) error {
 	if u == "" {
 		return verr("pull_url", u, "must not be empty")
@@ -122,8 +124,10 @@ func ValidatePullURL(u string) error {
 	if err != nil {
 		return verr("pull_url", u, "not a URL: %v", err)
 	}
-	if pu.Scheme != "rtmp" && pu.Scheme != "rtmps" {
-		return verr("pull_url", u, "scheme must be rtmp or rtmps")
+	switch pu.Scheme {
+	case "rtsp", "rtsps", "rtmp", "rtmps":
+	default:
+		return verr("pull_url", u, "scheme must be rtsp, rtsps, rtmp or rtmps")
 	}
 	if pu.Host == "" || pu.Hostname() == "" {
 		return verr("pull_url", u, "missing host")
