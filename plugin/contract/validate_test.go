@@ -52,7 +52,10 @@ func TestValidate(t *testing.T) {
 		{"seg short", func(r *AttachRequest) { r.Options.SegmentDuration = 999 * time.Millisecond }, "options.segment_duration", "999ms"},
 		{"seg long", func(r *AttachRequest) { r.Options.SegmentDuration = 11 * time.Second }, "options.segment_duration", "11s"},
 		{"part short", func(r *AttachRequest) { r.Options.PartDuration = 99 * time.Millisecond }, "options.part_duration", "99ms"},
-		{"part long", func(r *AttachRequest) { r.Options.PartDuration = 3 * time.Second; r.Options.SegmentDuration = 10 * time.Second }, "options.part_duration", "3s"},
+		{"part long", func(r *AttachRequest) {
+			r.Options.PartDuration = 3 * time.Second
+			r.Options.SegmentDuration = 10 * time.Second
+		}, "options.part_duration", "3s"},
 		{"part over half", func(r *AttachRequest) { r.Options.PartDuration = 1500 * time.Millisecond }, "options.part_duration", "1.5s"},
 		{"reconnect neg", func(r *AttachRequest) { r.Options.ReconnectWindow = -time.Second }, "options.reconnect_window", "-1s"},
 		{"reconnect long", func(r *AttachRequest) { r.Options.ReconnectWindow = 11 * time.Minute }, "options.reconnect_window", "11m0s"},
