@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4/seekablebuffer"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mp4/codecs"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
@@ -292,6 +294,7 @@ func runEndToEnd(t *testing.T, ffmpeg string, src []srcAU) {
 		if kbps > 1.5*float64(r.VideoBitrate)/1000 || kbps < 0.2*float64(r.VideoBitrate)/1000 {
 			t.Errorf("%s: bitrate %.0f kb/s far from target %d kb/s", r.Name, kbps, r.VideoBitrate/1000)
 		}
+		checkDecodes(t, ffmpeg, r.Name, col.codecs[r.Name], samples)
 		slices.Sort(lat)
 		if len(lat) > 0 {
 			t.Logf("%s: %d samples, %d sync; encode latency (write AU -> same-PTS sample) min %v median %v p95 %v max %v",
@@ -447,5 +450,49 @@ func TestEncoderContextCancel(t *testing.T) {
 	}
 	if err := enc.WriteH264(0, 0, [][]byte{{0x65, 1}}); !errors.Is(err, ErrClosed) {
 		t.Errorf("WriteH264 after cancel = %v", err)
+	}
+}
+
+// checkDecodes re-muxes a rung's samples into fMP4 and decodes them with
+// ffmpeg -xerror: the payloads and parameter sets must make a valid stream.
+func checkDecodes(t *testing.T, ffmpeg, name string, codec *codecs.H264, samples []outSample) {
+	t.Helper()
+	var b seekablebuffer.Buffer
+	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: media.VideoClockRate, Codec: codec}}}
+	if err := init.Marshal(&b); err != nil {
+		t.Fatal(err)
+	}
+	var file []byte
+	file = append(file, b.Bytes()...)
+	for i, s := range samples {
+		dur := uint32(3000)
+		if i+1 < len(samples) {
+			dur = uint32(samples[i+1].DTS - s.DTS)
+		}
+		var pb seekablebuffer.Buffer
+		p := fmp4.Part{SequenceNumber: uint32(i + 1), Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: uint64(s.DTS - samples[0].DTS),
+			Samples: []*fmp4.Sample{{Duration: dur, PTSOffset: s.PTSOffset, IsNonSyncSample: !s.IsSync, Payload: s.Payload}}}}}
+		if err := p.Marshal(&pb); err != nil {
+			t.Fatal(err)
+		}
+		file = append(file, pb.Bytes()...)
+	}
+	path := filepath.Join(t.TempDir(), name+".mp4")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(ffmpeg, "-v", "error", "-xerror", "-i", path, "-f", "framemd5", "-").CombinedOutput()
+	if err != nil {
+		t.Errorf("%s: rendition does not decode: %v: %s", name, err, out)
+		return
+	}
+	frames := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			frames++
+		}
+	}
+	if frames != len(samples) {
+		t.Errorf("%s: %d frames decoded from %d samples", name, frames, len(samples))
 	}
 }
