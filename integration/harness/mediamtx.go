@@ -184,6 +184,10 @@ func (m *MediaMTX) stop() {
 		syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
 		<-m.done
 	}
+	// MediaMTX waits for its hooks on shutdown; whatever is still in its
+	// process group now is a straggler. (A plugin started with setsid has
+	// left the group on purpose and is not touched.)
+	syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
 }
 
 // Stop stops MediaMTX now (it is also stopped on cleanup).

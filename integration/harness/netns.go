@@ -78,6 +78,13 @@ func reexecInNetns() int {
 		// namespace where they are root.
 		args = append(args, "--map-root-user")
 	}
+	// Probe first so a machine that forbids namespaces gets a clear message
+	// instead of a bare non-zero exit from the re-exec.
+	probe := exec.Command(unshare, append(args, "--", "true")...)
+	if out, err := probe.CombinedOutput(); err != nil {
+		return fail("cannot create a network namespace (%v: %s); these tests need root or unprivileged user namespaces and never fall back to the host network",
+			err, out)
+	}
 	script := netnsSetup + `exec "$0" "$@"`
 	args = append(args, "--", "sh", "-c", script, exe)
 	args = append(args, os.Args[1:]...)

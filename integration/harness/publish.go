@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -47,8 +48,9 @@ type PublishOptions struct {
 
 // Publisher is a running ffmpeg publish.
 type Publisher struct {
-	LogPath string
-	URL     string
+	LogPath      string
+	ProgressPath string // ffmpeg -progress output, for Speed
+	URL          string
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -82,6 +84,7 @@ func Publish(ctx context.Context, t testing.TB, o PublishOptions) *Publisher {
 	}
 
 	args := []string{"-hide_banner", "-nostdin", "-loglevel", "warning",
+		"-progress", "pipe:1", "-stats_period", "1",
 		// -re paces input at real time like a live encoder.
 		"-re", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", o.Size, o.FPS)}
 	if !o.NoAudio {
@@ -126,18 +129,25 @@ func Publish(ctx context.Context, t testing.TB, o PublishOptions) *Publisher {
 		t.Fatalf("Publish: unknown protocol %q", o.Protocol)
 	}
 
+	dir := t.TempDir()
 	p := &Publisher{
-		LogPath: filepath.Join(t.TempDir(), "ffmpeg-publish.log"),
-		URL:     url,
-		done:    make(chan struct{}),
+		LogPath:      filepath.Join(dir, "ffmpeg-publish.log"),
+		ProgressPath: filepath.Join(dir, "ffmpeg-progress.txt"),
+		URL:          url,
+		done:         make(chan struct{}),
 	}
 	logf, err := os.Create(p.LogPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
+	progf, err := os.Create(p.ProgressPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer progf.Close()
 	cmd := exec.CommandContext(ctx, "ffmpeg", args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Stdout, cmd.Stderr = progf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// SIGINT makes ffmpeg finish the stream cleanly, like OBS's "Stop
 	// Streaming"; WaitDelay kills it if it hangs.
@@ -185,4 +195,19 @@ func (p *Publisher) Done() <-chan struct{} { return p.done }
 func (p *Publisher) Log() string {
 	b, _ := os.ReadFile(p.LogPath)
 	return string(b)
+}
+
+// Speed is ffmpeg's last reported encoding speed (1.0 = real time; 0 before
+// the first report). Below 1 the machine cannot keep up: the stream falls
+// behind wall clock and lag measurements include that deficit.
+func (p *Publisher) Speed() float64 {
+	b, _ := os.ReadFile(p.ProgressPath)
+	s := string(b)
+	i := strings.LastIndex(s, "speed=")
+	if i < 0 {
+		return 0
+	}
+	v, _, _ := strings.Cut(s[i+len("speed="):], "\n")
+	f, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), "x"), 64)
+	return f
 }
