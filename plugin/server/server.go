@@ -40,6 +40,9 @@ type Process struct {
 	logOut  io.Writer
 	lock    *state.Lock
 	version string
+
+	handshakeW             *os.File
+	origStdout, origStderr *os.File // the process's own fd 1 and fd 2
 }
 
 // Prepare readies the process to be a plugin: ignores SIGPIPE, creates the
@@ -134,6 +137,7 @@ func (p *Process) Serve(ctx context.Context, bridge contract.Bridge) error {
 	select {
 	case ri := <-handshake:
 		log.Info("plugin serving", "version", p.version, "network", ri.Network, "address", ri.Address, "state_dir", p.cfg.StateDir)
+		p.restoreStdio()
 	case <-served:
 		return errors.New("go-plugin Serve ended before the handshake (see log)")
 	case <-ctx.Done():
@@ -165,6 +169,20 @@ func (p *Process) Serve(ctx context.Context, bridge contract.Bridge) error {
 	return nil
 }
 
+// restoreStdio undoes go-plugin's swap of os.Stdout/os.Stderr for pipes
+// that are only drained while some host streams them (GRPCStdio): with no
+// hook connected, a library's fmt.Fprintln(os.Stderr, ...) would block once
+// the pipe filled. Serve makes the swap right after printing the handshake,
+// so wait for it to happen, then point both back at our own descriptors
+// (fd 1 is /dev/null, fd 2 the log file by then).
+func (p *Process) restoreStdio() {
+	deadline := time.Now().Add(2 * time.Second)
+	for os.Stdout == p.handshakeW && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	os.Stdout, os.Stderr = p.origStdout, p.origStderr
+}
+
 // interceptHandshake swaps os.Stdout for a pipe so that the go-plugin
 // handshake line can be read, recorded in the reattach file, and forwarded
 // to the real stdout, which is then closed (pointed at /dev/null): the
@@ -180,7 +198,9 @@ func (p *Process) interceptHandshake(log *slog.Logger) (<-chan state.ReattachInf
 		orig.Close()
 		return nil, err
 	}
+	p.origStdout, p.origStderr = os.Stdout, os.Stderr
 	os.Stdout = w
+	p.handshakeW = w
 	ch := make(chan state.ReattachInfo, 1)
 	go func() {
 		defer r.Close()
