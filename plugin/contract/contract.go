@@ -137,7 +137,7 @@ type AttachRequest struct {
 	Query      string // MTX_QUERY
 	SourceType string // MTX_SOURCE_TYPE, e.g. "rtmpConn", "srtConn"
 	SourceID   string // MTX_SOURCE_ID
-	PullURL    string // rtmp:// or rtmps:// URL to read the stream from MediaMTX
+	PullURL    string // rtmp(s):// or rtsp(s):// URL to read the stream from MediaMTX
 	Options    StreamOptions
 }
 

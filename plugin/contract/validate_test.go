@@ -25,6 +25,7 @@ func TestValidate(t *testing.T) {
 		{"ok", func(*AttachRequest) {}, "", ""},
 		{"ok tilde dots", func(r *AttachRequest) { r.Path = "~user/a.b_c-d/E9" }, "", ""},
 		{"ok rtmps", func(r *AttachRequest) { r.PullURL = "rtmps://localhost:1936/live/show?user=a&pass=b" }, "", ""},
+		{"ok rtsp", func(r *AttachRequest) { r.PullURL = "rtsp://127.0.0.1:8554/live/show" }, "", ""},
 		{"ok no reconnect", func(r *AttachRequest) { r.Options.ReconnectWindow = 0 }, "", ""},
 		{"ok source only", func(r *AttachRequest) { r.Options.Ladder = "source" }, "", ""},
 		{"ok bounds", func(r *AttachRequest) {
@@ -140,7 +141,7 @@ func FuzzValidate(f *testing.F) {
 		if strings.Contains(r.Path, "..") || strings.HasPrefix(r.Path, "/") || strings.HasSuffix(r.Path, "/") || len(r.Path) > MaxPathLen || r.Path == "" {
 			t.Fatalf("accepted bad path %q", r.Path)
 		}
-		if !strings.HasPrefix(r.PullURL, "rtmp://") && !strings.HasPrefix(r.PullURL, "rtmps://") {
+		if !strings.HasPrefix(r.PullURL, "rtmp://") && !strings.HasPrefix(r.PullURL, "rtmps://") && !strings.HasPrefix(r.PullURL, "rtsp://") && !strings.HasPrefix(r.PullURL, "rtsps://") {
 			t.Fatalf("accepted bad url %q", r.PullURL)
 		}
 		o := r.Options

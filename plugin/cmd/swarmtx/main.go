@@ -134,7 +134,7 @@ func cmdAttach(args []string, stderr io.Writer) int {
 	fs.StringVar(&f.mediamtxConfig, "mediamtx-config", "", "MediaMTX's mediamtx.yml, read for the RTMP address (default: MediaMTX's own search path, else MediaMTX defaults)")
 	fs.StringVar(&f.path, "path", os.Getenv("MTX_PATH"), "MediaMTX path to attach (default $MTX_PATH)")
 	fs.StringVar(&f.query, "query", os.Getenv("MTX_QUERY"), "query of the publish URL (default $MTX_QUERY)")
-	fs.StringVar(&f.pullURL, "pull-url", "", "rtmp:// or rtmps:// URL the plugin reads the stream from (default: derived from mediamtx.yml)")
+	fs.StringVar(&f.pullURL, "pull-url", "", "rtmp://, rtmps://, rtsp:// or rtsps:// URL the plugin reads the stream from (default: RTMP URL derived from mediamtx.yml)")
 	fs.StringVar(&f.readUser, "read-user", "", "MediaMTX user allowed to read the stream")
 	fs.StringVar(&f.readPass, "read-pass", "", "password of --read-user")
 	fs.StringVar(&f.ladder, "ladder", "", "ABR ladder for this path, e.g. source,720p,480p (default: config ladder)")
