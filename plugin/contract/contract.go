@@ -115,7 +115,7 @@ type StreamOptions struct {
 	SegmentDuration time.Duration // target segment duration, 1s..10s
 	PartDuration    time.Duration // LL-HLS part duration, 100ms..2s, ≤ SegmentDuration/2
 	ReconnectWindow time.Duration // how long a dropped publisher may take to come back, 0..10m
-	Ladder          string        // e.g. "source,720p,480p,360p"; see ParseLadder
+	Ladder          string        // e.g. "source,720p,480p,360p"; see ladder.ParseLadder
 	WindowSegments  int           // segments kept in the playlist window, 3..60
 }
 

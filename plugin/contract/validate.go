@@ -3,6 +3,7 @@ package contract
 import (
 	"errors"
 	"fmt"
+	"github.com/swarmtx/swarmtx/bridge/ladder"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,20 +13,17 @@ import (
 
 // Limits enforced by Validate.
 const (
-	MaxPathLen          = 256
-	MaxQueryLen         = 4096
-	MaxSourceFieldLen   = 256
-	MaxPullURLLen       = 2048
-	MinSegmentDuration  = 1 * time.Second
-	MaxSegmentDuration  = 10 * time.Second
-	MinPartDuration     = 100 * time.Millisecond
-	MaxPartDuration     = 2 * time.Second
-	MaxReconnectWindow  = 10 * time.Minute
-	MinWindowSegments   = 3
-	MaxWindowSegments   = 60
-	MaxLadderRenditions = 8
-	MinLadderHeight     = 120
-	MaxLadderHeight     = 4320
+	MaxPathLen         = 256
+	MaxQueryLen        = 4096
+	MaxSourceFieldLen  = 256
+	MaxPullURLLen      = 2048
+	MinSegmentDuration = 1 * time.Second
+	MaxSegmentDuration = 10 * time.Second
+	MinPartDuration    = 100 * time.Millisecond
+	MaxPartDuration    = 2 * time.Second
+	MaxReconnectWindow = 10 * time.Minute
+	MinWindowSegments  = 3
+	MaxWindowSegments  = 60
 )
 
 // ValidationError names the offending field and value.
@@ -173,61 +171,10 @@ func (o StreamOptions) Validate() error {
 	if o.WindowSegments < MinWindowSegments || o.WindowSegments > MaxWindowSegments {
 		errs = append(errs, verr("options.window_segments", strconv.Itoa(o.WindowSegments), "must be between %d and %d", MinWindowSegments, MaxWindowSegments))
 	}
-	if _, err := ParseLadder(o.Ladder); err != nil {
-		errs = append(errs, err)
+	if len(o.Ladder) > 256 {
+		errs = append(errs, verr("options.ladder", o.Ladder, "longer than 256 bytes"))
+	} else if _, err := ladder.ParseLadder(o.Ladder); err != nil {
+		errs = append(errs, verr("options.ladder", o.Ladder, "%v", err))
 	}
 	return errors.Join(errs...)
-}
-
-// ParseLadder parses a ladder like "source,720p,480p,360p": a comma-separated
-// list of "source" (the stream as published, not re-encoded) and heights
-// "<N>p" (120 ≤ N ≤ 4320), without duplicates, at most 8 entries. Spaces
-// around entries are ignored. It returns the normalised entries in order.
-func ParseLadder(s string) ([]string, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, verr("options.ladder", s, `must not be empty (use "source" for no transcoding)`)
-	}
-	if len(s) > 256 {
-		return nil, verr("options.ladder", s, "longer than 256 bytes")
-	}
-	parts := strings.Split(s, ",")
-	if len(parts) > MaxLadderRenditions {
-		return nil, verr("options.ladder", s, "more than %d renditions", MaxLadderRenditions)
-	}
-	seen := make(map[string]bool, len(parts))
-	out := make([]string, 0, len(parts))
-	for _, p := range parts {
-		p = strings.TrimSpace(p)
-		if p != "source" {
-			h, ok := LadderHeight(p)
-			if !ok {
-				return nil, verr("options.ladder", s, `entry %q is neither "source" nor a height like "720p" (%d..%d)`, p, MinLadderHeight, MaxLadderHeight)
-			}
-			p = strconv.Itoa(h) + "p"
-		}
-		if seen[p] {
-			return nil, verr("options.ladder", s, "duplicate entry %q", p)
-		}
-		seen[p] = true
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-// LadderHeight parses a ladder entry "<N>p" and reports its height.
-func LadderHeight(e string) (int, bool) {
-	if len(e) < 2 || len(e) > 6 || e[len(e)-1] != 'p' {
-		return 0, false
-	}
-	digits := e[:len(e)-1]
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, false
-		}
-	}
-	h, err := strconv.Atoi(digits)
-	if err != nil || h < MinLadderHeight || h > MaxLadderHeight {
-		return 0, false
-	}
-	return h, true
 }

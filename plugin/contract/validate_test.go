@@ -99,16 +99,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestParseLadder(t *testing.T) {
-	got, err := ParseLadder(" source , 720p,480p,360p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Join(got, ",") != "source,720p,480p,360p" {
-		t.Fatalf("got %v", got)
-	}
-}
-
 func TestPermanent(t *testing.T) {
 	base := errors.New("unsupported codec HEVC on live/show")
 	p := Permanent(base)

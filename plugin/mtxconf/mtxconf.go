@@ -21,7 +21,7 @@ import (
 // MaxFileSize bounds the mediamtx.yml read by Load.
 const MaxFileSize = 4 << 20
 
-// Encryption values of rtmpEncryption.
+// Encryption values of rtspEncryption and rtmpEncryption.
 const (
 	EncryptionNo       = "no"
 	EncryptionOptional = "optional"
@@ -33,6 +33,15 @@ const (
 type Config struct {
 	// File is the file it was read from ("" for defaults), for messages.
 	File string
+	// RTSP is the `rtsp` key (default true; also false when the legacy
+	// `rtspDisable` is true). swarmtx reads streams over RTSP when it is on.
+	RTSP bool
+	// RTSPAddress is `rtspAddress` (default ":8554").
+	RTSPAddress string
+	// RTSPSAddress is `rtspsAddress` (default ":8322").
+	RTSPSAddress string
+	// RTSPEncryption is `rtspEncryption`: no, optional or strict (default no).
+	RTSPEncryption string
 	// RTMP is the `rtmp` key (default true; also false when the legacy
 	// `rtmpDisable` is true).
 	RTMP bool
@@ -58,6 +67,7 @@ type Config struct {
 // Default returns MediaMTX's defaults for the keys swarmtx reads.
 func Default() Config {
 	return Config{
+		RTSP: true, RTSPAddress: ":8554", RTSPSAddress: ":8322", RTSPEncryption: EncryptionNo,
 		RTMP: true, RTMPAddress: ":1935", RTMPSAddress: ":1936", RTMPEncryption: EncryptionNo,
 		HLS: true, HLSAddress: ":8888", AuthMethod: "internal",
 	}
@@ -135,6 +145,14 @@ func Parse(data []byte, name string) (Config, error) {
 			*dst = n.Value
 		}
 	}
+	boolKey("rtsp", &c.RTSP)
+	rtspDisabled := false
+	boolKey("rtspDisable", &rtspDisabled) // before MediaMTX v1.0
+	if rtspDisabled {
+		c.RTSP = false
+	}
+	strKey("rtspAddress", &c.RTSPAddress)
+	strKey("rtspsAddress", &c.RTSPSAddress)
 	boolKey("rtmp", &c.RTMP)
 	disabled := false
 	boolKey("rtmpDisable", &disabled) // before MediaMTX v1.0
@@ -146,27 +164,35 @@ func Parse(data []byte, name string) (Config, error) {
 	boolKey("hls", &c.HLS)
 	strKey("hlsAddress", &c.HLSAddress)
 	strKey("authMethod", &c.AuthMethod)
-	if n, ok := keys["rtmpEncryption"]; ok && err == nil {
+	encKey := func(key string, dst *string) {
+		n, ok := keys[key]
+		if !ok || err != nil {
+			return
+		}
 		// "no" may also have been written as a YAML 1.1 boolean.
 		if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
 			if b, _ := asBool(n); !b {
-				c.RTMPEncryption = EncryptionNo
-			} else {
-				err = fmt.Errorf("mediamtx config %s: key rtmpEncryption (line %d): %q: want no, optional or strict", name, n.Line, n.Value)
+				*dst = EncryptionNo
+				return
 			}
-		} else {
-			strKey("rtmpEncryption", &c.RTMPEncryption)
+			err = fmt.Errorf("mediamtx config %s: key %s (line %d): %q: want no, optional or strict", name, key, n.Line, n.Value)
+			return
+		}
+		strKey(key, dst)
+		if err == nil {
+			switch *dst {
+			case EncryptionNo, EncryptionOptional, EncryptionStrict:
+			default:
+				err = fmt.Errorf("mediamtx config %s: key %s (line %d): %q: want no, optional or strict", name, key, n.Line, *dst)
+			}
 		}
 	}
+	encKey("rtspEncryption", &c.RTSPEncryption)
+	encKey("rtmpEncryption", &c.RTMPEncryption)
 	if err != nil {
 		return Config{}, err
 	}
-	switch c.RTMPEncryption {
-	case EncryptionNo, EncryptionOptional, EncryptionStrict:
-	default:
-		return fail("key rtmpEncryption: %q: want no, optional or strict", c.RTMPEncryption)
-	}
-	for key, addr := range map[string]string{"rtmpAddress": c.RTMPAddress, "rtmpsAddress": c.RTMPSAddress, "hlsAddress": c.HLSAddress} {
+	for key, addr := range map[string]string{"rtspAddress": c.RTSPAddress, "rtspsAddress": c.RTSPSAddress, "rtmpAddress": c.RTMPAddress, "rtmpsAddress": c.RTMPSAddress, "hlsAddress": c.HLSAddress} {
 		if _, _, err := splitAddr(addr); err != nil {
 			return fail("key %s: %q: %v", key, addr, err)
 		}
@@ -210,41 +236,48 @@ func loopbackHost(h string) string {
 	return h
 }
 
-// PullURL returns the RTMP URL from which the plugin reads path from
-// MediaMTX: rtmp://<rtmpAddress>/<path>, or rtmps://<rtmpsAddress>/<path>
-// when rtmpEncryption is strict. A listen host that is empty or a wildcard
-// becomes loopback. query (MTX_QUERY) is kept; ReadUser/ReadPass, when set,
-// are added as user and pass. The path is not checked here (see
-// contract.ValidatePath).
-func PullURL(cfg Config, path, query string) (string, error) {
+// PullURL returns the URL from which the plugin reads path from MediaMTX.
+// It prefers RTSP — rtsp://<rtspAddress>/<path>, or rtsps://<rtspsAddress>
+// when rtspEncryption is strict — because MediaMTX v1.15 drops RTMP readers
+// of streams with B-pyramids; with RTSP off it falls back to RTMP
+// (rtmp://<rtmpAddress>/<path>, rtmps when rtmpEncryption is strict). A
+// listen host that is empty or a wildcard becomes loopback. ReadUser and
+// ReadPass, when set, go where MediaMTX reads them: user info for RTSP, the
+// user and pass query parameters for RTMP. The publisher's query is not
+// forwarded. The path is not checked here (see contract.ValidatePath).
+func PullURL(cfg Config, path string) (string, error) {
 	name := cfg.File
 	if name == "" {
 		name = "mediamtx.yml"
 	}
-	if !cfg.RTMP {
-		return "", fmt.Errorf("mediamtx config %s: key rtmp is off: swarmtx reads streams from MediaMTX over RTMP; enable rtmp or pass --pull-url", name)
-	}
-	scheme, key, addr := "rtmp", "rtmpAddress", cfg.RTMPAddress
-	if cfg.RTMPEncryption == EncryptionStrict {
+	var scheme, key, addr string
+	switch {
+	case cfg.RTSP && cfg.RTSPEncryption == EncryptionStrict:
+		scheme, key, addr = "rtsps", "rtspsAddress", cfg.RTSPSAddress
+	case cfg.RTSP:
+		scheme, key, addr = "rtsp", "rtspAddress", cfg.RTSPAddress
+	case cfg.RTMP && cfg.RTMPEncryption == EncryptionStrict:
 		scheme, key, addr = "rtmps", "rtmpsAddress", cfg.RTMPSAddress
+	case cfg.RTMP:
+		scheme, key, addr = "rtmp", "rtmpAddress", cfg.RTMPAddress
+	default:
+		return "", fmt.Errorf("mediamtx config %s: keys rtsp and rtmp are both off: swarmtx reads streams back from MediaMTX over RTSP (or RTMP); enable rtsp or pass --pull-url", name)
 	}
 	h, port, err := splitAddr(addr)
 	if err != nil {
 		return "", fmt.Errorf("mediamtx config %s: key %s: %q: %v", name, key, addr, err)
 	}
-	q, err := url.ParseQuery(query)
-	if err != nil {
-		return "", fmt.Errorf("query %q: %v", query, err)
+	u := url.URL{
+		Scheme: scheme,
+		Host:   net.JoinHostPort(loopbackHost(h), strconv.Itoa(port)),
+		Path:   "/" + strings.TrimPrefix(path, "/"),
 	}
 	if cfg.ReadUser != "" || cfg.ReadPass != "" {
-		q.Set("user", cfg.ReadUser)
-		q.Set("pass", cfg.ReadPass)
-	}
-	u := url.URL{
-		Scheme:   scheme,
-		Host:     net.JoinHostPort(loopbackHost(h), strconv.Itoa(port)),
-		Path:     "/" + strings.TrimPrefix(path, "/"),
-		RawQuery: q.Encode(),
+		if scheme == "rtsp" || scheme == "rtsps" {
+			u.User = url.UserPassword(cfg.ReadUser, cfg.ReadPass)
+		} else {
+			u.RawQuery = url.Values{"user": {cfg.ReadUser}, "pass": {cfg.ReadPass}}.Encode()
+		}
 	}
 	return u.String(), nil
 }

@@ -1,78 +1,57 @@
-package main
+//go:build !swarmtx_placeholder
 
-// REPLACED BY THE REAL BRIDGE. This file is the single place where the
-// plugin gets its contract.Bridge; the placeholder below exists only so that
-// plugin/ can be built and tested on its own. The bridge author replaces
-// this file with one that constructs the real bridge/ implementation.
+package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
-	"os"
-	"sort"
-	"sync"
+	"net/http"
 	"time"
 
+	"github.com/swarmtx/swarmtx/bridge"
+	"github.com/swarmtx/swarmtx/bridge/ladder"
 	"github.com/swarmtx/swarmtx/plugin/config"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
-// newBridge creates the Bridge the plugin serves.
-func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, error) {
-	return &placeholderBridge{cfg: cfg, log: log, streams: map[string]contract.StreamStatus{}}, nil
-}
-
-// placeholderBridge accepts Attach, emits ATTACHED, and holds the stream
-// until the hook goes away. SWARMTX_PLACEHOLDER_FAIL=<path> makes Attach of
-// that path fail permanently (for tests of the hook's idle behaviour).
-type placeholderBridge struct {
-	cfg     config.Config
-	log     *slog.Logger
-	mu      sync.Mutex
-	streams map[string]contract.StreamStatus
-}
-
-func (b *placeholderBridge) Attach(ctx context.Context, req contract.AttachRequest, emit func(contract.Event)) error {
-	if p := os.Getenv("SWARMTX_PLACEHOLDER_FAIL"); p != "" && p == req.Path {
-		return contract.Permanent(&unsupportedCodec{path: req.Path})
-	}
-	host := b.cfg.PublicURL
-	if host == "" {
-		h, port, _ := net.SplitHostPort(b.cfg.Listen)
-		if h == "" {
-			h = "127.0.0.1"
+// newBridge creates the Bridge the plugin serves and starts its HTTP origin.
+// The returned stop function ends every session and the HTTP server.
+func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), error) {
+	ffmpeg := ""
+	if cfg.FFmpegEnabled() {
+		if path, ok := ladder.FFmpegAvailable(cfg.FFmpeg); ok {
+			ffmpeg = path
 		}
-		host = "http://" + net.JoinHostPort(h, port)
 	}
-	url := host + "/" + req.Path + "/"
-	b.mu.Lock()
-	b.streams[req.Path] = contract.StreamStatus{Path: req.Path, State: contract.StateAttached, Renditions: []string{"source"}, AttachedSince: time.Now(), URL: url}
-	b.mu.Unlock()
-	b.log.Info("placeholder attach", "path", req.Path, "pull_url", req.PullURL)
-	emit(contract.Event{Kind: contract.EventAttached, Message: "placeholder bridge (no media)", URL: url})
-	emit(contract.Event{Kind: contract.EventRenditions, Renditions: []string{"source"}})
-	<-ctx.Done()
-	b.mu.Lock()
-	delete(b.streams, req.Path)
-	b.mu.Unlock()
-	b.log.Info("placeholder detach", "path", req.Path)
-	return nil
-}
-
-func (b *placeholderBridge) Status(context.Context) (contract.Status, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	st := contract.Status{ListenAddress: b.cfg.Listen}
-	for _, s := range b.streams {
-		st.Streams = append(st.Streams, s)
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen for HTTP (config key listen): %w", err)
 	}
-	sort.Slice(st.Streams, func(i, j int) bool { return st.Streams[i].Path < st.Streams[j].Path })
-	return st, nil
-}
-
-type unsupportedCodec struct{ path string }
-
-func (e *unsupportedCodec) Error() string {
-	return "stream " + e.path + ": unsupported video codec H265 (swarmtx supports H.264 + AAC)"
+	b := bridge.New(bridge.Settings{
+		ListenAddress: ln.Addr().String(),
+		PublicURL:     cfg.PublicURL,
+		FFmpegPath:    ffmpeg,
+		Logger:        log,
+	})
+	srv := &http.Server{
+		Handler:           b.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP origin stopped", "error", err)
+		}
+	}()
+	log.Info("HTTP origin listening", "address", ln.Addr().String())
+	stop := func() {
+		b.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return b, stop, nil
 }

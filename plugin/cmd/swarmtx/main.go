@@ -210,7 +210,7 @@ func cmdAttach(args []string, stderr io.Writer) int {
 			return malformed("--mediamtx-config: %v", err)
 		}
 		mc.ReadUser, mc.ReadPass = f.readUser, f.readPass
-		if pull, err = mtxconf.PullURL(mc, f.path, f.query); err != nil {
+		if pull, err = mtxconf.PullURL(mc, f.path); err != nil {
 			return malformed("%v", err)
 		}
 	}
@@ -264,11 +264,13 @@ func cmdPlugin(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmtx plugin: %v\n", err)
 		return 1
 	}
-	bridge, err := newBridge(cfg, proc.Log)
+	bridge, stop, err := newBridge(cfg, proc.Log)
 	if err != nil {
 		proc.Log.Error("creating bridge", "error", err)
+		fmt.Fprintf(stderr, "swarmtx plugin: %v\n", err)
 		return 1
 	}
+	defer stop()
 	if err := proc.Serve(context.Background(), bridge); err != nil {
 		proc.Log.Error("plugin failed", "error", err)
 		return 1
