@@ -120,6 +120,13 @@ func (h *Handler) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st 
 		return
 	}
 	cache := cacheLive
+	if !q.Blocking {
+		// A playlist without a complete segment is of no use to a player
+		// that ignores parts: hold the first request until there is one.
+		ctx, cancel := context.WithTimeout(r.Context(), 3*st.settings.SegmentTarget)
+		defer cancel()
+		st.wait(ctx, rend.ready)
+	}
 	if q.Blocking {
 		cache = cacheBlocking
 		// The spec lets a server hold a blocking reload for three target
@@ -142,7 +149,7 @@ func (h *Handler) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st 
 	}
 	st.mu.Lock()
 	body := ""
-	if len(rend.segments) > 0 {
+	if rend.ready() {
 		body = st.mediaPlaylistLocked(rend)
 	}
 	closed := st.closed

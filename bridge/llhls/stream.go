@@ -332,12 +332,26 @@ func (r *rendition) bandwidth() int {
 	return max(r.peakBPS, r.info.Bandwidth)
 }
 
+// ready reports whether the rendition has a complete segment: players
+// without LL-HLS support need one before a playlist is any use to them.
+func (r *rendition) ready() bool {
+	if r.latest == nil {
+		return false
+	}
+	for _, s := range r.segments {
+		if s.complete && !s.gap {
+			return true
+		}
+	}
+	return false
+}
+
 // readyRenditions lists renditions that have media, highest bandwidth first.
 func (st *Stream) readyRenditionsLocked() []*rendition {
 	var out []*rendition
 	for _, name := range st.order {
 		r := st.renditions[name]
-		if r.latest != nil && len(r.segments) > 0 {
+		if r.ready() {
 			out = append(out, r)
 		}
 	}

@@ -1,0 +1,199 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/swarmtx/swarmtx/integration/harness"
+)
+
+func TestMain(m *testing.M) { harness.RunInNetns(m) }
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// swarmtxBinary builds the swarmtx command once per test run.
+func swarmtxBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "swarmtx-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "swarmtx")
+		out, err := exec.Command("go", "build", "-o", binPath, "../plugin/cmd/swarmtx").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// stackOptions shape one MediaMTX + swarmtx deployment.
+type stackOptions struct {
+	// AttachFlags are added to the hook's command line.
+	AttachFlags string
+	// Paths are MediaMTX per-path sections.
+	Paths map[string]map[string]any
+}
+
+// stack is MediaMTX with swarmtx installed as its docs say: one hook line.
+type stack struct {
+	t        *testing.T
+	bin      string
+	cfgPath  string
+	stateDir string
+	httpPort int
+	mtx      *harness.MediaMTX
+}
+
+func startStack(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	s := &stack{t: t, bin: swarmtxBinary(t), httpPort: harness.FreePort(t)}
+	// The state directory holds a unix socket: keep its path short.
+	dir, err := os.MkdirTemp("", "stx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.stateDir = dir
+	s.cfgPath = filepath.Join(dir, "swarmtx.yml")
+	cfg := fmt.Sprintf("listen: \":%d\"\nstateDir: %s\nffmpeg: ffmpeg\nlogLevel: debug\n", s.httpPort, dir)
+	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hook := fmt.Sprintf("%s attach --config %s --mediamtx-config mediamtx.yml %s", s.bin, s.cfgPath, o.AttachFlags)
+	s.mtx = harness.StartMediaMTX(t, harness.MediaMTXOptions{RunOnReady: strings.TrimSpace(hook), Paths: o.Paths})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("plugin log tail:\n%s", tail(s.pluginLog(), 4000))
+			t.Logf("mediamtx log tail:\n%s", tail(s.mtx.Log(), 4000))
+		}
+		if pid := s.pluginPID(); pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+			waitGone(pid, 5*time.Second)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_ = os.RemoveAll(dir)
+	})
+	return s
+}
+
+// base is the origin's URL as this process reaches it.
+func (s *stack) base() string { return "http://127.0.0.1:" + strconv.Itoa(s.httpPort) }
+
+// browserBase is the origin's URL as a browser in the test namespace reaches it.
+func (s *stack) browserBase() string {
+	return "http://" + harness.NetnsHost + ":" + strconv.Itoa(s.httpPort)
+}
+
+func (s *stack) pluginLog() string {
+	b, _ := os.ReadFile(filepath.Join(s.stateDir, "plugin.log"))
+	return string(b)
+}
+
+// pluginPID reads the reattach file the plugin writes.
+func (s *stack) pluginPID() int {
+	b, err := os.ReadFile(filepath.Join(s.stateDir, "plugin.json"))
+	if err != nil {
+		return 0
+	}
+	var rc struct {
+		Pid int `json:"pid"`
+	}
+	if json.Unmarshal(b, &rc) != nil {
+		return 0
+	}
+	return rc.Pid
+}
+
+// status runs `swarmtx status`.
+func (s *stack) status(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, s.bin, "status", "--config", s.cfgPath).CombinedOutput()
+	return string(out), err
+}
+
+func (s *stack) publish(ctx context.Context, proto, path string, o harness.PublishOptions) *harness.Publisher {
+	o.Protocol, o.Path = proto, path
+	if proto == "srt" {
+		o.Port = s.mtx.SRTPort
+	} else {
+		o.Port = s.mtx.RTMPPort
+	}
+	return harness.Publish(ctx, s.t, o)
+}
+
+// get fetches a URL and returns status and body.
+func get(ctx context.Context, url string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+// waitMultivariant polls until the stream's multivariant playlist lists want renditions.
+func waitMultivariant(ctx context.Context, t *testing.T, url string, want int) multivariant {
+	t.Helper()
+	var last string
+	for {
+		code, body, err := get(ctx, url)
+		if err == nil && code == 200 {
+			mv := parseMultivariant(body)
+			if len(mv) >= want {
+				return mv
+			}
+			last = body
+		} else if err == nil {
+			last = fmt.Sprintf("HTTP %d: %s", code, body)
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("multivariant %s never listed %d renditions; last: %s", url, want, last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func waitGone(pid int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
