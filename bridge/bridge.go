@@ -130,7 +130,10 @@ func (b *Bridge) Attach(ctx context.Context, req contract.AttachRequest, emit fu
 	defer cancel()
 
 	err = b.runSession(sessionCtx, st, req, resumed, emit)
-	b.end(st, done, req.Options.ReconnectWindow)
+	// A stream that never started (unsupported codec, say) has nothing to
+	// keep for a reconnect.
+	neverStarted := contract.IsPermanent(err) && !resumed
+	b.end(st, done, req.Options.ReconnectWindow, neverStarted)
 	if err != nil {
 		b.log.Error("stream session ended", "path", st.path, "error", err)
 	}
@@ -193,12 +196,17 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 
 // end marks the stream as waiting for its publisher and forgets it once the
 // reconnect window has passed without a new session.
-func (b *Bridge) end(st *stream, done chan struct{}, window time.Duration) {
+func (b *Bridge) end(st *stream, done chan struct{}, window time.Duration, forget bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	defer close(done)
 	if st.done != done {
 		return // a newer session took over
+	}
+	if forget {
+		delete(b.streams, st.path)
+		st.origin.Close()
+		return
 	}
 	st.state = contract.StateWaitingForReconnect
 	st.cancel = nil

@@ -128,13 +128,16 @@ func cmdAttach(args []string, stderr io.Writer) int {
 	signal.Ignore(syscall.SIGPIPE) // MediaMTX may go away before us
 
 	fs := flag.NewFlagSet("swarmtx attach", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A hook's output lands in MediaMTX's log: a bad flag gets one line
+	// naming it, not the whole usage text.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	var f attachFlags
 	fs.StringVar(&f.config, "config", "", "swarmtx config file (default: built-in defaults)")
-	fs.StringVar(&f.mediamtxConfig, "mediamtx-config", "", "MediaMTX's mediamtx.yml, read for the RTMP address (default: MediaMTX's own search path, else MediaMTX defaults)")
+	fs.StringVar(&f.mediamtxConfig, "mediamtx-config", "", "MediaMTX's mediamtx.yml, read for the RTSP/RTMP address to pull from (default: MediaMTX's own search path, else MediaMTX defaults)")
 	fs.StringVar(&f.path, "path", os.Getenv("MTX_PATH"), "MediaMTX path to attach (default $MTX_PATH)")
 	fs.StringVar(&f.query, "query", os.Getenv("MTX_QUERY"), "query of the publish URL (default $MTX_QUERY)")
-	fs.StringVar(&f.pullURL, "pull-url", "", "rtmp://, rtmps://, rtsp:// or rtsps:// URL the plugin reads the stream from (default: RTMP URL derived from mediamtx.yml)")
+	fs.StringVar(&f.pullURL, "pull-url", "", "rtmp://, rtmps://, rtsp:// or rtsps:// URL the plugin reads the stream from (default: RTSP URL derived from mediamtx.yml)")
 	fs.StringVar(&f.readUser, "read-user", "", "MediaMTX user allowed to read the stream")
 	fs.StringVar(&f.readPass, "read-pass", "", "password of --read-user")
 	fs.StringVar(&f.ladder, "ladder", "", "ABR ladder for this path, e.g. source,720p,480p (default: config ladder)")
@@ -150,6 +153,8 @@ func cmdAttach(args []string, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
 			return 0
 		}
 		return malformed("%v", err) // the flag package already named the flag
