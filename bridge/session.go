@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -210,6 +211,12 @@ func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.Attach
 	s.finish()
 	st.resumeAt = s.tl.lastVideoEnd
 	if ctx.Err() != nil {
+		return nil
+	}
+	if errors.Is(runErr, io.EOF) {
+		// MediaMTX closed the stream: the publisher left. Its hook is being
+		// stopped at the same moment; this is not a failure.
+		log.Info("source stream ended")
 		return nil
 	}
 	return fmt.Errorf("stream %s: %w", st.path, runErr)
