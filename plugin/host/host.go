@@ -220,7 +220,12 @@ func launch(ctx context.Context, o Options) (*Conn, error) {
 	}
 	args := []string{"plugin"}
 	if o.ConfigPath != "" {
-		args = append(args, "--config", o.ConfigPath)
+		// The plugin runs in /, not in MediaMTX's working directory.
+		abs, err := filepath.Abs(o.ConfigPath)
+		if err != nil {
+			return nil, fmt.Errorf("config path %s: %w", o.ConfigPath, err)
+		}
+		args = append(args, "--config", abs)
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
