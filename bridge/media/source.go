@@ -2,6 +2,8 @@ package media
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
@@ -9,6 +11,17 @@ import (
 
 // ErrUnsupportedCodec is wrapped by errors about codecs swarmtx cannot package.
 var ErrUnsupportedCodec = errors.New("unsupported codec")
+
+// UnsupportedError describes a stream swarmtx cannot package; others are
+// the codecs it carries instead (none: it has no video at all).
+func UnsupportedError(others []string) error {
+	if len(others) == 0 {
+		return fmt.Errorf("%w: the stream has no video track; swarmtx packages H.264 video with optional AAC audio",
+			ErrUnsupportedCodec)
+	}
+	return fmt.Errorf("%w: the stream carries %s; swarmtx packages H.264 video with optional AAC audio",
+		ErrUnsupportedCodec, strings.Join(others, " and "))
+}
 
 // Tracks is the codec configuration of a pulled stream, as far as swarmtx uses it.
 type Tracks struct {

@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
@@ -83,13 +82,8 @@ func (c *Conn) pickTracks() error {
 			unsupported = append(unsupported, codecName(t.Codec))
 		}
 	}
-	switch {
-	case c.video == nil && len(unsupported) > 0:
-		return fmt.Errorf("%w: the stream carries %s; swarmtx packages H.264 video with optional AAC audio",
-			media.ErrUnsupportedCodec, strings.Join(unsupported, " and "))
-	case c.video == nil:
-		return fmt.Errorf("%w: the stream has no video track; swarmtx packages H.264 video with optional AAC audio",
-			media.ErrUnsupportedCodec)
+	if c.video == nil {
+		return media.UnsupportedError(unsupported)
 	}
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -105,12 +104,7 @@ func (c *Conn) pickTracks() error {
 		}
 	}
 	if c.vForma == nil {
-		if len(c.others) > 0 {
-			return fmt.Errorf("%w: the stream carries %s; swarmtx packages H.264 video with optional AAC audio",
-				media.ErrUnsupportedCodec, strings.Join(c.others, " and "))
-		}
-		return fmt.Errorf("%w: the stream has no video track; swarmtx packages H.264 video with optional AAC audio",
-			media.ErrUnsupportedCodec)
+		return media.UnsupportedError(c.others)
 	}
 	sps, pps := c.vForma.SafeParams()
 	if sps == nil || pps == nil {

@@ -249,20 +249,30 @@ func flagNames(err error) string {
 	).Replace(s)
 }
 
-func cmdPlugin(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("swarmtx plugin", flag.ContinueOnError)
+// configOnly parses the flags of a command whose only flag is --config and
+// loads that config. It returns the exit code to use when ok is false.
+func configOnly(name string, args []string, stderr io.Writer) (cfg config.Config, code int, ok bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "swarmtx config file (default: built-in defaults)")
+	path := fs.String("config", "", "swarmtx config file (default: built-in defaults)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return cfg, 0, false
 		}
-		return 2
+		return cfg, host.ExitUsage, false
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := config.Load(*path)
 	if err != nil {
-		fmt.Fprintf(stderr, "swarmtx plugin: %v\n", err)
-		return 2
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return cfg, host.ExitUsage, false
+	}
+	return cfg, 0, true
+}
+
+func cmdPlugin(args []string, stderr io.Writer) int {
+	cfg, code, ok := configOnly("swarmtx plugin", args, stderr)
+	if !ok {
+		return code
 	}
 	proc, err := server.Prepare(cfg, swarmtxVersion())
 	if err != nil {
@@ -284,19 +294,9 @@ func cmdPlugin(args []string, stderr io.Writer) int {
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("swarmtx status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "swarmtx config file (default: built-in defaults)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "swarmtx status: %v\n", err)
-		return 2
+	cfg, code, ok := configOnly("swarmtx status", args, stderr)
+	if !ok {
+		return code
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
