@@ -16,6 +16,7 @@ import (
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/bridge/llhls"
+	"github.com/swarmtx/swarmtx/bridge/metrics"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -40,6 +41,7 @@ type Bridge struct {
 	mu      sync.Mutex
 	streams map[string]*stream
 	handler http.Handler
+	metrics *metrics.Metrics
 }
 
 // stream outlives its publisher sessions: a publisher that reconnects within
@@ -66,19 +68,22 @@ func New(s Settings) *Bridge {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
-	b := &Bridge{settings: s, log: s.Logger, started: time.Now(), streams: make(map[string]*stream)}
-	b.handler = &llhls.Handler{
+	b := &Bridge{settings: s, log: s.Logger, started: time.Now(), streams: make(map[string]*stream), metrics: metrics.New()}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", b.metrics.Handler())
+	mux.Handle("/", &llhls.Handler{
 		Lookup:   b.lookup,
 		Logger:   s.Logger,
 		OnServed: b.countServed,
-	}
+	})
+	b.handler = mux
 	if s.FFmpegPath == "" {
 		b.log.Warn("ffmpeg not found or disabled: every stream is served as its source rendition alone, without an ABR ladder")
 	}
 	return b
 }
 
-// Handler serves the LL-HLS origin of every attached stream.
+// Handler serves the LL-HLS origin of every attached stream and /metrics.
 func (b *Bridge) Handler() http.Handler { return b.handler }
 
 func (b *Bridge) lookup(path string) *llhls.Stream {
@@ -90,12 +95,24 @@ func (b *Bridge) lookup(path string) *llhls.Stream {
 	return nil
 }
 
-func (b *Bridge) countServed(path, _ string, n int) {
+func (b *Bridge) countServed(path, rendition string, n int) {
 	b.mu.Lock()
 	st := b.streams[path]
 	b.mu.Unlock()
 	if st != nil {
 		st.bytesServed.Add(uint64(n))
+		b.metrics.ServerBytes.WithLabelValues(path, rendition, "http").Add(float64(n))
+	}
+}
+
+// countStreamsLocked refreshes the streams gauge; b.mu is held.
+func (b *Bridge) countStreamsLocked() {
+	counts := map[contract.StreamState]int{contract.StateAttached: 0, contract.StateWaitingForReconnect: 0}
+	for _, st := range b.streams {
+		counts[st.state]++
+	}
+	for state, n := range counts {
+		b.metrics.Streams.WithLabelValues(string(state)).Set(float64(n))
 	}
 }
 
@@ -190,6 +207,7 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 	st.sessions++
 	st.state = contract.StateAttached
 	st.attachedSince = time.Now()
+	b.countStreamsLocked()
 	b.mu.Unlock()
 	return st, resumed, done, nil
 }
@@ -204,8 +222,7 @@ func (b *Bridge) end(st *stream, done chan struct{}, window time.Duration, forge
 		return // a newer session took over
 	}
 	if forget {
-		delete(b.streams, st.path)
-		st.origin.Close()
+		b.removeLocked(st)
 		return
 	}
 	st.state = contract.StateWaitingForReconnect
@@ -214,12 +231,20 @@ func (b *Bridge) end(st *stream, done chan struct{}, window time.Duration, forge
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if st.done == done && b.streams[st.path] == st {
-			delete(b.streams, st.path)
-			st.origin.Close()
+			b.removeLocked(st)
 			b.log.Info("stream removed: its publisher did not come back", "path", st.path, "window", window)
 		}
 	})
+	b.countStreamsLocked()
 	b.log.Info("stream detached; waiting for the publisher to reconnect", "path", st.path, "window", window)
+}
+
+// removeLocked forgets a stream; b.mu is held.
+func (b *Bridge) removeLocked(st *stream) {
+	delete(b.streams, st.path)
+	st.origin.Close()
+	b.metrics.Forget(st.path)
+	b.countStreamsLocked()
 }
 
 // Status implements contract.Bridge.

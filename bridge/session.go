@@ -19,6 +19,7 @@ import (
 	"github.com/swarmtx/swarmtx/bridge/ladder"
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/bridge/media"
+	"github.com/swarmtx/swarmtx/bridge/metrics"
 	"github.com/swarmtx/swarmtx/bridge/rtmppull"
 	"github.com/swarmtx/swarmtx/bridge/rtsppull"
 	"github.com/swarmtx/swarmtx/plugin/contract"
@@ -28,12 +29,13 @@ import (
 // the segmenters into the stream's origin. A publisher reconnect is a new
 // session of the same stream.
 type session struct {
-	log    *slog.Logger
-	st     *stream
-	tl     *timeline
-	source *cmaf.Segmenter // touched only by the pull goroutine
-	rungs  map[string]*lockedSegmenter
-	enc    *ladder.Encoder
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	st      *stream
+	tl      *timeline
+	source  *cmaf.Segmenter // touched only by the pull goroutine
+	rungs   map[string]*lockedSegmenter
+	enc     *ladder.Encoder
 
 	sps, pps   []byte
 	badFrames  int
@@ -126,7 +128,7 @@ func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.Attach
 		rungs = rungs[:1] // source alone; said once when the plugin started
 	}
 
-	s := &session{log: log, st: st, rungs: make(map[string]*lockedSegmenter)}
+	s := &session{log: log, metrics: b.metrics, st: st, rungs: make(map[string]*lockedSegmenter)}
 	audioRate := 48000
 	if audio != nil {
 		audioRate = audio.SampleRate
@@ -149,7 +151,7 @@ func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.Attach
 			Cuts:          st.cuts,
 			Leader:        r.Source,
 			Discontinuity: resumed,
-			Output:        st.origin,
+			Output:        meteredOutput{Output: st.origin, path: st.path, metrics: b.metrics},
 			Logger:        log,
 		})
 		if err != nil {
@@ -229,6 +231,7 @@ func (s *session) finish() {
 	}
 	if s.enc != nil {
 		_ = s.enc.Close() // waits for ffmpeg's last frames
+		s.metrics.LadderDropped.WithLabelValues(s.st.path).Add(float64(s.enc.Dropped()))
 	}
 	for name, r := range s.rungs {
 		r.mu.Lock()

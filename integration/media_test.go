@@ -69,6 +69,42 @@ func checkLadder(t *testing.T, proto string, po harness.PublishOptions) {
 	for _, name := range []string{"source", "360p"} {
 		measurePartDelay(ctx, t, s.base()+"/live/show/"+name+".m3u8", name)
 	}
+	checkMetrics(ctx, t, s.base()+"/metrics", "live/show", mv)
+}
+
+// checkMetrics: /metrics counts what the server sent and what it produced,
+// per rendition, and how soon parts were ready.
+func checkMetrics(ctx context.Context, t *testing.T, url, path string, mv multivariant) {
+	t.Helper()
+	code, body, err := get(ctx, url)
+	if err != nil || code != 200 {
+		t.Fatalf("GET /metrics: %d %v", code, err)
+	}
+	value := func(series string) float64 {
+		for _, line := range strings.Split(body, "\n") {
+			if rest, ok := strings.CutPrefix(line, series+" "); ok {
+				var v float64
+				fmt.Sscan(rest, &v)
+				return v
+			}
+		}
+		return -1
+	}
+	for _, v := range mv {
+		served := value(fmt.Sprintf(`swarmtx_server_bytes_total{path=%q,rendition=%q,via="http"}`, path, v.Name))
+		made := value(fmt.Sprintf(`swarmtx_media_bytes_total{path=%q,rendition=%q}`, path, v.Name))
+		if served <= 0 || made <= 0 {
+			t.Errorf("metrics for %s: served %v, produced %v bytes; want both counted", v.Name, served, made)
+			continue
+		}
+		sum := value(fmt.Sprintf(`swarmtx_part_ready_delay_seconds_sum{path=%q,rendition=%q}`, path, v.Name))
+		n := value(fmt.Sprintf(`swarmtx_part_ready_delay_seconds_count{path=%q,rendition=%q}`, path, v.Name))
+		t.Logf("%s: %.1f server copies so far, parts ready %.0f ms after their last frame (mean of %.0f)",
+			v.Name, served/made, 1000*sum/n, n)
+	}
+	if value(`swarmtx_streams{state="attached"}`) != 1 {
+		t.Errorf("swarmtx_streams{state=\"attached\"} is not 1")
+	}
 }
 
 // checkAlignment: segment N of every rendition starts at the same time and

@@ -1,0 +1,78 @@
+// Package metrics holds swarmtx's Prometheus metrics, served at /metrics.
+// One Metrics value per plugin process; its collectors are registered on
+// its own registry, never on the global default one.
+package metrics
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the plugin's counters and gauges.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	// ServerBytes counts media bytes the server sent, by stream path,
+	// rendition and channel (http or peer): the numerator of "server copies".
+	ServerBytes *prometheus.CounterVec
+	// MediaBytes counts the bytes of media each rendition produced: the
+	// denominator of "server copies".
+	MediaBytes *prometheus.CounterVec
+	// PartDelay is how long after its last frame arrived a part was
+	// complete and served (the frame after it has to arrive first).
+	PartDelay *prometheus.HistogramVec
+	// Streams is the number of streams by state (attached, waiting-for-reconnect).
+	Streams *prometheus.GaugeVec
+	// LadderDropped counts source frames the ladder's encoder could not take.
+	LadderDropped *prometheus.CounterVec
+}
+
+// New creates the metrics on a fresh registry with the Go and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		ServerBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swarmtx_server_bytes_total",
+			Help: "Media bytes sent by the server, by stream path, rendition and channel (http or peer).",
+		}, []string{"path", "rendition", "via"}),
+		MediaBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swarmtx_media_bytes_total",
+			Help: "Bytes of media produced per rendition; server bytes divided by these are the server copies.",
+		}, []string{"path", "rendition"}),
+		PartDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "swarmtx_part_ready_delay_seconds",
+			Help:    "Time from a part's last frame reaching swarmtx to the part being served.",
+			Buckets: []float64{.005, .01, .02, .035, .05, .075, .1, .15, .25, .5, 1},
+		}, []string{"path", "rendition"}),
+		Streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "swarmtx_streams",
+			Help: "Streams known to the plugin, by state.",
+		}, []string{"state"}),
+		LadderDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swarmtx_ladder_dropped_frames_total",
+			Help: "Source frames the ABR ladder's encoder could not take in time.",
+		}, []string{"path"}),
+	}
+	m.registry.MustRegister(m.ServerBytes, m.MediaBytes, m.PartDelay, m.Streams, m.LadderDropped,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Timeout: 5 * time.Second})
+}
+
+// Forget drops the per-stream series of a stream that is gone, so the
+// number of series does not grow with every stream ever published.
+func (m *Metrics) Forget(path string) {
+	labels := prometheus.Labels{"path": path}
+	m.ServerBytes.DeletePartialMatch(labels)
+	m.MediaBytes.DeletePartialMatch(labels)
+	m.PartDelay.DeletePartialMatch(labels)
+	m.LadderDropped.DeletePartialMatch(labels)
+}
