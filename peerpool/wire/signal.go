@@ -476,6 +476,15 @@ func decodeSignal(data []byte, from string) (Signal, error) {
 		return nil, errors.New(`signaling message has no "t"`)
 	}
 	t := *env.T
+	switch t {
+	case TypeJoin, TypeSignal, TypeHave, TypeRendition, TypeStats, TypeReport,
+		TypeWelcome, TypePeers, TypePart, TypeError:
+	default:
+		return nil, fmt.Errorf("signaling message type %s is unknown", quoteShort(t))
+	}
+	if err := checkKeys(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", t, err)
+	}
 	var (
 		s   Signal
 		err error
@@ -541,8 +550,6 @@ func decodeSignal(data []byte, from string) (Signal, error) {
 			*ServerError
 		}{ServerError: new(ServerError)}
 		s, err = w.ServerError, strictUnmarshal(data, &w)
-	default:
-		return nil, fmt.Errorf("signaling message type %s is unknown", quoteShort(t))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t, err)

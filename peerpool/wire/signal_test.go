@@ -155,6 +155,14 @@ func TestDecodeBadSignals(t *testing.T) {
 		{`{"t":"error","reason":""}`, "error: reason is empty"},
 		{`{"t":"error","reason":"` + long(257) + `"}`, "error: reason is 257 bytes"},
 		{`{"t":"error","reason":"` + long(MaxSignalSize) + `"}`, "longer than 16384"},
+		{`{"t":"join","` + long(16000) + `":1}`, `join: unknown field "aaaa`},
+		{`{"T":"join","v":1,"rendition":"720p"}`, `unknown field "T"`},
+		{`{"t":"join","V":1,"rendition":"720p"}`, `join: unknown field "V" (keys are case-sensitive)`},
+		{`{"t":"join","v":1,"rendition":"720p","upload":{"Enabled":true}}`, `unknown field "Enabled"`},
+		{`{"t":"join","t":"have","parts":[]}`, `field "t" appears twice`},
+		{`{"t":"join","v":1,"v":1,"rendition":"720p"}`, `join: field "v" appears twice`},
+		{`{"t":"have","parts":[{"r":"a","msn":1,"i":1,"r":"b"}]}`, `field "r" appears twice`},
+		{`{"t":"signal","to":"` + pidA + `","candidate":{"sdp":"x"}}`, `unknown field "sdp"`},
 	}
 	for _, c := range cases {
 		_, err := DecodeSignal([]byte(c.in))
