@@ -17,6 +17,7 @@ import (
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/bridge/metrics"
+	"github.com/swarmtx/swarmtx/peerpool/client"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -69,13 +70,22 @@ func New(s Settings) *Bridge {
 		s.Logger = slog.Default()
 	}
 	b := &Bridge{settings: s, log: s.Logger, started: time.Now(), streams: make(map[string]*stream), metrics: metrics.New()}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", b.metrics.Handler())
-	mux.Handle("/", &llhls.Handler{
+	hls := &llhls.Handler{
 		Lookup:   b.lookup,
 		Logger:   s.Logger,
 		OnServed: b.countServed,
-	})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", b.metrics.Handler())
+	mux.Handle(client.AssetPrefix, client.Assets())
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// /{path}/ is the stream's built-in player page.
+		if p, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/"); ok && b.lookup(p) != nil {
+			client.ServePage(w, r, p)
+			return
+		}
+		hls.ServeHTTP(w, r)
+	}))
 	b.handler = mux
 	if s.FFmpegPath == "" {
 		b.log.Warn("ffmpeg not found or disabled: every stream is served as its source rendition alone, without an ABR ladder")
@@ -83,7 +93,8 @@ func New(s Settings) *Bridge {
 	return b
 }
 
-// Handler serves the LL-HLS origin of every attached stream and /metrics.
+// Handler serves the LL-HLS origin and player page of every attached stream,
+// the client's assets and /metrics.
 func (b *Bridge) Handler() http.Handler { return b.handler }
 
 func (b *Bridge) lookup(path string) *llhls.Stream {

@@ -69,10 +69,11 @@ done
 cat <<EOT
 
   swarmtx is serving:
+    $BASE/live/show/                  built-in player page: open it in a browser
     $BASE/live/show/index.m3u8        multivariant LL-HLS (source + 720p + 480p + 360p)
     $BASE/live/show/source.m3u8       one rendition's media playlist
     $BASE/events/keynote/index.m3u8   per-path override: source + 480p, 300 ms parts
-  Play them in Safari, VLC, ffplay, or any page using hls.js (lowLatencyMode: true).
+  The playlists also play in Safari, VLC, ffplay, or any page using hls.js.
   MediaMTX's own LL-HLS of the same stream: http://127.0.0.1:8888/live/show/
   Status: bin/swarmtx status --config $CONFIG
   Logs:   $LOGS (MediaMTX, publishers, viewers); plugin log: $(state_dir)/plugin.log

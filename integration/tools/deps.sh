@@ -85,6 +85,14 @@ if [ ! -x "$MTX_BIN" ]; then
   mv "$MTX_BIN.tmp" "$MTX_BIN"
 fi
 
+# ---- the browser client's sources (hls.js), for go generate and its test ----
+client="$(cd "$(dirname "$0")/../../peerpool/client" && pwd)"
+if ! cmp -s "$client/package-lock.json" "$client/node_modules/.swarmtx-installed-lock" 2>/dev/null; then
+  log "installing the browser client's npm packages in $client"
+  (cd "$client" && npm ci --no-audit --no-fund >/dev/null) || die "npm ci in $client failed"
+  cp "$client/package-lock.json" "$client/node_modules/.swarmtx-installed-lock"
+fi
+
 "$MTX_BIN" --help >/dev/null 2>&1 || true
 log "mediamtx:  $MTX_BIN"
 log "hls.js:    $HLSJS"
