@@ -42,10 +42,10 @@ func NewAssembler(id PartID, size int, sum [32]byte) (*Assembler, error) {
 // size as total and start where the previous one ended. It returns done
 // once the part is complete and its hash verified; a complete part that
 // does not hash to the announced SHA-256 yields an error wrapping
-// ErrHashMismatch and its bytes are dropped. Any error but the last kind
-// leaves the assembler failed: later calls return the same error. A DATA
-// frame after completion returns done with an error (the sender broke the
-// protocol) but keeps the verified bytes.
+// ErrHashMismatch and its bytes are dropped. Every error leaves the
+// assembler failed (later calls return the same error) except a DATA frame
+// after completion, which returns done with an error (the sender broke the
+// protocol) and keeps the verified bytes.
 func (a *Assembler) Add(f DataFrame) (done bool, err error) {
 	if a.err != nil {
 		return false, a.err
