@@ -1,0 +1,213 @@
+// Package signal is the tracker's front door: the WebSocket at
+// /{path}/swarm through which a stream's viewers join its swarm, get their
+// neighbours, relay WebRTC offers, answers and candidates to them, learn
+// every part's hash the moment it is cut, and report statistics and bad
+// peers. One Hub serves one stream. Every message is untrusted: a malformed,
+// oversized or too frequent one closes that viewer's session, with the
+// reason logged and sent to it, and nothing else.
+package signal
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/swarmtx/swarmtx/bridge/cmaf"
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
+
+// PeerParams is what a joining viewer offers.
+type PeerParams struct {
+	CanUpload    bool
+	UploadCapBps int64
+	Rendition    string
+}
+
+// Change is one neighbour-set update to send to Peer.
+type Change struct {
+	Peer   string
+	Add    []string
+	Remove []string
+}
+
+// Mesh decides who connects to whom (the tracker). Calls are serialised by the Hub.
+type Mesh interface {
+	Join(id string, p PeerParams) []Change
+	Leave(id string) []Change
+	Ban(id, reason string) []Change
+}
+
+// Config sets up a Hub.
+type Config struct {
+	// ICEServers are given to every viewer (STUN/TURN); none by default, so
+	// no third-party host is contacted unless the operator configures one.
+	ICEServers []wire.ICEServer
+	// RelayOnly forces relay (TURN) candidates for every viewer; viewers
+	// can also ask for it themselves (join.turnOnly).
+	RelayOnly  bool
+	PartTarget time.Duration
+	MaxFrame   int // data-channel frame limit given to viewers (default wire.MaxFrameSize)
+	// MaxViewers bounds the sessions of the stream (default 10000).
+	MaxViewers int
+	// MessagesPerSecond and Burst bound what one viewer may send (default 20, 60).
+	MessagesPerSecond float64
+	Burst             int
+	// JoinTimeout is how long a new connection may take to send join (default 10 s).
+	JoinTimeout time.Duration
+	// OnStats receives each viewer's report deltas (bytes over HTTP and from
+	// peers, new stalls); optional.
+	OnStats func(httpBytes, p2pBytes int64, stalls int)
+	Logger  *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = wire.MaxFrameSize
+	}
+	if c.MaxViewers <= 0 {
+		c.MaxViewers = 10000
+	}
+	if c.MessagesPerSecond <= 0 {
+		c.MessagesPerSecond = 20
+	}
+	if c.Burst <= 0 {
+		c.Burst = 60
+	}
+	if c.JoinTimeout <= 0 {
+		c.JoinTimeout = 10 * time.Second
+	}
+	if c.PartTarget <= 0 {
+		c.PartTarget = 500 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// recentParts is how many announcements per rendition a newcomer is sent:
+// the parts of a typical playlist window.
+const recentParts = 48
+
+// Hub is one stream's signaling and tracking endpoint.
+type Hub struct {
+	path string
+	cfg  Config
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	mesh     Mesh
+	sessions map[wire.PeerID]*session
+	recent   map[string][]*wire.PartAnnounce // by rendition, oldest first
+	closed   bool
+}
+
+// NewHub returns the hub of the stream at path.
+func NewHub(path string, cfg Config, mesh Mesh) *Hub {
+	cfg = cfg.withDefaults()
+	return &Hub{
+		path:     path,
+		cfg:      cfg,
+		log:      cfg.Logger.With("path", path, "component", "signal"),
+		mesh:     mesh,
+		sessions: make(map[wire.PeerID]*session),
+		recent:   make(map[string][]*wire.PartAnnounce),
+	}
+}
+
+// Viewers returns the number of joined sessions.
+func (h *Hub) Viewers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+// Announce tells the viewers of the part's rendition its size and hash; it
+// runs the moment the part is cut, before any playlist lists it.
+func (h *Hub) Announce(p *cmaf.Part) {
+	a := &wire.PartAnnounce{
+		ID:          wire.PartID{Rendition: p.ID.Rendition, MSN: p.ID.MSN, Index: p.ID.Index},
+		Size:        len(p.Data),
+		SHA256:      p.SHA256,
+		DurationMs:  int(p.Duration / time.Millisecond),
+		Independent: p.Independent,
+	}
+	msg, err := wire.EncodeSignal(a)
+	if err != nil {
+		h.log.Error("cannot announce part", "part", p.ID, "error", err)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := append(h.recent[a.ID.Rendition], a)
+	if len(r) > recentParts {
+		r = r[len(r)-recentParts:]
+	}
+	h.recent[a.ID.Rendition] = r
+	for _, s := range h.sessions {
+		if s.rendition == a.ID.Rendition {
+			s.send(msg)
+		}
+	}
+}
+
+// Close ends every session.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	h.closed = true
+	sessions := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		sessions = append(sessions, s)
+	}
+	h.mu.Unlock()
+	for _, s := range sessions {
+		s.fail("the stream ended")
+	}
+}
+
+// ServeHTTP upgrades the request to the stream's signaling WebSocket.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// Players are embedded on operators' own sites: any origin may join.
+		// Nothing here rides on cookies, so this exposes nothing.
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		return // Accept has answered the request
+	}
+	c.SetReadLimit(wire.MaxSignalSize)
+	s := newSession(h, c, r.RemoteAddr)
+	s.run(r.Context())
+}
+
+// applyLocked sends neighbour changes to the sessions they concern.
+func (h *Hub) applyLocked(changes []Change) {
+	for _, ch := range changes {
+		s := h.sessions[wire.PeerID(ch.Peer)]
+		if s == nil {
+			continue
+		}
+		msg := &wire.Peers{}
+		for _, id := range ch.Add {
+			msg.Add = append(msg.Add, wire.PeerInfo{ID: wire.PeerID(id)})
+			s.neighbours[wire.PeerID(id)] = true
+		}
+		for _, id := range ch.Remove {
+			msg.Remove = append(msg.Remove, wire.PeerID(id))
+			delete(s.neighbours, wire.PeerID(id))
+		}
+		s.sendSignal(msg)
+	}
+}
+
+// context for a session's writes: bounded so one stuck viewer never holds a
+// goroutine forever.
+const writeTimeout = 5 * time.Second
+
+func writeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), writeTimeout)
+}

@@ -1,0 +1,306 @@
+package signal
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/swarmtx/swarmtx/bridge/cmaf"
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
+
+// fullMesh connects every peer to every other: enough to exercise the hub.
+type fullMesh struct{ peers []string }
+
+func (m *fullMesh) Join(id string, _ PeerParams) []Change {
+	var out []Change
+	if len(m.peers) > 0 {
+		out = append(out, Change{Peer: id, Add: append([]string(nil), m.peers...)})
+	}
+	for _, p := range m.peers {
+		out = append(out, Change{Peer: p, Add: []string{id}})
+	}
+	m.peers = append(m.peers, id)
+	return out
+}
+
+func (m *fullMesh) Leave(id string) []Change {
+	var out []Change
+	kept := m.peers[:0]
+	for _, p := range m.peers {
+		if p != id {
+			kept = append(kept, p)
+			out = append(out, Change{Peer: p, Remove: []string{id}})
+		}
+	}
+	m.peers = kept
+	return out
+}
+
+func (m *fullMesh) Ban(id, _ string) []Change { return m.Leave(id) }
+
+type client struct {
+	t    *testing.T
+	conn *websocket.Conn
+	id   wire.PeerID
+	msgs chan wire.Signal
+	errs chan error
+}
+
+func newHubServer(t *testing.T, cfg Config) (*Hub, string) {
+	t.Helper()
+	h := NewHub("live/show", cfg, &fullMesh{})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.Close)
+	return h, "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+func dial(t *testing.T, url string) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &client{t: t, conn: c, msgs: make(chan wire.Signal, 256), errs: make(chan error, 1)}
+	go func() {
+		for {
+			_, data, err := c.Read(context.Background())
+			if err != nil {
+				cl.errs <- err
+				close(cl.msgs)
+				return
+			}
+			m, err := wire.DecodeFromServer(data)
+			if err != nil {
+				cl.errs <- err
+				return
+			}
+			cl.msgs <- m
+		}
+	}()
+	t.Cleanup(func() { c.CloseNow() })
+	return cl
+}
+
+func (c *client) sendRaw(s string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.conn.Write(ctx, websocket.MessageText, []byte(s))
+}
+
+func (c *client) send(m wire.Signal) {
+	c.t.Helper()
+	data, err := wire.EncodeSignal(m)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.sendRaw(string(data)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next returns the next message of type T, skipping others.
+func next[T wire.Signal](c *client) T {
+	c.t.Helper()
+	timeout := time.After(3 * time.Second)
+	for {
+		select {
+		case m, ok := <-c.msgs:
+			if !ok {
+				c.t.Fatalf("connection closed while waiting for %T", *new(T))
+			}
+			if v, ok := m.(T); ok {
+				return v
+			}
+		case <-timeout:
+			c.t.Fatalf("no %T within 3s", *new(T))
+		}
+	}
+}
+
+// closedWith waits for the server's error message and the close.
+func (c *client) closedWith(want string) {
+	c.t.Helper()
+	e := next[*wire.ServerError](c)
+	if !strings.Contains(e.Reason, want) {
+		c.t.Errorf("closed with %q, want it to mention %q", e.Reason, want)
+	}
+	select {
+	case <-c.errs:
+	case <-time.After(3 * time.Second):
+		c.t.Error("connection not closed after the error")
+	}
+}
+
+func join(t *testing.T, url, rendition string) *client {
+	t.Helper()
+	c := dial(t, url)
+	c.send(&wire.Join{V: 1, Rendition: rendition, Upload: wire.Upload{Enabled: true}})
+	w := next[*wire.Welcome](c)
+	c.id = w.ID
+	if w.ICETransportPolicy != "all" || w.MaxFrame != wire.MaxFrameSize {
+		t.Errorf("welcome %+v", w)
+	}
+	return c
+}
+
+func TestJoinNeighboursAndRelay(t *testing.T) {
+	_, url := newHubServer(t, Config{})
+	a := join(t, url, "720p")
+	b := join(t, url, "360p")
+	if p := next[*wire.Peers](a); len(p.Add) != 1 || p.Add[0].ID != b.id {
+		t.Fatalf("a's neighbours: %+v", p)
+	}
+	if p := next[*wire.Peers](b); len(p.Add) != 1 || p.Add[0].ID != a.id {
+		t.Fatalf("b's neighbours: %+v", p)
+	}
+	a.send(&wire.Relay{To: b.id, SDP: &wire.SDP{Type: "offer", SDP: "v=0"}})
+	r := next[*wire.Relay](b)
+	if r.From != a.id || r.SDP == nil || r.SDP.SDP != "v=0" {
+		t.Fatalf("relayed %+v", r)
+	}
+	// A message to a peer that is not a neighbour goes nowhere.
+	stranger := wire.NewPeerID()
+	a.send(&wire.Relay{To: stranger, Candidate: &wire.Candidate{Candidate: ""}})
+	b.send(&wire.Relay{To: a.id, SDP: &wire.SDP{Type: "answer", SDP: "v=0"}})
+	if r := next[*wire.Relay](a); r.From != b.id || r.SDP.Type != "answer" {
+		t.Fatalf("answer %+v", r)
+	}
+}
+
+func TestAnnouncementsReachTheirRendition(t *testing.T) {
+	h, url := newHubServer(t, Config{})
+	a := join(t, url, "720p")
+	b := join(t, url, "360p")
+	part := &cmaf.Part{ID: cmaf.PartID{Rendition: "720p", MSN: 9, Index: 1}, Data: []byte("abc"), Duration: 500 * time.Millisecond}
+	part.SHA256[0] = 7
+	h.Announce(part)
+	got := next[*wire.PartAnnounce](a)
+	if got.ID.MSN != 9 || got.ID.Index != 1 || got.Size != 3 || got.SHA256[0] != 7 || got.DurationMs != 500 {
+		t.Fatalf("announcement %+v", got)
+	}
+	// b watches 360p; when it switches it gets the recent 720p hashes.
+	b.send(&wire.Rendition{Rendition: "720p"})
+	if got := next[*wire.PartAnnounce](b); got.ID.MSN != 9 {
+		t.Fatalf("recent announcement after switch %+v", got)
+	}
+	// A newcomer gets them too.
+	c := join(t, url, "720p")
+	if got := next[*wire.PartAnnounce](c); got.ID.MSN != 9 {
+		t.Fatalf("recent announcement for a newcomer %+v", got)
+	}
+}
+
+func TestBadInputClosesOnlyThatSession(t *testing.T) {
+	_, url := newHubServer(t, Config{MessagesPerSecond: 5, Burst: 10})
+	good1 := join(t, url, "720p")
+	good2 := join(t, url, "720p")
+	next[*wire.Peers](good1)
+	next[*wire.Peers](good2)
+
+	for name, tc := range map[string]struct {
+		first string
+		then  func(c *client)
+		want  string
+	}{
+		"garbage":        {first: `{"t":"join"`, want: "join"},
+		"not join first": {first: `{"t":"rendition","rendition":"720p"}`, want: "first message must be join"},
+		"wrong version":  {first: `{"t":"join","v":2,"rendition":"720p"}`, want: "v"},
+		"unknown field": {first: `{"t":"join","v":1,"rendition":"720p"}`, then: func(c *client) {
+			_ = c.sendRaw(`{"t":"have","parts":[],"evil":1}`)
+		}, want: "evil"},
+		"flood": {first: `{"t":"join","v":1,"rendition":"720p"}`, then: func(c *client) {
+			for i := 0; i < 50; i++ {
+				_ = c.sendRaw(`{"t":"have","parts":[]}`)
+			}
+		}, want: "messages per second"},
+		"join twice": {first: `{"t":"join","v":1,"rendition":"720p"}`, then: func(c *client) {
+			_ = c.sendRaw(`{"t":"join","v":1,"rendition":"720p"}`)
+		}, want: "join sent twice"},
+		"oversized": {first: `{"t":"join","v":1,"rendition":"720p"}`, then: func(c *client) {
+			_ = c.sendRaw(`{"t":"have","parts":[],"x":"` + strings.Repeat("a", 20000) + `"}`)
+		}, want: ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := dial(t, url)
+			if err := c.sendRaw(tc.first); err != nil {
+				t.Fatal(err)
+			}
+			if tc.then != nil {
+				next[*wire.Welcome](c)
+				tc.then(c)
+			}
+			if tc.want == "" {
+				select {
+				case <-c.errs:
+				case <-time.After(3 * time.Second):
+					t.Error("connection not closed")
+				}
+				return
+			}
+			c.closedWith(tc.want)
+		})
+	}
+	// The good sessions still work.
+	good1.send(&wire.Relay{To: good2.id, SDP: &wire.SDP{Type: "offer", SDP: "v=0"}})
+	if r := next[*wire.Relay](good2); r.From != good1.id {
+		t.Fatalf("relay after the bad sessions: %+v", r)
+	}
+}
+
+func TestReportedPeerIsBannedByTwoNeighbours(t *testing.T) {
+	_, url := newHubServer(t, Config{})
+	bad := join(t, url, "720p")
+	r1 := join(t, url, "720p")
+	r2 := join(t, url, "720p")
+	next[*wire.Peers](r1)
+	next[*wire.Peers](r2)
+	r1.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
+	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-bad.errs:
+		t.Fatal("one report banned the peer")
+	default:
+	}
+	r2.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
+	bad.closedWith("banned")
+	// Its neighbours are told to drop it.
+	for _, c := range []*client{r1, r2} {
+		for {
+			p := next[*wire.Peers](c)
+			if len(p.Remove) == 1 && p.Remove[0] == bad.id {
+				break
+			}
+		}
+	}
+}
+
+func TestStatsDeltas(t *testing.T) {
+	var mu sync.Mutex
+	var http, p2p int64
+	_, url := newHubServer(t, Config{OnStats: func(h, p int64, _ int) {
+		mu.Lock()
+		http += h
+		p2p += p
+		mu.Unlock()
+	}})
+	c := join(t, url, "720p")
+	c.send(&wire.Stats{Rendition: "720p", HTTPBytes: 100, P2PBytes: 900, LagMs: -1})
+	c.send(&wire.Stats{Rendition: "720p", HTTPBytes: 150, P2PBytes: 1900, LagMs: 800})
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	if http != 150 || p2p != 1900 {
+		t.Errorf("totals %d http %d p2p, want 150 and 1900", http, p2p)
+	}
+	mu.Unlock()
+	c.send(&wire.Stats{Rendition: "720p", HTTPBytes: 10, LagMs: -1})
+	c.closedWith("backwards")
+}

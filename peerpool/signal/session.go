@@ -1,0 +1,292 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
+
+// outQueue bounds the messages waiting for a slow viewer.
+const outQueue = 256
+
+// banAfterReports is how many distinct neighbours must report a peer before
+// it is banned: one malicious viewer cannot get honest ones banned alone.
+const banAfterReports = 2
+
+// session is one viewer's WebSocket.
+type session struct {
+	hub     *Hub
+	conn    *websocket.Conn
+	remote  string
+	limiter *rate.Limiter
+	out     chan []byte
+	done    chan struct{}
+	once    sync.Once
+
+	// Guarded by hub.mu.
+	id         wire.PeerID
+	rendition  string
+	neighbours map[wire.PeerID]bool
+	reportedBy map[wire.PeerID]bool
+	lastStats  wire.Stats
+}
+
+func newSession(h *Hub, c *websocket.Conn, remote string) *session {
+	return &session{
+		hub:        h,
+		conn:       c,
+		remote:     remote,
+		limiter:    rate.NewLimiter(rate.Limit(h.cfg.MessagesPerSecond), h.cfg.Burst),
+		out:        make(chan []byte, outQueue),
+		done:       make(chan struct{}),
+		neighbours: make(map[wire.PeerID]bool),
+		reportedBy: make(map[wire.PeerID]bool),
+	}
+}
+
+func (s *session) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.writeLoop(ctx)
+	defer s.leave()
+
+	joinCtx, joinCancel := context.WithTimeout(ctx, s.hub.cfg.JoinTimeout)
+	msg, err := s.read(joinCtx)
+	joinCancel()
+	if err != nil {
+		s.fail(fmt.Sprintf("no join: %v", err))
+		return
+	}
+	join, ok := msg.(*wire.Join)
+	if !ok {
+		s.fail(fmt.Sprintf("the first message must be join, not %s", msg.SignalType()))
+		return
+	}
+	if !s.join(join) {
+		return
+	}
+	for {
+		msg, err := s.read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			if errors.As(err, &ce) || errors.Is(err, context.Canceled) {
+				s.fail("") // the viewer left
+			} else {
+				s.fail(err.Error())
+			}
+			return
+		}
+		if reason := s.handle(msg); reason != "" {
+			s.fail(reason)
+			return
+		}
+	}
+}
+
+// read returns the next valid client message; errors describe what was wrong.
+func (s *session) read(ctx context.Context) (wire.Signal, error) {
+	typ, data, err := s.conn.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageText {
+		return nil, errors.New("binary message on the signaling socket")
+	}
+	if !s.limiter.Allow() {
+		return nil, fmt.Errorf("more than %.0f messages per second", s.hub.cfg.MessagesPerSecond)
+	}
+	return wire.DecodeFromClient(data)
+}
+
+func (s *session) join(j *wire.Join) bool {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		go s.fail("the stream ended")
+		return false
+	}
+	if len(h.sessions) >= h.cfg.MaxViewers {
+		go s.fail(fmt.Sprintf("the swarm is full (%d viewers)", h.cfg.MaxViewers))
+		return false
+	}
+	s.id = wire.NewPeerID()
+	s.rendition = j.Rendition
+	h.sessions[s.id] = s
+	policy := "all"
+	if h.cfg.RelayOnly || j.TurnOnly {
+		policy = "relay"
+	}
+	ice := h.cfg.ICEServers
+	if ice == nil {
+		ice = []wire.ICEServer{}
+	}
+	s.sendSignal(&wire.Welcome{
+		V:                  wire.ProtocolVersion,
+		ID:                 s.id,
+		ICE:                ice,
+		ICETransportPolicy: policy,
+		PartTargetMs:       int(h.cfg.PartTarget / time.Millisecond),
+		MaxFrame:           h.cfg.MaxFrame,
+	})
+	h.applyLocked(h.mesh.Join(string(s.id), PeerParams{
+		CanUpload:    j.Upload.Enabled && !j.SaveData,
+		UploadCapBps: j.Upload.CapBps,
+		Rendition:    j.Rendition,
+	}))
+	s.sendRecentLocked()
+	h.log.Debug("viewer joined", "peer", s.id, "remote", s.remote, "rendition", j.Rendition)
+	return true
+}
+
+// handle acts on one message; a non-empty result closes the session with that reason.
+func (s *session) handle(msg wire.Signal) string {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch m := msg.(type) {
+	case *wire.Join:
+		return "join sent twice"
+	case *wire.Relay:
+		// Offers, answers and candidates go only to current neighbours; a
+		// message for a peer that just stopped being one is dropped.
+		if !s.neighbours[m.To] {
+			return ""
+		}
+		if to := h.sessions[m.To]; to != nil {
+			to.sendSignal(&wire.Relay{From: s.id, SDP: m.SDP, Candidate: m.Candidate})
+		}
+	case *wire.Have:
+		// Availability is used by the seeder's scheduling (to come).
+	case *wire.Rendition:
+		if m.Rendition != s.rendition {
+			s.rendition = m.Rendition
+			s.sendRecentLocked()
+		}
+	case *wire.Stats:
+		return s.statsLocked(m)
+	case *wire.Report:
+		s.reportLocked(m)
+	default:
+		return fmt.Sprintf("unexpected %s message", msg.SignalType())
+	}
+	return ""
+}
+
+func (s *session) statsLocked(m *wire.Stats) string {
+	last := s.lastStats
+	if m.HTTPBytes < last.HTTPBytes || m.P2PBytes < last.P2PBytes || m.Stalls < last.Stalls {
+		return "stats counters went backwards"
+	}
+	s.lastStats = *m
+	if s.hub.cfg.OnStats != nil {
+		s.hub.cfg.OnStats(m.HTTPBytes-last.HTTPBytes, m.P2PBytes-last.P2PBytes, m.Stalls-last.Stalls)
+	}
+	return ""
+}
+
+// reportLocked records a neighbour's complaint; enough distinct ones ban the peer.
+func (s *session) reportLocked(m *wire.Report) {
+	h := s.hub
+	bad := h.sessions[m.Peer]
+	if bad == nil || !s.neighbours[m.Peer] {
+		return // only neighbours exchange data, so only they can report
+	}
+	bad.reportedBy[s.id] = true
+	h.log.Info("viewer reported", "peer", m.Peer, "by", s.id, "reason", m.Reason, "reports", len(bad.reportedBy))
+	if len(bad.reportedBy) < banAfterReports {
+		return
+	}
+	delete(h.sessions, bad.id)
+	h.applyLocked(h.mesh.Ban(string(bad.id), m.Reason))
+	go bad.fail(fmt.Sprintf("banned: %d neighbours reported %s", len(bad.reportedBy), m.Reason))
+}
+
+func (s *session) sendRecentLocked() {
+	for _, a := range s.hub.recent[s.rendition] {
+		s.sendSignal(a)
+	}
+}
+
+func (s *session) sendSignal(m wire.Signal) {
+	data, err := wire.EncodeSignal(m)
+	if err != nil {
+		s.hub.log.Error("cannot encode signal", "type", m.SignalType(), "error", err)
+		return
+	}
+	s.send(data)
+}
+
+// send queues a message without blocking; a viewer that does not keep up is dropped.
+func (s *session) send(data []byte) {
+	select {
+	case s.out <- data:
+	case <-s.done:
+	default:
+		go s.fail("too slow reading its messages")
+	}
+}
+
+func (s *session) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.done:
+			return
+		case data := <-s.out:
+			wctx, cancel := writeCtx()
+			err := s.conn.Write(wctx, websocket.MessageText, data)
+			cancel()
+			if err != nil {
+				s.fail("")
+				return
+			}
+		}
+	}
+}
+
+// fail closes the session; a non-empty reason is logged and sent to the
+// viewer first. It never takes the hub's lock.
+func (s *session) fail(reason string) {
+	s.once.Do(func() {
+		close(s.done)
+		if reason == "" {
+			_ = s.conn.Close(websocket.StatusNormalClosure, "")
+			return
+		}
+		s.hub.log.Info("closing viewer session", "peer", s.id, "remote", s.remote, "reason", reason)
+		if msg, err := wire.EncodeSignal(&wire.ServerError{Reason: truncate(reason, 256)}); err == nil {
+			ctx, cancel := writeCtx()
+			_ = s.conn.Write(ctx, websocket.MessageText, msg)
+			cancel()
+		}
+		_ = s.conn.Close(websocket.StatusPolicyViolation, truncate(reason, 120))
+	})
+}
+
+// leave takes the session out of the swarm.
+func (s *session) leave() {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s.id == "" || h.sessions[s.id] != s {
+		return
+	}
+	delete(h.sessions, s.id)
+	h.applyLocked(h.mesh.Leave(string(s.id)))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
