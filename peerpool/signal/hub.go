@@ -17,29 +17,19 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
+	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
-// PeerParams is what a joining viewer offers.
-type PeerParams struct {
-	CanUpload    bool
-	UploadCapBps int64
-	Rendition    string
-}
-
-// Change is one neighbour-set update to send to Peer.
-type Change struct {
-	Peer   string
-	Add    []string
-	Remove []string
-}
-
-// Mesh decides who connects to whom (the tracker). Calls are serialised by the Hub.
+// Mesh decides who connects to whom: *tracker.Swarm. Calls are serialised
+// by the Hub.
 type Mesh interface {
-	Join(id string, p PeerParams) []Change
-	Leave(id string) []Change
-	Ban(id, reason string) []Change
+	Join(id string, p tracker.PeerParams) []tracker.Change
+	Leave(id string) []tracker.Change
+	Ban(id, reason string) []tracker.Change
 }
+
+var _ Mesh = (*tracker.Swarm)(nil)
 
 // Config sets up a Hub.
 type Config struct {
@@ -185,7 +175,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // applyLocked sends neighbour changes to the sessions they concern.
-func (h *Hub) applyLocked(changes []Change) {
+func (h *Hub) applyLocked(changes []tracker.Change) {
 	for _, ch := range changes {
 		s := h.sessions[wire.PeerID(ch.Peer)]
 		if s == nil {

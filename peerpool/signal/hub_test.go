@@ -11,38 +11,39 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
+	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
 // fullMesh connects every peer to every other: enough to exercise the hub.
 type fullMesh struct{ peers []string }
 
-func (m *fullMesh) Join(id string, _ PeerParams) []Change {
-	var out []Change
+func (m *fullMesh) Join(id string, _ tracker.PeerParams) []tracker.Change {
+	var out []tracker.Change
 	if len(m.peers) > 0 {
-		out = append(out, Change{Peer: id, Add: append([]string(nil), m.peers...)})
+		out = append(out, tracker.Change{Peer: id, Add: append([]string(nil), m.peers...)})
 	}
 	for _, p := range m.peers {
-		out = append(out, Change{Peer: p, Add: []string{id}})
+		out = append(out, tracker.Change{Peer: p, Add: []string{id}})
 	}
 	m.peers = append(m.peers, id)
 	return out
 }
 
-func (m *fullMesh) Leave(id string) []Change {
-	var out []Change
+func (m *fullMesh) Leave(id string) []tracker.Change {
+	var out []tracker.Change
 	kept := m.peers[:0]
 	for _, p := range m.peers {
 		if p != id {
 			kept = append(kept, p)
-			out = append(out, Change{Peer: p, Remove: []string{id}})
+			out = append(out, tracker.Change{Peer: p, Remove: []string{id}})
 		}
 	}
 	m.peers = kept
 	return out
 }
 
-func (m *fullMesh) Ban(id, _ string) []Change { return m.Leave(id) }
+func (m *fullMesh) Ban(id, _ string) []tracker.Change { return m.Leave(id) }
 
 type client struct {
 	t    *testing.T
@@ -303,4 +304,38 @@ func TestStatsDeltas(t *testing.T) {
 	mu.Unlock()
 	c.send(&wire.Stats{Rendition: "720p", HTTPBytes: 10, LagMs: -1})
 	c.closedWith("backwards")
+}
+
+func TestWithTheRealTracker(t *testing.T) {
+	h := NewHub("live/show", Config{}, tracker.New(tracker.Config{}))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	var clients []*client
+	for i := 0; i < 8; i++ {
+		clients = append(clients, join(t, url, "720p"))
+	}
+	// Every viewer ends up with neighbours, and the relations are mutual.
+	deadline := time.Now().Add(3 * time.Second)
+	for _, c := range clients {
+		got := map[wire.PeerID]bool{}
+		for len(got) < 3 && time.Now().Before(deadline) {
+			select {
+			case m := <-c.msgs:
+				if p, ok := m.(*wire.Peers); ok {
+					for _, a := range p.Add {
+						got[a.ID] = true
+					}
+					for _, r := range p.Remove {
+						delete(got, r)
+					}
+				}
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if len(got) < 3 {
+			t.Errorf("viewer %s has %d neighbours, want at least 3", c.id, len(got))
+		}
+	}
 }

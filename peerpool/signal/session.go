@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
@@ -136,7 +137,7 @@ func (s *session) join(j *wire.Join) bool {
 		PartTargetMs:       int(h.cfg.PartTarget / time.Millisecond),
 		MaxFrame:           h.cfg.MaxFrame,
 	})
-	h.applyLocked(h.mesh.Join(string(s.id), PeerParams{
+	h.applyLocked(h.mesh.Join(string(s.id), tracker.PeerParams{
 		CanUpload:    j.Upload.Enabled && !j.SaveData,
 		UploadCapBps: j.Upload.CapBps,
 		Rendition:    j.Rendition,
