@@ -14,7 +14,7 @@ const (
 	maxFinite = 64
 	nBuckets  = 17 // bucket b holds depth b for 1..15; bucket 16 holds ≥16 and unreachable
 	sampleTry = 12 // random draws per bucket when a bucket is large
-	raiseCap  = 512
+	raiseCap  = 128
 )
 
 func bucketOf(d int) int { return min(max(d, 1), nBuckets-1) }
@@ -55,7 +55,8 @@ type peer struct {
 
 	in   [nFam]*pset
 	pos  [nFam]int
-	mark uint64
+	mark  uint64 // sampling de-duplication (Swarm.epoch)
+	nmark uint64 // "is a neighbour of the peer being placed" (Swarm.nepoch)
 }
 
 func (p *peer) up() bool { return p.params.CanUpload }

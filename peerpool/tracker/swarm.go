@@ -56,7 +56,8 @@ type Swarm struct {
 	upD   [nBuckets]pset
 	free  [nBuckets]pset
 	needy pset
-	epoch uint64
+	epoch  uint64
+	nepoch uint64
 
 	sumCap    float64 // Σ capacity over uploaders
 	sumEwma   float64 // Σ measured EWMA over measured uploaders
@@ -272,7 +273,7 @@ func (s *Swarm) raise(q []*peer) {
 		}
 		if v.up() {
 			for _, e := range v.nbrs {
-				if e.p.depth > old { // may have depended on v
+				if e.p.depth == old+1 { // may have depended on v
 					q = append(q, e.p)
 				}
 			}
@@ -334,9 +335,44 @@ func (s *Swarm) fullDepth() {
 
 func (s *Swarm) nextEpoch() uint64 { s.epoch++; return s.epoch }
 
-// pick returns up to k uploaders with a free slot that x may connect to,
-// lowest cost first. It walks the free-slot buckets from depth 1 and stops
-// once it holds max(2k, k+3) candidates: O(k) work whatever the swarm size.
+// sample calls f on up to 2*sampleTry peers drawn uniformly from the
+// buckets 1..maxBucket of a bucketed family (every member when there are
+// no more than that). O(sampleTry + nBuckets) whatever the swarm size.
+func (s *Swarm) sample(sets *[nBuckets]pset, maxBucket int, f func(*peer)) {
+	maxBucket = min(maxBucket, nBuckets-1)
+	total := 0
+	for b := 1; b <= maxBucket; b++ {
+		total += len(sets[b].items)
+	}
+	if total == 0 {
+		return
+	}
+	if total <= 2*sampleTry {
+		for b := 1; b <= maxBucket; b++ {
+			for _, p := range sets[b].items {
+				f(p)
+			}
+		}
+		return
+	}
+	for range 2 * sampleTry {
+		i := s.cfg.Rand.IntN(total)
+		for b := 1; b <= maxBucket; b++ {
+			if n := len(sets[b].items); i < n {
+				f(sets[b].items[i])
+				break
+			} else {
+				i -= n
+			}
+		}
+	}
+}
+
+// pick returns up to k uploaders with a free slot that x may connect to:
+// the k lowest-cost (see cost) of a uniform random sample of 2*sampleTry
+// free uploaders. Sampling keeps the mesh a random graph, hence an
+// expander with logarithmic depth; ranking the sample biases it towards
+// low depth and high upload. O(k + sampleTry) whatever the swarm size.
 func (s *Swarm) pick(x *peer, k int, excl *peer) []*peer {
 	if k <= 0 {
 		return nil
@@ -350,8 +386,7 @@ func (s *Swarm) pick(x *peer, k int, excl *peer) []*peer {
 		excl.mark = ep
 	}
 	pool := s.pool[:0]
-	want := max(2*k, k+3)
-	consider := func(c *peer) {
+	s.sample(&s.free, nBuckets-1, func(c *peer) {
 		if c.mark == ep {
 			return
 		}
@@ -359,19 +394,7 @@ func (s *Swarm) pick(x *peer, k int, excl *peer) []*peer {
 		if validEdge(x, c) {
 			pool = append(pool, c)
 		}
-	}
-	for b := 1; b < nBuckets && len(pool) < want; b++ {
-		items := s.free[b].items
-		if n := len(items); n <= 2*sampleTry {
-			for _, c := range items {
-				consider(c)
-			}
-		} else {
-			for range sampleTry {
-				consider(items[s.cfg.Rand.IntN(n)])
-			}
-		}
-	}
+	})
 	ref := s.meanCap()
 	slices.SortStableFunc(pool, func(a, b *peer) int {
 		ca, cb := s.cost(a, ref), s.cost(b, ref)
@@ -387,34 +410,16 @@ func (s *Swarm) pick(x *peer, k int, excl *peer) []*peer {
 	return pool[:min(k, len(pool))]
 }
 
-// upBuckets calls f on sampled uploaders, lowest depth bucket first, up
-// to maxBucket; f returns true to stop after the current bucket.
+// upBuckets calls f on a uniform sample of the uploaders in depth buckets
+// 1..maxBucket, each at most once.
 func (s *Swarm) upBuckets(maxBucket int, f func(a *peer) bool) {
 	ep := s.nextEpoch()
-	for b := 1; b <= maxBucket && b < nBuckets; b++ {
-		items := s.upD[b].items
-		stop := false
-		visit := func(a *peer) {
-			if a.mark != ep {
-				a.mark = ep
-				if f(a) {
-					stop = true
-				}
-			}
+	s.sample(&s.upD, maxBucket, func(a *peer) {
+		if a.mark != ep {
+			a.mark = ep
+			f(a)
 		}
-		if n := len(items); n <= 2*sampleTry {
-			for _, a := range items {
-				visit(a)
-			}
-		} else {
-			for range sampleTry {
-				visit(items[s.cfg.Rand.IntN(n)])
-			}
-		}
-		if stop {
-			return
-		}
-	}
+	})
 }
 
 // worse reports whether b is a worse neighbour to keep than a: deeper,
@@ -426,20 +431,27 @@ func (s *Swarm) worse(b, a *peer) bool {
 	return s.effUpload(b) < s.effUpload(a)
 }
 
-// splitOnce attaches x to both ends of a link A–B of a full uploader A
-// (removing A–B): degree-preserving for A and B, +2 for x.
-func (s *Swarm) splitOnce(x *peer) bool {
-	var bestA, bestB *peer
+// findSplit looks for a link A–B of a full uploader A (lowest depth
+// first, up to bucket maxBucket, seeds skipped if noSeeds) that x can
+// split: x links to both ends, A–B is removed, so A and B keep their
+// degree and x gains two links. B is A's worst neighbour that fits.
+func (s *Swarm) findSplit(x *peer, maxBucket int, noSeeds bool) (bestA, bestB *peer) {
 	var bestCost float64
 	ref := s.meanCap()
-	s.upBuckets(nBuckets-1, func(a *peer) bool {
-		if a == x || a.deg() < s.cfg.MaxNeighbours || a.connected(x) {
+	s.nepoch++
+	nm := s.nepoch
+	x.nmark = nm
+	for _, e := range x.nbrs {
+		e.p.nmark = nm
+	}
+	s.upBuckets(maxBucket, func(a *peer) bool {
+		if a.nmark == nm || a.deg() < s.cfg.MaxNeighbours || (noSeeds && a.seed) {
 			return false
 		}
 		var b *peer
 		for _, e := range a.nbrs {
 			c := e.p
-			if c == x || c.connected(x) || !(x.up() || c.up()) {
+			if c.nmark == nm || !(x.up() || c.up()) {
 				continue
 			}
 			if !x.up() && (!c.up() || a.upN < 2 || c.upN < 2) {
@@ -456,12 +468,21 @@ func (s *Swarm) splitOnce(x *peer) bool {
 		}
 		return bestA != nil
 	})
-	if bestA == nil {
+	return bestA, bestB
+}
+
+func (s *Swarm) split(x, a, b *peer) {
+	s.removeEdge(a, b)
+	s.addEdge(x, a)
+	s.addEdge(x, b)
+}
+
+func (s *Swarm) splitOnce(x *peer) bool {
+	a, b := s.findSplit(x, nBuckets-1, false)
+	if a == nil {
 		return false
 	}
-	s.removeEdge(bestA, bestB)
-	s.addEdge(x, bestA)
-	s.addEdge(x, bestB)
+	s.split(x, a, b)
 	return true
 }
 
@@ -512,6 +533,21 @@ func (s *Swarm) fill(x *peer, want int) {
 	want = min(want, s.cfg.MaxNeighbours)
 	if x.deg() >= want {
 		return
+	}
+	if x.deg() == 0 && want >= 2 {
+		// The first link decides x's depth: when the best free slot is
+		// DepthSlack hops deeper than a full non-seed uploader, split one
+		// of that uploader's links instead. Free slots otherwise
+		// accumulate at the newest, deepest peers and joins form chains.
+		df := depthInf
+		if c := s.pick(x, 1, nil); len(c) == 1 {
+			df = min(c[0].depth, maxFinite+1)
+		}
+		if df > 1+s.cfg.DepthSlack {
+			if a, b := s.findSplit(x, bucketOf(df-s.cfg.DepthSlack), true); a != nil && a.depth+s.cfg.DepthSlack <= df {
+				s.split(x, a, b)
+			}
+		}
 	}
 	for _, c := range s.pick(x, want-x.deg(), nil) {
 		s.addEdge(x, c)
