@@ -597,3 +597,18 @@ func BenchmarkJoinLeave(b *testing.B) {
 		b.Run(fmt.Sprint("peers=", n), func(b *testing.B) { benchJoinLeave(b, n) })
 	}
 }
+
+// BenchmarkRebalance: one Rebalance (exact depth pass + bounded rewiring)
+// and one Seeds call per op on a 100k-peer swarm.
+func BenchmarkRebalance(b *testing.B) {
+	s, c := newTest(12, nil)
+	for i := range 100_000 {
+		s.Join(fmt.Sprint("p", i), up(int64(50_000+i%7*200_000)))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.advance(2 * time.Second)
+		s.Seeds(4)
+		s.Rebalance()
+	}
+}
