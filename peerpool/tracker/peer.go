@@ -53,8 +53,8 @@ type peer struct {
 	ewmaTerm float64 // this peer's term in Swarm.sumEwma
 	counted  bool    // ewmaTerm is in Swarm.sumEwma / nMeasured
 
-	in   [nFam]*pset
-	pos  [nFam]int
+	in    [nFam]*pset
+	pos   [nFam]int
 	mark  uint64 // sampling de-duplication (Swarm.epoch)
 	nmark uint64 // "is a neighbour of the peer being placed" (Swarm.nepoch)
 }

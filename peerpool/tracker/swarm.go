@@ -50,12 +50,12 @@ type Swarm struct {
 	cfg Config
 	now time.Time // clock reading of the current call
 
-	peers map[string]*peer
-	all   pset
-	up    pset
-	upD   [nBuckets]pset
-	free  [nBuckets]pset
-	needy pset
+	peers  map[string]*peer
+	all    pset
+	up     pset
+	upD    [nBuckets]pset
+	free   [nBuckets]pset
+	needy  pset
 	epoch  uint64
 	nepoch uint64
 

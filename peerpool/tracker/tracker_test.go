@@ -22,7 +22,9 @@ func newTest(seed uint64, mod func(*Config)) (*Swarm, *clock) {
 	return New(cfg), c
 }
 
-func up(cap int64) PeerParams { return PeerParams{CanUpload: true, UploadCapBps: cap, Rendition: "720p"} }
+func up(cap int64) PeerParams {
+	return PeerParams{CanUpload: true, UploadCapBps: cap, Rendition: "720p"}
+}
 
 var leech = PeerParams{CanUpload: false, Rendition: "360p"}
 
