@@ -18,6 +18,9 @@ import (
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/bridge/metrics"
 	"github.com/swarmtx/swarmtx/peerpool/client"
+	"github.com/swarmtx/swarmtx/peerpool/signal"
+	"github.com/swarmtx/swarmtx/peerpool/tracker"
+	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -30,6 +33,10 @@ type Settings struct {
 	PublicURL string
 	// FFmpegPath runs the ABR ladder; empty means no ladder (source only).
 	FFmpegPath string
+	// ICEServers are given to viewers joining a swarm; RelayOnly makes every
+	// viewer use TURN relays only.
+	ICEServers []wire.ICEServer
+	RelayOnly  bool
 	Logger     *slog.Logger
 }
 
@@ -50,6 +57,7 @@ type Bridge struct {
 type stream struct {
 	path     string
 	origin   *llhls.Stream
+	hub      *signal.Hub // the stream's swarm
 	cuts     *cmaf.Cuts
 	resumeAt int64 // stream timeline position for the next session
 
@@ -84,6 +92,13 @@ func New(s Settings) *Bridge {
 			client.ServePage(w, r, p)
 			return
 		}
+		// /{path}/swarm is its signaling WebSocket.
+		if p, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/swarm"); ok {
+			if hub := b.hubOf(p); hub != nil {
+				hub.ServeHTTP(w, r)
+				return
+			}
+		}
 		hls.ServeHTTP(w, r)
 	}))
 	b.handler = mux
@@ -104,6 +119,33 @@ func (b *Bridge) lookup(path string) *llhls.Stream {
 		return st.origin
 	}
 	return nil
+}
+
+func (b *Bridge) hubOf(path string) *signal.Hub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st := b.streams[path]; st != nil {
+		return st.hub
+	}
+	return nil
+}
+
+// newHub creates the swarm of the stream at path.
+func (b *Bridge) newHub(path string, partTarget time.Duration) *signal.Hub {
+	m := b.metrics
+	return signal.NewHub(path, signal.Config{
+		ICEServers: b.settings.ICEServers,
+		RelayOnly:  b.settings.RelayOnly,
+		PartTarget: partTarget,
+		OnStats: func(httpBytes, p2pBytes int64, stalls int) {
+			m.ViewerBytes.WithLabelValues(path, "http").Add(float64(httpBytes))
+			m.ViewerBytes.WithLabelValues(path, "p2p").Add(float64(p2pBytes))
+			m.Stalls.WithLabelValues(path).Add(float64(stalls))
+		},
+		OnViewers: func(n int) { m.Viewers.WithLabelValues(path).Set(float64(n)) },
+		OnBan:     func(reason string) { m.PeersBanned.WithLabelValues(path, reason).Inc() },
+		Logger:    b.log,
+	}, tracker.New(tracker.Config{}))
 }
 
 func (b *Bridge) countServed(path, rendition string, n int) {
@@ -183,6 +225,7 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 			}, nil),
 			// Sequence numbers start at the Unix time, so a restarted plugin
 			// never reuses a URL a CDN may have cached.
+			hub:      b.newHub(req.Path, req.Options.PartDuration),
 			cuts:     cmaf.NewCuts(uint64(time.Now().Unix())),
 			resumeAt: timelineStart,
 		}
@@ -254,6 +297,7 @@ func (b *Bridge) end(st *stream, done chan struct{}, window time.Duration, forge
 func (b *Bridge) removeLocked(st *stream) {
 	delete(b.streams, st.path)
 	st.origin.Close()
+	st.hub.Close()
 	b.metrics.Forget(st.path)
 	b.countStreamsLocked()
 }
@@ -294,6 +338,7 @@ func (b *Bridge) Close() {
 			dones = append(dones, st.done)
 		}
 		st.origin.Close()
+		st.hub.Close()
 	}
 	b.mu.Unlock()
 	for _, d := range dones {

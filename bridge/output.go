@@ -5,21 +5,25 @@ import (
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/bridge/metrics"
+	"github.com/swarmtx/swarmtx/peerpool/signal"
 )
 
-// meteredOutput is the segmenters' output for one stream: it counts what
-// each rendition produces and how soon each part was ready, then hands
-// everything to the stream's origin.
-type meteredOutput struct {
+// streamOutput is the segmenters' output for one stream: it counts what
+// each rendition produces and how soon each part was ready, announces each
+// part's hash to the swarm, then hands everything to the stream's origin,
+// so peers know a part before any playlist lists it.
+type streamOutput struct {
 	cmaf.Output
 	path    string
+	hub     *signal.Hub
 	metrics *metrics.Metrics
 }
 
-func (o meteredOutput) PublishPart(p *cmaf.Part) {
+func (o streamOutput) PublishPart(p *cmaf.Part) {
 	o.metrics.MediaBytes.WithLabelValues(o.path, p.ID.Rendition).Add(float64(len(p.Data)))
 	if !p.LastSampleAt.IsZero() {
 		o.metrics.PartDelay.WithLabelValues(o.path, p.ID.Rendition).Observe(time.Since(p.LastSampleAt).Seconds())
 	}
+	o.hub.Announce(p)
 	o.Output.PublishPart(p)
 }

@@ -151,7 +151,7 @@ func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.Attach
 			Cuts:          st.cuts,
 			Leader:        r.Source,
 			Discontinuity: resumed,
-			Output:        meteredOutput{Output: st.origin, path: st.path, metrics: b.metrics},
+			Output:        streamOutput{Output: st.origin, path: st.path, hub: st.hub, metrics: b.metrics},
 			Logger:        log,
 		})
 		if err != nil {

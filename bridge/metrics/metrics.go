@@ -29,6 +29,14 @@ type Metrics struct {
 	Streams *prometheus.GaugeVec
 	// LadderDropped counts source frames the ladder's encoder could not take.
 	LadderDropped *prometheus.CounterVec
+	// ViewerBytes counts media bytes viewers report receiving, by source (http or p2p).
+	ViewerBytes *prometheus.CounterVec
+	// Viewers is the number of viewers joined to each stream's swarm.
+	Viewers *prometheus.GaugeVec
+	// Stalls counts playback stalls viewers report.
+	Stalls *prometheus.CounterVec
+	// PeersBanned counts viewers banned for what they sent.
+	PeersBanned *prometheus.CounterVec
 }
 
 // New creates the metrics on a fresh registry with the Go and process collectors.
@@ -56,8 +64,25 @@ func New() *Metrics {
 			Name: "swarmtx_ladder_dropped_frames_total",
 			Help: "Source frames the ABR ladder's encoder could not take in time.",
 		}, []string{"path"}),
+		ViewerBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swarmtx_viewer_bytes_total",
+			Help: "Media bytes viewers report receiving, by source (http or p2p).",
+		}, []string{"path", "source"}),
+		Viewers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "swarmtx_viewers",
+			Help: "Viewers joined to the stream's swarm.",
+		}, []string{"path"}),
+		Stalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swarmtx_stalls_total",
+			Help: "Playback stalls viewers report.",
+		}, []string{"path"}),
+		PeersBanned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "swarmtx_peers_banned_total",
+			Help: "Viewers banned from the swarm, by reason.",
+		}, []string{"path", "reason"}),
 	}
 	m.registry.MustRegister(m.ServerBytes, m.MediaBytes, m.PartDelay, m.Streams, m.LadderDropped,
+		m.ViewerBytes, m.Viewers, m.Stalls, m.PeersBanned,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,4 +100,8 @@ func (m *Metrics) Forget(path string) {
 	m.MediaBytes.DeletePartialMatch(labels)
 	m.PartDelay.DeletePartialMatch(labels)
 	m.LadderDropped.DeletePartialMatch(labels)
+	m.ViewerBytes.DeletePartialMatch(labels)
+	m.Viewers.DeletePartialMatch(labels)
+	m.Stalls.DeletePartialMatch(labels)
+	m.PeersBanned.DeletePartialMatch(labels)
 }

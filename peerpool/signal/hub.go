@@ -51,7 +51,11 @@ type Config struct {
 	// OnStats receives each viewer's report deltas (bytes over HTTP and from
 	// peers, new stalls); optional.
 	OnStats func(httpBytes, p2pBytes int64, stalls int)
-	Logger  *slog.Logger
+	// OnViewers is told the number of joined viewers after each change; optional.
+	OnViewers func(n int)
+	// OnBan is told each ban and its reason; optional.
+	OnBan  func(reason string)
+	Logger *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -172,6 +176,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(wire.MaxSignalSize)
 	s := newSession(h, c, r.RemoteAddr)
 	s.run(r.Context())
+}
+
+func (h *Hub) viewersChangedLocked() {
+	if h.cfg.OnViewers != nil {
+		h.cfg.OnViewers(len(h.sessions))
+	}
 }
 
 // applyLocked sends neighbour changes to the sessions they concern.

@@ -143,6 +143,7 @@ func (s *session) join(j *wire.Join) bool {
 		Rendition:    j.Rendition,
 	}))
 	s.sendRecentLocked()
+	h.viewersChangedLocked()
 	h.log.Debug("viewer joined", "peer", s.id, "remote", s.remote, "rendition", j.Rendition)
 	return true
 }
@@ -207,6 +208,10 @@ func (s *session) reportLocked(m *wire.Report) {
 	}
 	delete(h.sessions, bad.id)
 	h.applyLocked(h.mesh.Ban(string(bad.id), m.Reason))
+	h.viewersChangedLocked()
+	if h.cfg.OnBan != nil {
+		h.cfg.OnBan(m.Reason)
+	}
 	go bad.fail(fmt.Sprintf("banned: %d neighbours reported %s", len(bad.reportedBy), m.Reason))
 }
 
@@ -283,6 +288,7 @@ func (s *session) leave() {
 	}
 	delete(h.sessions, s.id)
 	h.applyLocked(h.mesh.Leave(string(s.id)))
+	h.viewersChangedLocked()
 }
 
 func truncate(s string, n int) string {

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -81,6 +82,30 @@ type Config struct {
 	// PublicURL is an optional base URL (e.g. "https://live.example.com")
 	// used in the URLs printed to operators. Default "": derived from Listen.
 	PublicURL string `yaml:"publicURL"`
+	// ICEServers are the STUN/TURN servers given to viewers for their peer
+	// connections. Default none: viewers connect directly and no
+	// third-party host is contacted.
+	ICEServers []ICEServer `yaml:"iceServers"`
+	// RelayOnly makes every viewer use TURN relays only, so no viewer's
+	// address is exposed to other viewers. Needs a TURN server in
+	// iceServers. Default false (viewers may still ask for it themselves).
+	RelayOnly bool `yaml:"relayOnly"`
+}
+
+// ICEServer is one STUN or TURN server, as browsers' RTCIceServer.
+type ICEServer struct {
+	URLs       []string `yaml:"urls"`
+	Username   string   `yaml:"username"`
+	Credential string   `yaml:"credential"`
+}
+
+// WireICEServers returns the ICE servers as the peer protocol sends them.
+func (c Config) WireICEServers() []wire.ICEServer {
+	out := make([]wire.ICEServer, 0, len(c.ICEServers))
+	for _, s := range c.ICEServers {
+		out = append(out, wire.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+	}
+	return out
 }
 
 // DefaultStateDir is $XDG_RUNTIME_DIR/swarmtx or /tmp/swarmtx-<uid>.
@@ -237,6 +262,15 @@ func (c Config) Validate() error {
 			bad("publicURL", c.PublicURL, "must be an http:// or https:// URL")
 		}
 	}
+	// The peer protocol's own rules decide what viewers can be sent.
+	welcome := wire.Welcome{V: wire.ProtocolVersion, ID: "00000000000000000000000000000000", ICE: c.WireICEServers(),
+		ICETransportPolicy: "all", PartTargetMs: 500, MaxFrame: wire.MaxFrameSize}
+	if err := welcome.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("iceServers: %s", strings.TrimPrefix(err.Error(), "welcome: ")))
+	}
+	if c.RelayOnly && !hasTURN(c.ICEServers) {
+		bad("relayOnly", "true", "needs a turn: or turns: server in iceServers")
+	}
 	if err := c.StreamOptions().Validate(); err != nil {
 		var ve *contract.ValidationError
 		for _, e := range unjoin(err) {
@@ -255,6 +289,17 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func hasTURN(servers []ICEServer) bool {
+	for _, s := range servers {
+		for _, u := range s.URLs {
+			if strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func unjoin(err error) []error {

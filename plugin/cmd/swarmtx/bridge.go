@@ -34,6 +34,8 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 		ListenAddress: ln.Addr().String(),
 		PublicURL:     cfg.PublicURL,
 		FFmpegPath:    ffmpeg,
+		ICEServers:    cfg.WireICEServers(),
+		RelayOnly:     cfg.RelayOnly,
 		Logger:        log,
 	})
 	srv := &http.Server{
