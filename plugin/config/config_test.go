@@ -145,8 +145,8 @@ func TestICEServers(t *testing.T) {
 	}
 	for yaml, want := range map[string]string{
 		"iceServers:\n  - urls: [\"http://x\"]\n": "iceServers",
-		"relayOnly: true\n":                        "relayOnly",
-		"iceServers:\n  - urls: []\n":              "iceServers",
+		"relayOnly: true\n":                       "relayOnly",
+		"iceServers:\n  - urls: []\n":             "iceServers",
 	} {
 		if _, err := Parse([]byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one naming %s", yaml, err, want)
