@@ -6,7 +6,61 @@
 //   <script>const p = swarmtx.play(document.getElementById('v'), 'https://HOST:8880/live/show/index.m3u8');</script>
 //
 // p.stats() returns what the built-in page shows; p.hls is the hls.js instance.
+//
+// Options: {swarm: true|false (default: on when the stream is on the origin
+// that served this bundle, i.e. a swarmtx origin with a swarm at
+// <stream>/swarm), upload: {enabled, capBps}, turnOnly, saveData, hls: {...}}.
+// With the swarm on, LL-HLS parts come from other viewers over WebRTC when
+// they can and over HTTP otherwise; p.stats() then includes bytes by source.
 import Hls from 'hls.js';
+import { Swarm } from './swarm.js';
+import { makeSwarmLoader } from './loader.js';
+
+// bundleOrigin is the origin this bundle was loaded from (swarmtx serves it).
+const bundleOrigin = (() => {
+  try { return new URL(document.currentScript.src).origin; } catch (_) { return ''; }
+})();
+
+function servedBySwarmtx(src) {
+  try { return new URL(src, location.href).origin === (bundleOrigin || location.origin); } catch (_) { return false; }
+}
+
+// hlsConfigWithSwarm returns hlsConfig(overrides) plus a fragment loader that
+// takes parts from the swarm of the stream at src. The Swarm is
+// config.fLoader.swarm; call swarm.close() when done.
+export function hlsConfigWithSwarm(src, options, overrides) {
+  const opts = options || {};
+  const swarm = new Swarm({
+    url: new URL(src, location.href).href,
+    upload: opts.upload, saveData: opts.saveData, turnOnly: opts.turnOnly, log: opts.log,
+  });
+  const Loader = makeSwarmLoader(Hls.DefaultConfig.loader, swarm, { deadline: opts.deadline });
+  Loader.swarm = swarm;
+  return hlsConfig(Object.assign({ fLoader: Loader }, overrides || {}));
+}
+
+// watchPlayer feeds a swarm the player's stalls and live lag (for its
+// reports to the server) and returns a function reading them.
+export function watchPlayer(swarm, hls, video) {
+  const st = { stalls: 0, stallMs: 0, playing: false, stallStart: null };
+  video.addEventListener('playing', () => {
+    st.playing = true;
+    if (st.stallStart !== null) { st.stallMs += performance.now() - st.stallStart; st.stallStart = null; }
+  });
+  video.addEventListener('waiting', () => {
+    if (st.playing && st.stallStart === null) { st.stalls++; st.stallStart = performance.now(); }
+  });
+  const read = () => {
+    const date = hls && hls.playingDate;
+    return {
+      stalls: st.stalls,
+      stallMs: st.stallMs + (st.stallStart !== null ? performance.now() - st.stallStart : 0),
+      lagMs: date ? Date.now() - date.getTime() : -1,
+    };
+  };
+  if (swarm) swarm.attachPlayer(read);
+  return read;
+}
 
 // hlsConfig is the hls.js configuration swarmtx's playlists are made for.
 export function hlsConfig(overrides) {
@@ -33,8 +87,16 @@ export function play(video, src, options) {
   });
 
   let hls = null;
+  let swarm = null;
+  const useSwarm = opts.swarm !== undefined ? !!opts.swarm : servedBySwarmtx(src);
   if (Hls.isSupported()) {
-    hls = new Hls(hlsConfig(opts.hls));
+    let config = hlsConfig(opts.hls);
+    if (useSwarm && typeof RTCPeerConnection !== 'undefined') {
+      config = hlsConfigWithSwarm(src, opts, opts.hls);
+      swarm = config.fLoader.swarm;
+    }
+    hls = new Hls(config);
+    if (swarm) watchPlayer(swarm, hls, video);
     hls.on(Hls.Events.ERROR, (_, d) => {
       if (d.fatal) stats.errors.push(d.type + '/' + d.details);
     });
@@ -49,6 +111,7 @@ export function play(video, src, options) {
 
   return {
     hls,
+    swarm,
     stats() {
       const level = hls && hls.levels[hls.currentLevel];
       const date = hls && hls.playingDate;
@@ -63,9 +126,10 @@ export function play(video, src, options) {
         stalls: stats.stalls,
         stallMs: stats.stallMs + (stallStart !== null ? performance.now() - stallStart : 0),
         errors: stats.errors.slice(),
+        swarm: swarm ? swarm.stats() : null,
       };
     },
-    destroy() { if (hls) hls.destroy(); },
+    destroy() { if (hls) hls.destroy(); if (swarm) swarm.close(); },
   };
 }
 
@@ -74,7 +138,12 @@ export function page() {
   const video = document.getElementById('video');
   const info = document.getElementById('info');
   const levels = document.getElementById('levels');
-  const p = play(video, 'index.m3u8');
+  const q = new URLSearchParams(location.search);
+  const p = play(video, 'index.m3u8', {
+    swarm: q.get('swarm') !== '0',
+    upload: { enabled: q.get('upload') !== '0', capBps: Number(q.get('uploadCap')) || 0 },
+    turnOnly: q.get('turnOnly') === '1',
+  });
   window.swarmtxPlayer = p;
   if (p.hls) {
     p.hls.on(Hls.Events.MANIFEST_PARSED, () => {
@@ -90,6 +159,9 @@ export function page() {
       s.lagMs >= 0 && 'lag ' + (s.lagMs / 1000).toFixed(1) + ' s',
       'buffer ' + s.buffered.toFixed(1) + ' s',
       'stalls ' + s.stalls,
+      s.swarm && 'peers ' + s.swarm.peers,
+      s.swarm && 'p2p ' + Math.round(100 * s.swarm.p2pShare) + '% of ' + ((s.swarm.httpBytes + s.swarm.p2pBytes) / 1e6).toFixed(1) + ' MB',
+      s.swarm && s.swarm.uploadBytes && 'up ' + (s.swarm.uploadBytes / 1e6).toFixed(1) + ' MB',
       s.errors.length && 'error ' + s.errors[s.errors.length - 1],
     ].filter(Boolean).join(' · ');
   }, 500);

@@ -1,0 +1,540 @@
+// Swarm: one viewer's place in a stream's peer pool. It joins the stream's
+// signaling WebSocket (<stream>/swarm), keeps one WebRTC data channel per
+// neighbour the tracker gives it, and moves verified LL-HLS parts between
+// neighbours (protocol: peerpool/wire/doc.go, implemented in wire.js).
+//
+//   const s = new Swarm({url: 'https://host/live/show/', rendition: 'source'});
+//   const got = await s.get({r: 'source', msn: 12, i: 3}, 250); // bytes or null
+//   s.offer(id, bytes);  // a part fetched over HTTP: neighbours may pull it
+import * as W from './wire.js';
+
+const STORE_PARTS = 200;        // verified parts kept for neighbours
+const ANNOUNCED_PARTS = 600;    // hashes remembered
+const HAVE_PER_NEIGHBOUR = 600; // availability remembered per neighbour
+const HIGH_WATER = 1 << 20;     // never more than 1 MiB queued on a channel
+const LOW_WATER = 256 << 10;    // resume sending below this
+const MAX_SERVING = 16;         // parts queued for one neighbour at once
+const STATS_EVERY_MS = 2000;
+const HAVE_EVERY_MS = 1000;
+
+const now = () => performance.now();
+
+// fnv hashes a string to 32 bits (rendezvous choice of the HTTP fetcher).
+function fnv(s) {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < s.length; k++) { h ^= s.charCodeAt(k); h = Math.imul(h, 0x01000193); }
+  return h >>> 0;
+}
+
+// Neighbour is one peer we share a data channel with.
+class Neighbour {
+  constructor(id, seed) {
+    this.id = id; this.seed = seed;
+    this.pc = null; this.dc = null; this.open = false;
+    this.remoteSet = false; this.pendingCandidates = [];
+    this.has = new Set();        // part keys it announced with HAVE
+    this.inflight = new Map();   // key -> {asm, waiters, wantAt, firstAt}: our WANTs to it
+    this.cancelled = new Set();  // keys we cancelled: late DATA for them is dropped
+    this.serving = [];           // {key, frames, next}: its WANTs we are answering
+    this.pumpTimer = null;
+  }
+}
+
+export class Swarm {
+  // opts: url (the stream's base, e.g. "https://host/live/show/"), rendition,
+  // upload {enabled, capBps}, saveData, turnOnly, log (function, optional).
+  constructor(opts) {
+    this.base = new URL('.', new URL(opts.url, location.href)).href;
+    this.rendition = opts.rendition || '';
+    const up = opts.upload || {};
+    this.upload = { enabled: up.enabled !== false, capBps: Math.max(0, Math.floor(up.capBps || 0)) };
+    const conn = typeof navigator !== 'undefined' && navigator.connection;
+    this.saveData = opts.saveData !== undefined ? !!opts.saveData : !!(conn && conn.saveData);
+    this.turnOnly = !!opts.turnOnly;
+    this.log = opts.log || (() => {});
+    this.id = '';
+    this.welcome = null;
+    this.ws = null;
+    this.closed = false;
+    this.neighbours = new Map();
+    this.banned = new Set();           // neighbours we reported: never reconnected
+    this.announced = new Map();        // key -> part announcement
+    this.store = new Map();            // key -> Uint8Array (insertion order = age)
+    this.waiters = new Map();          // key -> [waiter]
+    this.pendingHave = [];
+    this.counters = { httpBytes: 0, p2pBytes: 0, uploadBytes: 0, p2pParts: 0, httpParts: 0, hashMismatches: 0, protocolErrors: 0 };
+    this.player = () => ({ stalls: 0, stallMs: 0, lagMs: -1 });
+    // Measured delivery rate of parts pulled from neighbours (bytes/ms, EWMA).
+    this.rateBpms = 0;
+    // Upload token bucket (bytes).
+    this.tokens = 0; this.tokensAt = now();
+    this.timers = [
+      setInterval(() => this.sendStats(), STATS_EVERY_MS),
+      setInterval(() => this.flushHave(), HAVE_EVERY_MS),
+    ];
+    this.retryMs = 1000;
+    if (this.rendition) this.connect();
+  }
+
+  get canUpload() { return this.upload.enabled && !this.saveData; }
+
+  // ---- signaling ----
+
+  connect() {
+    if (this.closed || this.ws) return;
+    const u = new URL('swarm', this.base);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = this.ws = new WebSocket(u.href);
+    ws.onopen = () => {
+      this.send({ t: 'join', v: W.PROTOCOL_VERSION, rendition: this.rendition,
+        upload: { enabled: this.upload.enabled, capBps: this.upload.capBps },
+        saveData: this.saveData, turnOnly: this.turnOnly });
+    };
+    ws.onmessage = (ev) => {
+      let m;
+      try { m = W.decodeFromServer(ev.data); } catch (e) {
+        this.log('swarm: bad message from the server: ' + e.message);
+        ws.close();
+        return;
+      }
+      this.onSignal(m);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null; this.id = ''; this.welcome = null;
+      for (const n of [...this.neighbours.values()]) this.dropNeighbour(n, 'signaling closed');
+      if (!this.closed) {
+        setTimeout(() => this.connect(), this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, 30000);
+      }
+    };
+  }
+
+  send(m) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    let text;
+    try { text = W.encodeSignal(m); } catch (e) { this.log('swarm: not sending ' + m.t + ': ' + e.message); return false; }
+    this.ws.send(text);
+    return true;
+  }
+
+  onSignal(m) {
+    switch (m.t) {
+      case 'welcome':
+        this.id = m.id; this.welcome = m; this.retryMs = 1000;
+        this.log('swarm: joined as ' + m.id + ' (' + m.iceTransportPolicy + ', maxFrame ' + m.maxFrame + ')');
+        break;
+      case 'peers':
+        for (const id of m.remove) { const n = this.neighbours.get(id); if (n) this.dropNeighbour(n, 'removed by the tracker'); }
+        for (const p of m.add) this.addNeighbour(p.id, p.seed);
+        break;
+      case 'signal':
+        this.onRelay(m).catch((e) => this.log('swarm: signal from ' + m.from + ': ' + e.message));
+        break;
+      case 'part': {
+        const key = W.partKey(m.id);
+        if (!this.announced.has(key)) {
+          this.announced.set(key, m);
+          if (this.announced.size > ANNOUNCED_PARTS) this.announced.delete(this.announced.keys().next().value);
+        }
+        break;
+      }
+      case 'error':
+        this.log('swarm: server closes the session: ' + m.reason);
+        break;
+    }
+  }
+
+  // ---- neighbours and WebRTC ----
+
+  addNeighbour(id, seed) {
+    if (!this.welcome || id === this.id || this.neighbours.has(id) || this.banned.has(id)) return;
+    const n = new Neighbour(id, seed);
+    this.neighbours.set(id, n);
+    // The smaller PeerID offers; a seed always offers.
+    if (!seed && this.id < id) this.makeOffer(n).catch((e) => this.dropNeighbour(n, 'offer: ' + e.message));
+  }
+
+  newPC(n) {
+    const pc = n.pc = new RTCPeerConnection({
+      iceServers: this.welcome.ice,
+      iceTransportPolicy: this.turnOnly ? 'relay' : this.welcome.iceTransportPolicy,
+    });
+    pc.onicecandidate = (ev) => {
+      // End-of-candidates is not sent: it would only spend signaling rate.
+      if (!ev.candidate || !ev.candidate.candidate) return;
+      this.send({ t: 'signal', to: n.id, candidate: {
+        candidate: ev.candidate.candidate, sdpMid: ev.candidate.sdpMid || '',
+        sdpMLineIndex: ev.candidate.sdpMLineIndex || 0 } });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'failed') this.dropNeighbour(n, 'connection failed');
+    };
+    pc.ondatachannel = (ev) => {
+      if (n.dc || ev.channel.label !== W.DATA_CHANNEL_LABEL) { ev.channel.close(); return; }
+      this.setupChannel(n, ev.channel);
+    };
+    return pc;
+  }
+
+  async makeOffer(n) {
+    const pc = this.newPC(n);
+    this.setupChannel(n, pc.createDataChannel(W.DATA_CHANNEL_LABEL, { ordered: true }));
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    this.send({ t: 'signal', to: n.id, sdp: { type: 'offer', sdp: pc.localDescription.sdp } });
+  }
+
+  async onRelay(m) {
+    const n = this.neighbours.get(m.from);
+    if (!n) return; // not (or no longer) a neighbour
+    if (m.sdp) {
+      if (m.sdp.type === 'offer') {
+        if (n.pc) { this.protocolError(n, 'a second offer'); return; }
+        const pc = this.newPC(n);
+        await pc.setRemoteDescription(m.sdp);
+        n.remoteSet = true;
+        await this.flushCandidates(n);
+        const answer = await pc.createAnswer();
+        await pc.setLocalDescription(answer);
+        this.send({ t: 'signal', to: n.id, sdp: { type: 'answer', sdp: pc.localDescription.sdp } });
+      } else {
+        if (!n.pc || n.remoteSet || n.pc.signalingState !== 'have-local-offer') { this.protocolError(n, 'an unexpected answer'); return; }
+        await n.pc.setRemoteDescription(m.sdp);
+        n.remoteSet = true;
+        await this.flushCandidates(n);
+      }
+    } else if (m.candidate.candidate) {
+      if (n.pendingCandidates.length > 32) return;
+      n.pendingCandidates.push(m.candidate);
+      if (n.remoteSet) await this.flushCandidates(n);
+    }
+  }
+
+  async flushCandidates(n) {
+    const cs = n.pendingCandidates; n.pendingCandidates = [];
+    for (const c of cs) {
+      try { await n.pc.addIceCandidate(c); } catch (e) { this.log('swarm: candidate from ' + n.id + ': ' + e.message); }
+    }
+  }
+
+  setupChannel(n, dc) {
+    n.dc = dc;
+    dc.binaryType = 'arraybuffer';
+    dc.bufferedAmountLowThreshold = LOW_WATER;
+    dc.onopen = () => {
+      n.open = true;
+      this.log('swarm: data channel open with ' + n.id);
+      // Tell the new neighbour what we hold (newest last).
+      if (this.canUpload) for (const e of [...this.store.values()].slice(-64)) this.sendFrame(n, W.encodeControl(W.HAVE, e.id));
+    };
+    dc.onclose = () => this.dropNeighbour(n, 'data channel closed');
+    dc.onbufferedamountlow = () => this.pump(n);
+    dc.onmessage = (ev) => {
+      try { this.onFrame(n, ev.data); } catch (e) {
+        if (e instanceof W.ProtocolError) this.protocolError(n, e.message);
+        else this.log('swarm: frame from ' + n.id + ': ' + e.message);
+      }
+    };
+  }
+
+  sendFrame(n, frame) {
+    if (!n.open || !n.dc || n.dc.readyState !== 'open') return false;
+    try { n.dc.send(frame); return true; } catch (e) { this.dropNeighbour(n, 'send: ' + e.message); return false; }
+  }
+
+  dropNeighbour(n, why) {
+    if (this.neighbours.get(n.id) !== n) return;
+    this.neighbours.delete(n.id);
+    this.log('swarm: neighbour ' + n.id + ' gone: ' + why);
+    clearTimeout(n.pumpTimer);
+    try { if (n.dc) n.dc.close(); } catch (_) { /* closing anyway */ }
+    try { if (n.pc) n.pc.close(); } catch (_) { /* closing anyway */ }
+    n.open = false;
+    // Parts we were pulling from it: try someone else.
+    const keys = [...n.inflight.keys()];
+    n.inflight.clear();
+    for (const key of keys) this.fetchFromPeers(key);
+  }
+
+  protocolError(n, msg) { this.counters.protocolErrors++; this.bad(n, 'protocol', msg); }
+
+  // bad closes a misbehaving neighbour and reports it to the server.
+  bad(n, reason, msg) {
+    this.log('swarm: neighbour ' + n.id + ' misbehaved (' + reason + '): ' + msg);
+    this.banned.add(n.id);
+    this.send({ t: 'report', peer: n.id, reason });
+    this.dropNeighbour(n, reason);
+  }
+
+  // ---- frames ----
+
+  onFrame(n, data) {
+    const f = W.parseFrame(data);
+    const key = W.partKey(f.id);
+    switch (f.type) {
+      case W.HAVE:
+        n.has.add(key);
+        if (n.has.size > HAVE_PER_NEIGHBOUR) n.has.delete(n.has.values().next().value);
+        if (this.waiters.has(key)) this.fetchFromPeers(key);
+        break;
+      case W.WANT:
+        this.onWant(n, f.id, key);
+        break;
+      case W.CANCEL:
+        n.serving = n.serving.filter((s) => s.key !== key);
+        break;
+      case W.NOPE: {
+        n.has.delete(key);
+        if (n.inflight.delete(key)) this.fetchFromPeers(key);
+        break;
+      }
+      case W.DATA: {
+        const t = n.inflight.get(key);
+        if (!t) {
+          if (n.cancelled.has(key)) return; // in flight when we cancelled
+          throw new W.ProtocolError('DATA for ' + key + ', which was not asked for');
+        }
+        if (!t.firstAt) t.firstAt = now();
+        if (!t.asm.add(f)) return;
+        n.inflight.delete(key);
+        this.verified(n, t, key);
+        break;
+      }
+    }
+  }
+
+  async verified(n, t, key) {
+    let bytes;
+    try { bytes = await t.asm.verify(); } catch (e) {
+      if (e instanceof W.HashMismatch) { this.counters.hashMismatches++; this.bad(n, 'hash-mismatch', e.message); } else this.protocolError(n, e.message);
+      this.fetchFromPeers(key);
+      return;
+    }
+    const endAt = now();
+    const ms = Math.max(1, endAt - t.wantAt);
+    const rate = bytes.length / ms;
+    this.rateBpms = this.rateBpms ? 0.8 * this.rateBpms + 0.2 * rate : rate;
+    this.counters.p2pBytes += bytes.length;
+    this.counters.p2pParts++;
+    this.keep(t.asm.id, key, bytes, { source: 'p2p', from: n.id, wantAt: t.wantAt, firstAt: t.firstAt, endAt });
+  }
+
+  onWant(n, id, key) {
+    const e = this.store.get(key);
+    if (!e || !this.canUpload || n.serving.length >= MAX_SERVING || n.serving.some((s) => s.key === key)) {
+      this.sendFrame(n, W.encodeControl(W.NOPE, id));
+      return;
+    }
+    n.serving.push({ key, frames: W.chunkPart(id, e.data, this.welcome.maxFrame), next: 0 });
+    this.pump(n);
+  }
+
+  // pump sends queued DATA frames while the channel has room and the upload
+  // cap has tokens.
+  pump(n) {
+    clearTimeout(n.pumpTimer); n.pumpTimer = null;
+    const dc = n.dc;
+    while (n.open && dc && dc.readyState === 'open' && n.serving.length) {
+      const s = n.serving[0];
+      const frame = s.frames[s.next];
+      if (dc.bufferedAmount + frame.byteLength > HIGH_WATER) return; // onbufferedamountlow resumes
+      if (this.upload.capBps > 0) {
+        const t = now();
+        const burst = Math.max(W.MAX_FRAME_SIZE, this.upload.capBps / 4);
+        this.tokens = Math.min(burst, this.tokens + (t - this.tokensAt) * this.upload.capBps / 1000);
+        this.tokensAt = t;
+        if (this.tokens < frame.byteLength) {
+          const wait = (frame.byteLength - this.tokens) * 1000 / this.upload.capBps;
+          n.pumpTimer = setTimeout(() => this.pump(n), Math.max(5, wait));
+          return;
+        }
+        this.tokens -= frame.byteLength;
+      }
+      if (!this.sendFrame(n, frame)) return;
+      this.counters.uploadBytes += frame.byteLength;
+      if (++s.next === s.frames.length) n.serving.shift();
+    }
+  }
+
+  // ---- parts ----
+
+  // keep stores a verified part, tells neighbours and the server, and hands
+  // it to whoever waits for it.
+  keep(id, key, bytes, info) {
+    if (!this.store.has(key)) {
+      this.store.set(key, { id, data: bytes });
+      if (this.store.size > STORE_PARTS) this.store.delete(this.store.keys().next().value);
+      if (this.canUpload) {
+        const frame = W.encodeControl(W.HAVE, id);
+        for (const n of [...this.neighbours.values()]) this.sendFrame(n, frame);
+        this.pendingHave.push(id);
+        if (this.pendingHave.length > 64) this.pendingHave.shift();
+      }
+    }
+    const ws = this.waiters.get(key);
+    if (ws) {
+      this.waiters.delete(key);
+      for (const w of ws) this.settle(w, Object.assign({ data: bytes }, info));
+    }
+  }
+
+  flushHave() {
+    if (!this.pendingHave.length) return;
+    if (this.send({ t: 'have', parts: this.pendingHave.slice(-64) })) this.pendingHave = [];
+  }
+
+  // offer takes a part fetched over HTTP: if it matches the announced hash,
+  // neighbours may pull it from here.
+  async offer(id, data) {
+    const key = W.partKey(id);
+    const a = this.announced.get(key);
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+    this.counters.httpBytes += bytes.length;
+    this.counters.httpParts++;
+    if (!a || this.store.has(key) || bytes.length !== a.size) return false;
+    if (await W.sha256Hex(bytes) !== a.sha256) { this.log('swarm: HTTP bytes of ' + key + ' do not match the announced hash'); return false; }
+    this.keep(id, key, bytes.slice(), { source: 'http' });
+    return true;
+  }
+
+  // countHTTP records media bytes fetched over HTTP that are not parts.
+  countHTTP(n) { this.counters.httpBytes += n; }
+
+  // designatedFetcher: among this peer and its connected neighbours, the one
+  // whose rendezvous hash for the part is lowest fetches it over HTTP at
+  // once; the others wait for it (or for anyone else announcing HAVE).
+  designatedFetcher(key) {
+    let best = this.id, bestH = fnv(this.id + key);
+    for (const n of this.neighbours.values()) {
+      if (!n.open) continue;
+      const h = fnv(n.id + key);
+      if (h < bestH) { best = n.id; bestH = h; }
+    }
+    return best;
+  }
+
+  // get resolves to {data, source, ...timings} for a verified part, or null
+  // if the swarm cannot deliver it within deadlineMs. Parts that no
+  // neighbour holds and that this peer is the designated HTTP fetcher of
+  // resolve null at once.
+  get(id, deadlineMs) {
+    const key = W.partKey(id);
+    const e = this.store.get(key);
+    if (e) return Promise.resolve({ data: e.data, source: 'store' });
+    if (id.r !== this.rendition) this.setRendition(id.r);
+    if (!this.welcome || !this.announced.has(key) || deadlineMs <= 0) return Promise.resolve(null);
+    let anyHas = false, anyOpen = false;
+    for (const n of this.neighbours.values()) {
+      if (!n.open) continue;
+      anyOpen = true;
+      if (n.has.has(key)) anyHas = true;
+    }
+    if (!anyOpen || (!anyHas && this.designatedFetcher(key) === this.id)) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const w = { id, key, resolve, done: false, startAt: now() };
+      w.timer = setTimeout(() => this.giveUp(w), deadlineMs);
+      const list = this.waiters.get(key) || [];
+      list.push(w);
+      this.waiters.set(key, list);
+      this.fetchFromPeers(key);
+    });
+  }
+
+  // cancel withdraws a pending get (the loader was aborted).
+  cancel(id) {
+    const key = W.partKey(id);
+    for (const w of [...(this.waiters.get(key) || [])]) this.giveUp(w);
+  }
+
+  settle(w, result) {
+    if (w.done) return;
+    w.done = true;
+    clearTimeout(w.timer);
+    w.resolve(result);
+  }
+
+  giveUp(w) {
+    const list = (this.waiters.get(w.key) || []).filter((x) => x !== w);
+    if (list.length) this.waiters.set(w.key, list);
+    else {
+      this.waiters.delete(w.key);
+      // Nobody waits any more: stop the transfer.
+      for (const n of this.neighbours.values()) {
+        if (n.inflight.delete(w.key)) {
+          n.cancelled.add(w.key);
+          if (n.cancelled.size > 64) n.cancelled.delete(n.cancelled.values().next().value);
+          this.sendFrame(n, W.encodeControl(W.CANCEL, w.id));
+        }
+      }
+    }
+    this.settle(w, null);
+  }
+
+  // fetchFromPeers sends one WANT for a waited-for part to a neighbour that
+  // has it, unless one is already in flight.
+  fetchFromPeers(key) {
+    if (!this.waiters.has(key)) return;
+    const a = this.announced.get(key);
+    if (!a) return;
+    let pick = null;
+    for (const n of this.neighbours.values()) {
+      if (n.inflight.has(key)) return;
+      if (!n.open || !n.has.has(key)) continue;
+      if (!pick || n.inflight.size < pick.inflight.size) pick = n;
+    }
+    if (!pick) return; // a HAVE will call again
+    pick.cancelled.delete(key);
+    pick.inflight.set(key, { asm: new W.Assembler(a.id, a.size, a.sha256), wantAt: now(), firstAt: 0 });
+    this.sendFrame(pick, W.encodeControl(W.WANT, a.id));
+  }
+
+  setRendition(r) {
+    if (!W.validRendition(r) || r === this.rendition) return;
+    this.rendition = r;
+    if (!this.ws) this.connect();
+    else this.send({ t: 'rendition', rendition: r });
+  }
+
+  // ---- stats ----
+
+  // attachPlayer lets the swarm report the player's stalls and lag:
+  // fn() returns {stalls, stallMs, lagMs}.
+  attachPlayer(fn) { this.player = fn; }
+
+  peerCount() { let k = 0; for (const n of this.neighbours.values()) if (n.open) k++; return k; }
+
+  stats() {
+    const p = this.player() || {};
+    const c = this.counters;
+    return {
+      id: this.id, rendition: this.rendition, joined: !!this.welcome,
+      peers: this.peerCount(), neighbours: this.neighbours.size,
+      httpBytes: c.httpBytes, p2pBytes: c.p2pBytes, uploadBytes: c.uploadBytes,
+      httpParts: c.httpParts, p2pParts: c.p2pParts,
+      p2pShare: c.httpBytes + c.p2pBytes ? c.p2pBytes / (c.httpBytes + c.p2pBytes) : 0,
+      p2pRateBps: Math.round(this.rateBpms * 1000),
+      hashMismatches: c.hashMismatches, protocolErrors: c.protocolErrors,
+      stalls: p.stalls || 0, stallMs: Math.round(p.stallMs || 0),
+      lagMs: typeof p.lagMs === 'number' && p.lagMs >= 0 ? Math.round(p.lagMs) : -1,
+      upload: this.canUpload,
+    };
+  }
+
+  sendStats() {
+    if (!this.welcome) return;
+    const s = this.stats();
+    this.send({ t: 'stats', rendition: this.rendition, httpBytes: s.httpBytes, p2pBytes: s.p2pBytes,
+      uploadBytes: s.uploadBytes, stalls: s.stalls, stallMs: s.stallMs, lagMs: s.lagMs, peers: s.peers });
+  }
+
+  close() {
+    this.closed = true;
+    this.sendStats();
+    this.timers.forEach(clearInterval);
+    for (const n of [...this.neighbours.values()]) this.dropNeighbour(n, 'closing');
+    for (const list of this.waiters.values()) for (const w of list) this.settle(w, null);
+    this.waiters.clear();
+    if (this.ws) { const ws = this.ws; this.ws = null; ws.close(); }
+  }
+}

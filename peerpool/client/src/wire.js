@@ -1,0 +1,337 @@
+// The swarmtx peer protocol in JavaScript: signaling messages and
+// data-channel frames, exactly as peerpool/wire/doc.go specifies them (that
+// comment is the specification; this file follows it). Everything that comes
+// from the network is hostile: sizes are checked before anything is
+// allocated and every error names the message and the field.
+
+export const PROTOCOL_VERSION = 1;
+export const DATA_CHANNEL_LABEL = 'parts';
+export const MAX_FRAME_SIZE = 65536;
+export const MIN_FRAME_SIZE = 1024;
+export const MAX_PART_SIZE = 16 << 20;
+export const MAX_SIGNAL_SIZE = 16 << 10;
+const MAX_MSN = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+const MAX_PART_INDEX = 1000;
+
+export const HAVE = 1, WANT = 2, DATA = 3, CANCEL = 4, NOPE = 5;
+
+export class ProtocolError extends Error {}
+export class HashMismatch extends Error {}
+
+const short = (s) => JSON.stringify(String(s).slice(0, 40));
+
+// ---- identifiers ----
+
+const RENDITION_RE = /^[a-z0-9]{1,32}$/;
+const PEER_ID_RE = /^[0-9a-f]{32}$/;
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+export function validRendition(r) {
+  return typeof r === 'string' && RENDITION_RE.test(r) && r !== 'index';
+}
+
+export function validPeerID(s) { return typeof s === 'string' && PEER_ID_RE.test(s); }
+
+const isInt = (x, lo, hi) => typeof x === 'number' && Number.isInteger(x) && x >= lo && x <= hi;
+
+// checkPartID throws unless p is {r, msn, i} with valid values.
+export function checkPartID(p, where) {
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new ProtocolError(where + ': part id is not an object');
+  for (const k of Object.keys(p)) {
+    if (k !== 'r' && k !== 'msn' && k !== 'i') throw new ProtocolError(where + ': part id has unknown key ' + short(k));
+  }
+  if (!validRendition(p.r)) throw new ProtocolError(where + ': bad rendition ' + short(p.r));
+  if (!isInt(p.msn, 0, MAX_MSN)) throw new ProtocolError(where + ': bad msn ' + short(p.msn));
+  if (!isInt(p.i, 0, MAX_PART_INDEX)) throw new ProtocolError(where + ': bad part index ' + short(p.i));
+  return p;
+}
+
+// partKey is the text form "720p/123.2".
+export const partKey = (p) => p.r + '/' + p.msn + '.' + p.i;
+
+// partFromURL returns the PartID of a part<msn>.<i>.m4s URL directly under
+// base + rendition + '/', or null.
+const PART_PATH_RE = /^([a-z0-9]{1,32})\/part(\d{1,16})\.(\d{1,4})\.m4s$/;
+export function partFromURL(url, base) {
+  let u;
+  try { u = new URL(url, base); } catch (_) { return null; }
+  const b = new URL(base);
+  if (u.origin !== b.origin || !u.pathname.startsWith(b.pathname)) return null;
+  const m = PART_PATH_RE.exec(u.pathname.slice(b.pathname.length));
+  if (!m) return null;
+  const p = { r: m[1], msn: Number(m[2]), i: Number(m[3]) };
+  try { return checkPartID(p, 'url'); } catch (_) { return null; }
+}
+
+// ---- signaling ----
+
+const CLIENT_KEYS = {
+  join: ['v', 'rendition', 'upload', 'saveData', 'turnOnly'],
+  signal: ['to', 'sdp', 'candidate'],
+  have: ['parts'],
+  rendition: ['rendition'],
+  stats: ['rendition', 'httpBytes', 'p2pBytes', 'uploadBytes', 'stalls', 'stallMs', 'lagMs', 'peers'],
+  report: ['peer', 'reason'],
+};
+
+// encodeSignal checks a client → server message and returns its JSON text;
+// it throws rather than send what the server would reject.
+export function encodeSignal(m) {
+  const keys = CLIENT_KEYS[m.t];
+  if (!keys) throw new Error('signal: unknown type ' + short(m.t));
+  for (const k of Object.keys(m)) {
+    if (k !== 't' && !keys.includes(k)) throw new Error('signal ' + m.t + ': unknown key ' + short(k));
+  }
+  switch (m.t) {
+    case 'join':
+      if (!validRendition(m.rendition)) throw new Error('join: bad rendition');
+      if (!isInt(m.upload.capBps, 0, 1e10)) throw new Error('join: bad capBps');
+      break;
+    case 'signal':
+      if (!validPeerID(m.to) || (!m.sdp === !m.candidate)) throw new Error('signal: bad relay');
+      if (m.sdp && (m.sdp.sdp.length < 1 || m.sdp.sdp.length > 12 << 10)) throw new Error('signal: sdp size');
+      if (m.candidate && (m.candidate.candidate.length > 512 || m.candidate.sdpMid.length > 32 ||
+        !isInt(m.candidate.sdpMLineIndex, 0, 15))) throw new Error('signal: bad candidate');
+      break;
+    case 'have':
+      if (!Array.isArray(m.parts) || m.parts.length > 64) throw new Error('have: too many parts');
+      m.parts.forEach((p) => checkPartID(p, 'have'));
+      break;
+    case 'stats':
+      for (const k of ['httpBytes', 'p2pBytes', 'uploadBytes', 'stalls', 'stallMs', 'peers']) {
+        if (!isInt(m[k], 0, MAX_MSN)) throw new Error('stats: bad ' + k);
+      }
+      if (!isInt(m.lagMs, -1, MAX_MSN)) throw new Error('stats: bad lagMs');
+      break;
+    case 'report':
+      if (!validPeerID(m.peer) || !['hash-mismatch', 'protocol', 'timeout'].includes(m.reason)) throw new Error('report: bad');
+      break;
+  }
+  const s = JSON.stringify(m);
+  if (s.length > MAX_SIGNAL_SIZE) throw new Error('signal ' + m.t + ': longer than 16 KiB');
+  return s;
+}
+
+const SERVER_KEYS = {
+  welcome: ['v', 'id', 'ice', 'iceTransportPolicy', 'partTargetMs', 'maxFrame'],
+  peers: ['add', 'remove'],
+  signal: ['from', 'sdp', 'candidate'],
+  part: ['id', 'size', 'sha256', 'durationMs', 'independent'],
+  error: ['reason'],
+};
+
+function str(v, where, max) {
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new ProtocolError(where + ' is not a string');
+  if (new TextEncoder().encode(v).length > max) throw new ProtocolError(where + ' is longer than ' + max + ' bytes');
+  return v;
+}
+
+// decodeFromServer parses and validates one server → client message.
+export function decodeFromServer(text) {
+  if (typeof text !== 'string') throw new ProtocolError('signal: binary message');
+  if (text.length > MAX_SIGNAL_SIZE) throw new ProtocolError('signal: longer than 16 KiB');
+  let m;
+  try { m = JSON.parse(text); } catch (e) { throw new ProtocolError('signal: not JSON'); }
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new ProtocolError('signal: not an object');
+  const keys = SERVER_KEYS[m.t];
+  if (!keys) throw new ProtocolError('signal: unknown type ' + short(m.t));
+  for (const k of Object.keys(m)) {
+    if (k !== 't' && !keys.includes(k)) throw new ProtocolError('signal ' + m.t + ': unknown key ' + short(k));
+  }
+  switch (m.t) {
+    case 'welcome': {
+      if (m.v !== PROTOCOL_VERSION) throw new ProtocolError('welcome: version ' + short(m.v));
+      if (!validPeerID(m.id)) throw new ProtocolError('welcome: bad id');
+      const ice = m.ice == null ? [] : m.ice;
+      if (!Array.isArray(ice) || ice.length > 8) throw new ProtocolError('welcome: bad ice');
+      m.ice = ice.map((s, i) => {
+        if (s === null || typeof s !== 'object') throw new ProtocolError('welcome: ice[' + i + ']');
+        for (const k of Object.keys(s)) {
+          if (!['urls', 'username', 'credential'].includes(k)) throw new ProtocolError('welcome: ice key ' + short(k));
+        }
+        if (!Array.isArray(s.urls) || s.urls.length < 1 || s.urls.length > 8) throw new ProtocolError('welcome: ice urls');
+        const urls = s.urls.map((u) => {
+          str(u, 'welcome: ice url', 256);
+          if (!/^(stun|turn|turns):/.test(u)) throw new ProtocolError('welcome: ice url ' + short(u));
+          return u;
+        });
+        const out = { urls };
+        const user = str(s.username, 'welcome: username', 256);
+        const cred = str(s.credential, 'welcome: credential', 256);
+        if (user) out.username = user;
+        if (cred) out.credential = cred;
+        return out;
+      });
+      if (m.iceTransportPolicy !== 'all' && m.iceTransportPolicy !== 'relay') throw new ProtocolError('welcome: iceTransportPolicy');
+      if (!isInt(m.partTargetMs, 1, 60000)) throw new ProtocolError('welcome: partTargetMs');
+      if (!isInt(m.maxFrame, MIN_FRAME_SIZE, MAX_FRAME_SIZE)) throw new ProtocolError('welcome: maxFrame');
+      break;
+    }
+    case 'peers': {
+      const add = m.add == null ? [] : m.add;
+      const remove = m.remove == null ? [] : m.remove;
+      if (!Array.isArray(add) || add.length > 64 || !Array.isArray(remove) || remove.length > 64) throw new ProtocolError('peers: bad lists');
+      m.add = add.map((p) => {
+        if (p === null || typeof p !== 'object') throw new ProtocolError('peers: add entry');
+        for (const k of Object.keys(p)) if (k !== 'id' && k !== 'seed') throw new ProtocolError('peers: key ' + short(k));
+        if (!validPeerID(p.id)) throw new ProtocolError('peers: bad id ' + short(p.id));
+        if (p.seed != null && typeof p.seed !== 'boolean') throw new ProtocolError('peers: seed');
+        return { id: p.id, seed: !!p.seed };
+      });
+      remove.forEach((id) => { if (!validPeerID(id)) throw new ProtocolError('peers: bad id ' + short(id)); });
+      m.remove = remove;
+      break;
+    }
+    case 'signal': {
+      if (!validPeerID(m.from)) throw new ProtocolError('signal: bad from');
+      const hasSDP = m.sdp != null, hasCand = m.candidate != null;
+      if (hasSDP === hasCand) throw new ProtocolError('signal: needs exactly one of sdp and candidate');
+      if (hasSDP) {
+        const s = m.sdp;
+        if (typeof s !== 'object' || (s.type !== 'offer' && s.type !== 'answer')) throw new ProtocolError('signal: sdp.type');
+        for (const k of Object.keys(s)) if (k !== 'type' && k !== 'sdp') throw new ProtocolError('signal: sdp key ' + short(k));
+        if (typeof s.sdp !== 'string' || s.sdp.length < 1 || s.sdp.length > 12 << 10) throw new ProtocolError('signal: sdp.sdp');
+      } else {
+        const c = m.candidate;
+        if (typeof c !== 'object') throw new ProtocolError('signal: candidate');
+        for (const k of Object.keys(c)) {
+          if (!['candidate', 'sdpMid', 'sdpMLineIndex'].includes(k)) throw new ProtocolError('signal: candidate key ' + short(k));
+        }
+        const cs = str(c.candidate, 'signal: candidate', 512);
+        if (cs !== '' && !cs.startsWith('candidate:')) throw new ProtocolError('signal: candidate ' + short(cs));
+        const mid = str(c.sdpMid, 'signal: sdpMid', 32);
+        const idx = c.sdpMLineIndex == null ? 0 : c.sdpMLineIndex;
+        if (!isInt(idx, 0, 15)) throw new ProtocolError('signal: sdpMLineIndex');
+        m.candidate = { candidate: cs, sdpMid: mid, sdpMLineIndex: idx };
+      }
+      break;
+    }
+    case 'part':
+      checkPartID(m.id, 'part');
+      if (!isInt(m.size, 1, MAX_PART_SIZE)) throw new ProtocolError('part: size ' + short(m.size));
+      if (typeof m.sha256 !== 'string' || !HASH_RE.test(m.sha256)) throw new ProtocolError('part: sha256');
+      if (m.durationMs != null && !isInt(m.durationMs, 0, 60000)) throw new ProtocolError('part: durationMs');
+      m.durationMs = m.durationMs || 0;
+      m.independent = !!m.independent;
+      break;
+    case 'error':
+      str(m.reason, 'error: reason', 256);
+      break;
+  }
+  return m;
+}
+
+// ---- data-channel frames ----
+
+const partIDLen = (p) => 1 + p.r.length + 8 + 2;
+// dataHeaderLen: the DATA frame header, 20 + len(rendition) bytes.
+export const dataHeaderLen = (p) => 1 + partIDLen(p) + 8;
+
+function putPartID(view, bytes, off, p) {
+  view.setUint8(off, p.r.length);
+  for (let k = 0; k < p.r.length; k++) bytes[off + 1 + k] = p.r.charCodeAt(k);
+  off += 1 + p.r.length;
+  view.setUint32(off, Math.floor(p.msn / 0x100000000));
+  view.setUint32(off + 4, p.msn >>> 0);
+  view.setUint16(off + 8, p.i);
+  return off + 10;
+}
+
+// encodeControl returns a HAVE, WANT, CANCEL or NOPE frame.
+export function encodeControl(type, p) {
+  const buf = new ArrayBuffer(1 + partIDLen(p));
+  const view = new DataView(buf);
+  view.setUint8(0, type);
+  putPartID(view, new Uint8Array(buf), 1, p);
+  return buf;
+}
+
+// chunkPart cuts a part into in-order DATA frames of at most maxFrame bytes.
+export function chunkPart(p, data, maxFrame) {
+  if (data.length < 1 || data.length > MAX_PART_SIZE) throw new Error('chunkPart: size ' + data.length);
+  const frame = Math.min(Math.max(maxFrame, MIN_FRAME_SIZE), MAX_FRAME_SIZE);
+  const hdr = dataHeaderLen(p);
+  const room = frame - hdr;
+  const frames = [];
+  for (let off = 0; off < data.length; off += room) {
+    const n = Math.min(room, data.length - off);
+    const buf = new ArrayBuffer(hdr + n);
+    const view = new DataView(buf);
+    const bytes = new Uint8Array(buf);
+    view.setUint8(0, DATA);
+    let o = putPartID(view, bytes, 1, p);
+    view.setUint32(o, off);
+    view.setUint32(o + 4, data.length);
+    bytes.set(data.subarray(off, off + n), o + 8);
+    frames.push(buf);
+  }
+  return frames;
+}
+
+// parseFrame reads one frame; data of a DATA frame aliases buf.
+export function parseFrame(buf) {
+  if (!(buf instanceof ArrayBuffer)) throw new ProtocolError('frame: not binary');
+  if (buf.byteLength > MAX_FRAME_SIZE) throw new ProtocolError('frame: ' + buf.byteLength + ' bytes, longer than 65536');
+  if (buf.byteLength < 2) throw new ProtocolError('frame: too short');
+  const view = new DataView(buf);
+  const type = view.getUint8(0);
+  if (type < HAVE || type > NOPE) throw new ProtocolError('frame: unknown type ' + type);
+  const n = view.getUint8(1);
+  if (n < 1 || n > 32) throw new ProtocolError('frame: rendition length ' + n);
+  if (buf.byteLength < 2 + n + 10) throw new ProtocolError('frame: truncated part id');
+  let r = '';
+  for (let k = 0; k < n; k++) r += String.fromCharCode(view.getUint8(2 + k));
+  let off = 2 + n;
+  const hi = view.getUint32(off), lo = view.getUint32(off + 4);
+  if (hi > 0x1fffff) throw new ProtocolError('frame: msn above 2^53-1');
+  const id = checkPartID({ r, msn: hi * 0x100000000 + lo, i: view.getUint16(off + 8) }, 'frame');
+  off += 10;
+  if (type !== DATA) {
+    if (off !== buf.byteLength) throw new ProtocolError('frame: bytes after the part id');
+    return { type, id };
+  }
+  if (buf.byteLength < off + 8 + 1) throw new ProtocolError('DATA frame: no payload');
+  const offset = view.getUint32(off), total = view.getUint32(off + 4);
+  const data = new Uint8Array(buf, off + 8);
+  if (total < 1 || total > MAX_PART_SIZE) throw new ProtocolError('DATA frame: total ' + total);
+  if (offset + data.length > total) throw new ProtocolError('DATA frame: past total');
+  return { type, id, offset, total, data };
+}
+
+// ---- hashing and reassembly ----
+
+export async function sha256Hex(bytes) {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  let s = '';
+  for (const b of d) s += (b < 16 ? '0' : '') + b.toString(16);
+  return s;
+}
+
+// Assembler rebuilds one announced part from in-order DATA frames; verify()
+// checks the SHA-256 once it is complete. It allocates the announced size at
+// the first frame, never more.
+export class Assembler {
+  constructor(id, size, sha256) {
+    this.id = id; this.size = size; this.sha256 = sha256;
+    this.buf = null; this.next = 0;
+  }
+
+  // add takes one parsed DATA frame and returns true once the part is complete.
+  add(f) {
+    if (f.total !== this.size) throw new ProtocolError('DATA ' + partKey(this.id) + ': total ' + f.total + ', announced ' + this.size);
+    if (f.offset !== this.next) throw new ProtocolError('DATA ' + partKey(this.id) + ': offset ' + f.offset + ', expected ' + this.next);
+    if (this.next >= this.size) throw new ProtocolError('DATA ' + partKey(this.id) + ': after the part was complete');
+    if (!this.buf) this.buf = new Uint8Array(this.size);
+    this.buf.set(f.data, f.offset);
+    this.next += f.data.length;
+    return this.next === this.size;
+  }
+
+  // verify resolves to the bytes, or throws HashMismatch.
+  async verify() {
+    if (this.next !== this.size) throw new ProtocolError('part ' + partKey(this.id) + ' incomplete');
+    if (await sha256Hex(this.buf) !== this.sha256) throw new HashMismatch('part ' + partKey(this.id) + ': SHA-256 does not match the announced hash');
+    return this.buf;
+  }
+}
