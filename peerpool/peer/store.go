@@ -1,0 +1,137 @@
+package peer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
+
+// store holds verified parts, newest last, bounded by count and bytes.
+// Not safe for concurrent use (the Peer's mutex guards it).
+type store struct {
+	maxParts int
+	maxBytes int
+	bytes    int
+	parts    map[wire.PartID]*stored
+	order    []wire.PartID // insertion order, oldest first
+}
+
+type stored struct {
+	data   []byte
+	frames [][]byte // DATA frames, cut on first upload and shared by every upload
+}
+
+func newStore(maxParts, maxBytes int) *store {
+	return &store{maxParts: maxParts, maxBytes: maxBytes, parts: make(map[wire.PartID]*stored)}
+}
+
+func (s *store) get(id wire.PartID) *stored { return s.parts[id] }
+
+// add stores data under id unless it is already there; it evicts the
+// oldest parts to stay within bounds (never the one just added).
+func (s *store) add(id wire.PartID, data []byte) bool {
+	if _, ok := s.parts[id]; ok {
+		return false
+	}
+	s.parts[id] = &stored{data: data}
+	s.order = append(s.order, id)
+	s.bytes += len(data)
+	for len(s.order) > 1 && (len(s.order) > s.maxParts || s.bytes > s.maxBytes) {
+		old := s.order[0]
+		s.order[0] = wire.PartID{}
+		s.order = s.order[1:]
+		s.bytes -= len(s.parts[old].data)
+		delete(s.parts, old)
+	}
+	if cap(s.order) > 4*s.maxParts { // keep the backing array from creeping
+		s.order = append([]wire.PartID(nil), s.order...)
+	}
+	return true
+}
+
+// newest returns up to n of the most recently stored part ids.
+func (s *store) newest(n int) []wire.PartID {
+	if n > len(s.order) {
+		n = len(s.order)
+	}
+	return append([]wire.PartID(nil), s.order[len(s.order)-n:]...)
+}
+
+// idSet is a set of part ids bounded by count; the oldest insertions go first.
+type idSet struct {
+	max   int
+	m     map[wire.PartID]struct{}
+	order []wire.PartID
+}
+
+func newIDSet(max int) *idSet { return &idSet{max: max, m: make(map[wire.PartID]struct{})} }
+
+func (s *idSet) has(id wire.PartID) bool { _, ok := s.m[id]; return ok }
+
+func (s *idSet) add(id wire.PartID) {
+	if _, ok := s.m[id]; ok {
+		return
+	}
+	s.m[id] = struct{}{}
+	s.order = append(s.order, id)
+	for len(s.m) > s.max && len(s.order) > 0 {
+		old := s.order[0]
+		s.order = s.order[1:]
+		delete(s.m, old)
+	}
+	if len(s.order) > 2*s.max { // drop ids deleted since insertion
+		kept := make([]wire.PartID, 0, len(s.m))
+		for _, id := range s.order {
+			if _, ok := s.m[id]; ok {
+				kept = append(kept, id)
+			}
+		}
+		s.order = kept
+	}
+}
+
+func (s *idSet) del(id wire.PartID) { delete(s.m, id) }
+
+// bucket is a token bucket in bytes for the upload cap. take lets the
+// balance go negative (one frame may be larger than the burst) and then
+// waits until it is back to zero, so a transfer of n bytes starting with a
+// full bucket lasts at least (n − burst) / rate.
+type bucket struct {
+	mu     sync.Mutex
+	rate   float64 // bytes per second
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newBucket(rateBps int64) *bucket {
+	b := &bucket{rate: float64(rateBps), burst: float64(rateBps) / 10, last: time.Now()}
+	b.tokens = b.burst
+	return b
+}
+
+func (b *bucket) take(ctx context.Context, n int) error {
+	b.mu.Lock()
+	now := time.Now()
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	b.tokens -= float64(n)
+	wait := time.Duration(0)
+	if b.tokens < 0 {
+		wait = time.Duration(-b.tokens / b.rate * float64(time.Second))
+	}
+	b.mu.Unlock()
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
