@@ -3,6 +3,7 @@
 // comment is the specification; this file follows it). Everything that comes
 // from the network is hostile: sizes are checked before anything is
 // allocated and every error names the message and the field.
+import { sha256 } from './sha256.js';
 
 export const PROTOCOL_VERSION = 1;
 export const DATA_CHANNEL_LABEL = 'parts';
@@ -301,8 +302,11 @@ export function parseFrame(buf) {
 
 // ---- hashing and reassembly ----
 
+// sha256Hex uses crypto.subtle where the page is a secure context and the
+// plain-JavaScript SHA-256 elsewhere (http:// pages on a LAN address).
 export async function sha256Hex(bytes) {
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const subtle = typeof crypto !== 'undefined' && crypto.subtle;
+  const d = subtle ? new Uint8Array(await subtle.digest('SHA-256', bytes)) : sha256(bytes);
   let s = '';
   for (const b of d) s += (b < 16 ? '0' : '') + b.toString(16);
   return s;
