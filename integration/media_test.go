@@ -66,8 +66,16 @@ func checkLadder(t *testing.T, proto string, po harness.PublishOptions) {
 	}
 
 	checkAlignment(ctx, t, s.base()+"/live/show/", mv)
-	for _, name := range []string{"source", "360p"} {
-		measurePartDelay(ctx, t, s.base()+"/live/show/"+name+".m3u8", name)
+	// The source's parts are listed within a part target of their last
+	// frame reaching swarmtx. A ladder rendition's end-to-end delay adds
+	// ffmpeg's encoding, which depends on the machine: it is reported and
+	// only bounded loosely here; checkMetrics holds its parts to the part
+	// target from the encoded frame's arrival.
+	if d := measurePartDelay(ctx, t, s.base()+"/live/show/source.m3u8", "source"); d > 500*time.Millisecond {
+		t.Errorf("source: parts are listed %v after their end (median), more than the 500ms part target", d)
+	}
+	if d := measurePartDelay(ctx, t, s.base()+"/live/show/360p.m3u8", "360p (includes encoding)"); d > 2*time.Second {
+		t.Errorf("360p: parts are listed %v after the source frames' arrival (median): the ladder is falling behind", d)
 	}
 	checkMetrics(ctx, t, s.base()+"/metrics", "live/show", mv)
 }
@@ -101,6 +109,9 @@ func checkMetrics(ctx context.Context, t *testing.T, url, path string, mv multiv
 		n := value(fmt.Sprintf(`swarmtx_part_ready_delay_seconds_count{path=%q,rendition=%q}`, path, v.Name))
 		t.Logf("%s: %.1f server copies so far, parts ready %.0f ms after their last frame (mean of %.0f)",
 			v.Name, served/made, 1000*sum/n, n)
+		if n == 0 || sum/n > 0.5 {
+			t.Errorf("%s: parts ready %.0f ms after their last frame on average, more than the 500ms part target", v.Name, 1000*sum/n)
+		}
 	}
 	if value(`swarmtx_streams{state="attached"}`) != 1 {
 		t.Errorf("swarmtx_streams{state=\"attached\"} is not 1")
@@ -156,7 +167,7 @@ func checkAlignment(ctx context.Context, t *testing.T, base string, mv multivari
 // measurePartDelay follows a rendition's parts with blocking playlist reloads
 // and measures how long after its last frame reached swarmtx each part was
 // listed: now - (segment PROGRAM-DATE-TIME + parts so far).
-func measurePartDelay(ctx context.Context, t *testing.T, url, name string) {
+func measurePartDelay(ctx context.Context, t *testing.T, url, name string) time.Duration {
 	t.Helper()
 	_, body, err := get(ctx, url)
 	if err != nil {
@@ -193,7 +204,5 @@ func measurePartDelay(ctx context.Context, t *testing.T, url, name string) {
 	sort.Slice(delays, func(i, j int) bool { return delays[i] < delays[j] })
 	med, worst := delays[len(delays)/2], delays[len(delays)-1]
 	t.Logf("%s: part listed %v after its end (median of %d), worst %v", name, med.Round(time.Millisecond), len(delays), worst.Round(time.Millisecond))
-	if med > 500*time.Millisecond {
-		t.Errorf("%s: parts are listed %v after their end (median), more than the 500ms part target", name, med)
-	}
+	return med
 }
