@@ -24,8 +24,8 @@ type conn struct {
 	cancel  context.CancelFunc
 	pc      *webrtc.PeerConnection
 	inbox   chan *wire.Relay
-	wake    chan struct{} // sender: work queued
-	low     chan struct{} // sender: bufferedAmountLow
+	wake    chan struct{}             // sender: work queued
+	low     chan struct{}             // sender: bufferedAmountLow
 	cands   []webrtc.ICECandidateInit // before the remote description; run goroutine only
 
 	// guarded
@@ -375,34 +375,52 @@ func (c *conn) sender() {
 		var frame []byte
 		var u *upload
 		last := false
+		var wait time.Duration
 		if c.open && len(c.control) > 0 {
 			frame = c.control[0]
 			c.control[0] = nil
 			c.control = c.control[1:]
 		} else if c.open && len(c.uploads) > 0 {
-			u = c.uploads[0]
-			frame = u.frames[u.next]
-			u.next++
-			if u.next == len(u.frames) {
-				c.uploads[0] = nil
-				c.uploads = c.uploads[1:]
-				last = true
+			if p.bucket != nil {
+				wait = p.bucket.wait()
+			}
+			if wait == 0 {
+				u = c.uploads[0]
+				frame = u.frames[u.next]
+				u.next++
+				if u.next == len(u.frames) {
+					c.uploads[0] = nil
+					c.uploads = c.uploads[1:]
+					last = true
+				}
+				if p.bucket != nil {
+					p.bucket.spend(len(frame))
+				}
 			}
 		}
 		dc := c.dc
 		p.mu.Unlock()
 		if frame == nil {
+			// Nothing to send, or DATA waiting for the upload cap:
+			// control frames queued meanwhile still go out at once.
+			var tick <-chan time.Time
+			var t *time.Timer
+			if wait > 0 {
+				t = time.NewTimer(wait)
+				tick = t.C
+			}
 			select {
 			case <-c.ctx.Done():
-				return
 			case <-c.wake:
+			case <-tick:
+			}
+			if t != nil {
+				t.Stop()
+			}
+			if c.ctx.Err() != nil {
+				return
 			}
 			continue
-		}
-		if u != nil && p.bucket != nil {
-			if p.bucket.take(c.ctx, len(frame)) != nil {
-				return
-			}
 		}
 		for dc.BufferedAmount()+uint64(len(frame)) > maxBuffered {
 			t := time.NewTimer(100 * time.Millisecond) // in case a low event is missed

@@ -11,7 +11,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -538,4 +537,103 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-var _ = strings.Contains
+// A neighbour that is slow to deliver (here: a 5 KB/s cap, so its second
+// 64 KiB frame would wait 13 s) is abandoned after the attempt timeout and
+// the part comes from another.
+func TestStalledNeighbour(t *testing.T) {
+	s := newSwarm(t)
+	slow := s.add("00000000000000000000000000000004", Config{CanUpload: true, UploadCapBps: 5_000})
+	good := s.add("fffffffffffffffffffffffffffffffd", Config{CanUpload: true})
+	v := s.add("80000000000000000000000000000001", Config{})
+	s.link(v, slow)
+	s.link(v, good)
+	p := makePart(11, 200_000)
+	v.Expect(p.ann)
+	slow.Offer(p.id, p.data)
+	good.Offer(p.id, p.data)
+	waitFor(t, func() bool {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		n := 0
+		for _, c := range v.conns {
+			if c.open && c.has.has(p.id) {
+				n++
+			}
+		}
+		return n == 2
+	})
+	start := time.Now()
+	data, err := v.Want(ctxFor(t, 4*time.Second), p.id) // attempt timeout 1 s
+	if err != nil || !bytes.Equal(data, p.data) {
+		t.Fatalf("Want: %v", err)
+	}
+	st := v.Stats()
+	t.Logf("got the part after %v; from slow %d B, from good %d B", time.Since(start).Round(time.Millisecond),
+		st.Neighbours[slow.cfg.ID].BytesReceived, st.Neighbours[good.cfg.ID].BytesReceived)
+	if st.Neighbours[slow.cfg.ID].PartsReceived != 0 || st.Neighbours[good.cfg.ID].PartsReceived != 1 {
+		t.Errorf("expected the part from the good peer only")
+	}
+	// The slow peer's first frame went at once; the rest was cancelled.
+	waitFor(t, func() bool { return slow.Stats().BytesSent > 0 })
+	if n := slow.Stats().BytesSent; n > wire.MaxFrameSize {
+		t.Errorf("slow peer sent %d bytes", n)
+	}
+	if len(st.Banned) != 0 {
+		t.Errorf("a slow peer was banned: %v", st.Banned)
+	}
+}
+
+// DATA nobody asked for from a neighbour that is not a seed is ignored,
+// and past a bound the neighbour is reported. (The pusher believes it is a
+// seed; the victim was told it is not.)
+func TestUnsolicitedData(t *testing.T) {
+	s := newSwarm(t)
+	pusher := s.add("00000000000000000000000000000005", Config{Seed: true, CanUpload: true})
+	reported := make(chan string, 1)
+	v := s.add("fffffffffffffffffffffffffffffffc", Config{
+		OnBadPeer: func(p wire.PeerID, reason string) { reported <- reason },
+		OnPart:    func(wire.PartID, []byte, wire.PeerID) { t.Error("OnPart called for unsolicited DATA") },
+	})
+	pusher.SetNeighbours([]wire.PeerInfo{{ID: v.cfg.ID}}, nil)
+	v.SetNeighbours([]wire.PeerInfo{{ID: pusher.cfg.ID}}, nil) // not flagged seed
+	waitFor(t, func() bool { return v.Stats().Neighbours[pusher.cfg.ID].Connected })
+	for i := range 30 {
+		p := makePart(uint64(200+i), 200_000)
+		v.Expect(p.ann)
+		pusher.Offer(p.id, p.data)
+	}
+	select {
+	case r := <-reported:
+		if r != wire.ReasonProtocol {
+			t.Fatalf("reason %q", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no report after 6 MB of unsolicited DATA")
+	}
+	if st := v.Stats(); st.PartsFromPeer != 0 {
+		t.Errorf("%d parts accepted", st.PartsFromPeer)
+	}
+}
+
+// Signaling from a peer the server has not yet introduced is held until
+// SetNeighbours adds it.
+func TestEarlySignaling(t *testing.T) {
+	s := newSwarm(t)
+	a := s.add("00000000000000000000000000000006", Config{CanUpload: true}) // smaller: offers
+	b := s.add("fffffffffffffffffffffffffffffffb", Config{})
+	a.SetNeighbours([]wire.PeerInfo{{ID: b.cfg.ID}}, nil)
+	time.Sleep(200 * time.Millisecond) // offer and candidates reach b first
+	b.mu.Lock()
+	held := b.early[a.cfg.ID] != nil
+	b.mu.Unlock()
+	if !held {
+		t.Fatal("b did not hold a's early signaling")
+	}
+	b.SetNeighbours([]wire.PeerInfo{{ID: a.cfg.ID}}, nil)
+	p := makePart(12, 10_000)
+	b.Expect(p.ann)
+	a.Offer(p.id, p.data)
+	if data, err := b.Want(ctxFor(t, 10*time.Second), p.id); err != nil || !bytes.Equal(data, p.data) {
+		t.Fatalf("Want: %v", err)
+	}
+}

@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -94,10 +93,11 @@ func (s *idSet) add(id wire.PartID) {
 
 func (s *idSet) del(id wire.PartID) { delete(s.m, id) }
 
-// bucket is a token bucket in bytes for the upload cap. take lets the
-// balance go negative (one frame may be larger than the burst) and then
-// waits until it is back to zero, so a transfer of n bytes starting with a
-// full bucket lasts at least (n − burst) / rate.
+// bucket is a token bucket in bytes for the upload cap, shared by all of
+// a peer's neighbours. A frame may be sent whenever the balance is not
+// negative, and its size is then spent (the balance may go negative: one
+// frame can be larger than the burst). A transfer of n bytes starting with
+// a full bucket thus lasts at least (n − burst − last frame) / rate.
 type bucket struct {
 	mu     sync.Mutex
 	rate   float64 // bytes per second
@@ -112,26 +112,21 @@ func newBucket(rateBps int64) *bucket {
 	return b
 }
 
-func (b *bucket) take(ctx context.Context, n int) error {
+// wait is how long until a frame may be sent (0: now).
+func (b *bucket) wait() time.Duration {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	now := time.Now()
 	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	b.last = now
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens/b.rate*float64(time.Second)) + time.Millisecond
+}
+
+func (b *bucket) spend(n int) {
+	b.mu.Lock()
 	b.tokens -= float64(n)
-	wait := time.Duration(0)
-	if b.tokens < 0 {
-		wait = time.Duration(-b.tokens / b.rate * float64(time.Second))
-	}
 	b.mu.Unlock()
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
