@@ -91,9 +91,9 @@ document.write('<script>(' + (() => {
 			continue
 		}
 		adv := end.CurrentTime - start[i].CurrentTime
-		t.Logf("player %d: advanced %.1fs in 30s, stalls %d (%.0f ms), lag %.0f ms; swarm %s peers %d, http %d B (%d parts), p2p %d B (%d parts, %.0f%%), uploaded %d B, p2p rate %.1f MB/s",
+		t.Logf("player %d: advanced %.1fs in 30s, stalls %d (%.0f ms), lag %.0f ms; swarm %s peers %d, http %d B (%d parts), p2p %d B (%d parts, %.0f%%), uploaded %d B, p2p rate %.1f MB/s; hls.js bandwidth estimate %.1f Mbit/s",
 			i, adv, end.Stalls-start[i].Stalls, end.StallMs-start[i].StallMs, end.LagMs, st.ID, st.Peers,
-			st.HTTPBytes, st.HTTPParts, st.P2PBytes, st.P2PParts, 100*st.P2PShare, st.UploadBytes, float64(st.P2PRateBps)/1e6)
+			st.HTTPBytes, st.HTTPParts, st.P2PBytes, st.P2PParts, 100*st.P2PShare, st.UploadBytes, float64(st.P2PRateBps)/1e6, end.BandwidthEstimate/1e6)
 		if adv < 27 {
 			t.Errorf("player %d: currentTime advanced %.1fs in 30s", i, adv)
 		}

@@ -15,6 +15,12 @@ const HIGH_WATER = 1 << 20;     // never more than 1 MiB queued on a channel
 const LOW_WATER = 256 << 10;    // resume sending below this
 const MAX_SERVING = 16;         // parts queued for one neighbour at once
 const STATS_EVERY_MS = 2000;
+const ACTIVE_MS = 3000; // a neighbour that sent no HAVE for this long is not waited for
+// Control frames (HAVE, WANT, CANCEL, NOPE) a neighbour may send: a token
+// bucket of CONTROL_BURST refilled at CONTROL_PER_S. Honest peers send a few
+// per part; a flood is a protocol violation.
+const CONTROL_PER_S = 400;
+const CONTROL_BURST = 800;
 const HAVE_EVERY_MS = 1000;
 
 const now = () => performance.now();
@@ -37,6 +43,8 @@ class Neighbour {
     this.cancelled = new Set();  // keys we cancelled: late DATA for them is dropped
     this.serving = [];           // {key, frames, next}: its WANTs we are answering
     this.pumpTimer = null;
+    this.controlTokens = CONTROL_BURST; this.controlAt = now();
+    this.lastHaveAt = -Infinity;
   }
 }
 
@@ -272,9 +280,16 @@ export class Swarm {
   onFrame(n, data) {
     const f = W.parseFrame(data);
     const key = W.partKey(f.id);
+    if (f.type !== W.DATA) {
+      const t = now();
+      n.controlTokens = Math.min(CONTROL_BURST, n.controlTokens + (t - n.controlAt) * CONTROL_PER_S / 1000);
+      n.controlAt = t;
+      if (--n.controlTokens < 0) throw new W.ProtocolError('more than ' + CONTROL_PER_S + ' control frames per second');
+    }
     switch (f.type) {
       case W.HAVE:
         n.has.add(key);
+        n.lastHaveAt = now();
         if (n.has.size > HAVE_PER_NEIGHBOUR) n.has.delete(n.has.values().next().value);
         if (this.waiters.has(key)) this.fetchFromPeers(key);
         break;
@@ -401,13 +416,16 @@ export class Swarm {
   // countHTTP records media bytes fetched over HTTP that are not parts.
   countHTTP(n) { this.counters.httpBytes += n; }
 
-  // designatedFetcher: among this peer and its connected neighbours, the one
-  // whose rendezvous hash for the part is lowest fetches it over HTTP at
-  // once; the others wait for it (or for anyone else announcing HAVE).
+  // designatedFetcher: among this peer and its connected neighbours that
+  // share parts (sent HAVE in the last few seconds: not opted out of upload,
+  // not on another rendition, not stalled), the one whose rendezvous hash
+  // for the part is lowest fetches it over HTTP at once; the others wait for
+  // it (or for anyone else announcing HAVE).
   designatedFetcher(key) {
     let best = this.id, bestH = fnv(this.id + key);
+    const recent = now() - ACTIVE_MS;
     for (const n of this.neighbours.values()) {
-      if (!n.open) continue;
+      if (!n.open || n.lastHaveAt < recent) continue;
       const h = fnv(n.id + key);
       if (h < bestH) { best = n.id; bestH = h; }
     }
