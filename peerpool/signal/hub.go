@@ -9,6 +9,7 @@ package signal
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -27,6 +28,23 @@ type Mesh interface {
 	Join(id string, p tracker.PeerParams) []tracker.Change
 	Leave(id string) []tracker.Change
 	Ban(id, reason string) []tracker.Change
+	// Seeds ranks up to n uploaders as seed candidates, best first.
+	Seeds(n int) []string
+}
+
+// LocalPeer is a peer inside the plugin: the seeder of one rendition. The
+// hub relays its signaling directly, without a WebSocket.
+type LocalPeer interface {
+	SetNeighbours(add []wire.PeerInfo, remove []wire.PeerID)
+	HandleRelay(r *wire.Relay)
+}
+
+// localSeed is the plugin's seeding peer for one rendition and the viewers
+// it pushes to.
+type localSeed struct {
+	id      wire.PeerID
+	peer    LocalPeer
+	targets map[wire.PeerID]bool
 }
 
 var _ Mesh = (*tracker.Swarm)(nil)
@@ -54,8 +72,11 @@ type Config struct {
 	// OnViewers is told the number of joined viewers after each change; optional.
 	OnViewers func(n int)
 	// OnBan is told each ban and its reason; optional.
-	OnBan  func(reason string)
-	Logger *slog.Logger
+	OnBan func(reason string)
+	// SeedsPerRendition is how many viewers of a rendition the plugin's
+	// seeder pushes each new part to (default 2); they pass it on.
+	SeedsPerRendition int
+	Logger            *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -73,6 +94,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JoinTimeout <= 0 {
 		c.JoinTimeout = 10 * time.Second
+	}
+	if c.SeedsPerRendition <= 0 {
+		c.SeedsPerRendition = 2
 	}
 	if c.PartTarget <= 0 {
 		c.PartTarget = 500 * time.Millisecond
@@ -97,6 +121,9 @@ type Hub struct {
 	mesh     Mesh
 	sessions map[wire.PeerID]*session
 	recent   map[string][]*wire.PartAnnounce // by rendition, oldest first
+	seeds    map[string]*localSeed           // by rendition
+	seedIDs  map[wire.PeerID]*localSeed
+	refresh  time.Time // last seed refresh
 	closed   bool
 }
 
@@ -110,8 +137,95 @@ func NewHub(path string, cfg Config, mesh Mesh) *Hub {
 		mesh:     mesh,
 		sessions: make(map[wire.PeerID]*session),
 		recent:   make(map[string][]*wire.PartAnnounce),
+		seeds:    make(map[string]*localSeed),
+		seedIDs:  make(map[wire.PeerID]*localSeed),
 	}
 }
+
+// AddSeed registers the plugin's seeding peer for a rendition. Its
+// signaling to viewers goes through SeedRelay.
+func (h *Hub) AddSeed(rendition string, id wire.PeerID, p LocalPeer) {
+	h.mu.Lock()
+	ls := &localSeed{id: id, peer: p, targets: make(map[wire.PeerID]bool)}
+	h.seeds[rendition] = ls
+	h.seedIDs[id] = ls
+	after := h.refreshSeedsLocked()
+	h.mu.Unlock()
+	after()
+}
+
+// SeedRelay delivers a seeder's offer, answer or candidate to a viewer it
+// pushes to; it is the seeder's peer.Signaler.
+func (h *Hub) SeedRelay(from, to wire.PeerID, r *wire.Relay) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ls := h.seedIDs[from]
+	s := h.sessions[to]
+	if ls == nil || s == nil || !ls.targets[to] {
+		return fmt.Errorf("viewer %s is not a seed target of %s", to, from)
+	}
+	s.sendSignal(&wire.Relay{From: from, SDP: r.SDP, Candidate: r.Candidate})
+	return nil
+}
+
+// seedRefreshEvery bounds how often seed targets are recomputed on parts.
+const seedRefreshEvery = 2 * time.Second
+
+// refreshSeedsLocked picks each seeder's targets: the best-ranked uploading
+// viewers of its rendition. It tells viewers under the lock and returns the
+// seeder calls to make after unlocking (a seeder may call back into the hub).
+func (h *Hub) refreshSeedsLocked() func() {
+	h.refresh = time.Now()
+	if len(h.seeds) == 0 {
+		return func() {}
+	}
+	ranked := h.mesh.Seeds(len(h.sessions))
+	var calls []func()
+	for rendition, ls := range h.seeds {
+		want := make(map[wire.PeerID]bool)
+		for _, id := range ranked {
+			if len(want) == h.cfg.SeedsPerRendition {
+				break
+			}
+			if s := h.sessions[wire.PeerID(id)]; s != nil && s.rendition == rendition && s.canUpload {
+				want[s.id] = true
+			}
+		}
+		var add []wire.PeerInfo
+		var remove []wire.PeerID
+		for id := range ls.targets {
+			if !want[id] {
+				remove = append(remove, id)
+				delete(ls.targets, id)
+				if s := h.sessions[id]; s != nil {
+					delete(s.neighbours, ls.id)
+					s.sendSignal(&wire.Peers{Remove: []wire.PeerID{ls.id}})
+				}
+			}
+		}
+		for id := range want {
+			if !ls.targets[id] {
+				ls.targets[id] = true
+				add = append(add, wire.PeerInfo{ID: id})
+				s := h.sessions[id]
+				s.neighbours[ls.id] = true
+				s.sendSignal(&wire.Peers{Add: []wire.PeerInfo{{ID: ls.id, Seed: true}}})
+			}
+		}
+		if len(add) > 0 || len(remove) > 0 {
+			p := ls.peer
+			calls = append(calls, func() { p.SetNeighbours(add, remove) })
+		}
+	}
+	return func() {
+		for _, c := range calls {
+			c()
+		}
+	}
+}
+
+// seedFor returns the seeder with id, if any.
+func (h *Hub) seedForLocked(id wire.PeerID) *localSeed { return h.seedIDs[id] }
 
 // Viewers returns the number of joined sessions.
 func (h *Hub) Viewers() int {
@@ -136,6 +250,11 @@ func (h *Hub) Announce(p *cmaf.Part) {
 		return
 	}
 	h.mu.Lock()
+	after := func() {}
+	if time.Since(h.refresh) > seedRefreshEvery {
+		after = h.refreshSeedsLocked()
+	}
+	defer after()
 	defer h.mu.Unlock()
 	r := append(h.recent[a.ID.Rendition], a)
 	if len(r) > recentParts {

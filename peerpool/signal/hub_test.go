@@ -45,6 +45,8 @@ func (m *fullMesh) Leave(id string) []tracker.Change {
 
 func (m *fullMesh) Ban(id, _ string) []tracker.Change { return m.Leave(id) }
 
+func (m *fullMesh) Seeds(n int) []string { return m.peers[:min(n, len(m.peers))] }
+
 type client struct {
 	t    *testing.T
 	conn *websocket.Conn
@@ -338,4 +340,94 @@ func TestWithTheRealTracker(t *testing.T) {
 			t.Errorf("viewer %s has %d neighbours, want at least 3", c.id, len(got))
 		}
 	}
+}
+
+type fakeSeed struct {
+	mu     sync.Mutex
+	nbrs   map[wire.PeerID]bool
+	relays []*wire.Relay
+}
+
+func (f *fakeSeed) SetNeighbours(add []wire.PeerInfo, remove []wire.PeerID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range add {
+		f.nbrs[a.ID] = true
+	}
+	for _, r := range remove {
+		delete(f.nbrs, r)
+	}
+}
+
+func (f *fakeSeed) HandleRelay(r *wire.Relay) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.relays = append(f.relays, r)
+}
+
+func (f *fakeSeed) neighbours() map[wire.PeerID]bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[wire.PeerID]bool{}
+	for k := range f.nbrs {
+		out[k] = true
+	}
+	return out
+}
+
+func TestSeederPushesToTwoViewersOfItsRendition(t *testing.T) {
+	h, url := newHubServer(t, Config{SeedsPerRendition: 2})
+	seed := &fakeSeed{nbrs: map[wire.PeerID]bool{}}
+	seedID := wire.NewPeerID()
+	h.AddSeed("720p", seedID, seed)
+	other := join(t, url, "360p")
+	var viewers []*client
+	for i := 0; i < 3; i++ {
+		viewers = append(viewers, join(t, url, "720p"))
+	}
+	time.Sleep(200 * time.Millisecond)
+	targets := seed.neighbours()
+	if len(targets) != 2 || targets[other.id] {
+		t.Fatalf("seed targets %v: want two 720p viewers", targets)
+	}
+	var target *client
+	for _, v := range viewers {
+		if targets[v.id] {
+			target = v
+		}
+	}
+	// The target was told about the seed, and signaling flows both ways.
+	for {
+		p := next[*wire.Peers](target)
+		if len(p.Add) == 1 && p.Add[0].ID == seedID && p.Add[0].Seed {
+			break
+		}
+	}
+	if err := h.SeedRelay(seedID, target.id, &wire.Relay{SDP: &wire.SDP{Type: "offer", SDP: "v=0"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r := next[*wire.Relay](target); r.From != seedID {
+		t.Fatalf("relay from the seed: %+v", r)
+	}
+	target.send(&wire.Relay{To: seedID, SDP: &wire.SDP{Type: "answer", SDP: "v=0"}})
+	time.Sleep(100 * time.Millisecond)
+	seed.mu.Lock()
+	if len(seed.relays) != 1 || seed.relays[0].From != target.id {
+		t.Errorf("seed got relays %+v", seed.relays)
+	}
+	seed.mu.Unlock()
+	if err := h.SeedRelay(seedID, other.id, &wire.Relay{SDP: &wire.SDP{Type: "offer", SDP: "v=0"}}); err == nil {
+		t.Error("the seed could signal a viewer that is not its target")
+	}
+	// When a target leaves, the seed moves on to the remaining viewer.
+	target.conn.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		n := seed.neighbours()
+		if len(n) == 2 && !n[target.id] {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("seed targets after a target left: %v", seed.neighbours())
 }

@@ -34,6 +34,7 @@ type session struct {
 	// Guarded by hub.mu.
 	id         wire.PeerID
 	rendition  string
+	canUpload  bool
 	neighbours map[wire.PeerID]bool
 	reportedBy map[wire.PeerID]bool
 	lastStats  wire.Stats
@@ -109,6 +110,8 @@ func (s *session) read(ctx context.Context) (wire.Signal, error) {
 func (s *session) join(j *wire.Join) bool {
 	h := s.hub
 	h.mu.Lock()
+	after := func() {}
+	defer func() { after() }()
 	defer h.mu.Unlock()
 	if h.closed {
 		go s.fail("the stream ended")
@@ -120,6 +123,7 @@ func (s *session) join(j *wire.Join) bool {
 	}
 	s.id = wire.NewPeerID()
 	s.rendition = j.Rendition
+	s.canUpload = j.Upload.Enabled && !j.SaveData
 	h.sessions[s.id] = s
 	policy := "all"
 	if h.cfg.RelayOnly || j.TurnOnly {
@@ -144,6 +148,7 @@ func (s *session) join(j *wire.Join) bool {
 	}))
 	s.sendRecentLocked()
 	h.viewersChangedLocked()
+	after = h.refreshSeedsLocked()
 	h.log.Debug("viewer joined", "peer", s.id, "remote", s.remote, "rendition", j.Rendition)
 	return true
 }
@@ -152,6 +157,8 @@ func (s *session) join(j *wire.Join) bool {
 func (s *session) handle(msg wire.Signal) string {
 	h := s.hub
 	h.mu.Lock()
+	after := func() {}
+	defer func() { after() }() // calls into seeders, which may call back into the hub
 	defer h.mu.Unlock()
 	switch m := msg.(type) {
 	case *wire.Join:
@@ -160,6 +167,11 @@ func (s *session) handle(msg wire.Signal) string {
 		// Offers, answers and candidates go only to current neighbours; a
 		// message for a peer that just stopped being one is dropped.
 		if !s.neighbours[m.To] {
+			return ""
+		}
+		if ls := h.seedForLocked(m.To); ls != nil {
+			r := &wire.Relay{From: s.id, SDP: m.SDP, Candidate: m.Candidate}
+			after = func() { ls.peer.HandleRelay(r) }
 			return ""
 		}
 		if to := h.sessions[m.To]; to != nil {
@@ -171,11 +183,12 @@ func (s *session) handle(msg wire.Signal) string {
 		if m.Rendition != s.rendition {
 			s.rendition = m.Rendition
 			s.sendRecentLocked()
+			after = h.refreshSeedsLocked()
 		}
 	case *wire.Stats:
 		return s.statsLocked(m)
 	case *wire.Report:
-		s.reportLocked(m)
+		after = s.reportLocked(m)
 	default:
 		return fmt.Sprintf("unexpected %s message", msg.SignalType())
 	}
@@ -194,17 +207,18 @@ func (s *session) statsLocked(m *wire.Stats) string {
 	return ""
 }
 
-// reportLocked records a neighbour's complaint; enough distinct ones ban the peer.
-func (s *session) reportLocked(m *wire.Report) {
+// reportLocked records a neighbour's complaint; enough distinct ones ban
+// the peer. It returns the seeder calls to make after unlocking.
+func (s *session) reportLocked(m *wire.Report) func() {
 	h := s.hub
 	bad := h.sessions[m.Peer]
 	if bad == nil || !s.neighbours[m.Peer] {
-		return // only neighbours exchange data, so only they can report
+		return func() {} // only neighbours exchange data, so only they can report
 	}
 	bad.reportedBy[s.id] = true
 	h.log.Info("viewer reported", "peer", m.Peer, "by", s.id, "reason", m.Reason, "reports", len(bad.reportedBy))
 	if len(bad.reportedBy) < banAfterReports {
-		return
+		return func() {}
 	}
 	delete(h.sessions, bad.id)
 	h.applyLocked(h.mesh.Ban(string(bad.id), m.Reason))
@@ -213,6 +227,7 @@ func (s *session) reportLocked(m *wire.Report) {
 		h.cfg.OnBan(m.Reason)
 	}
 	go bad.fail(fmt.Sprintf("banned: %d neighbours reported %s", len(bad.reportedBy), m.Reason))
+	return h.refreshSeedsLocked()
 }
 
 func (s *session) sendRecentLocked() {
@@ -282,13 +297,16 @@ func (s *session) fail(reason string) {
 func (s *session) leave() {
 	h := s.hub
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if s.id == "" || h.sessions[s.id] != s {
+		h.mu.Unlock()
 		return
 	}
 	delete(h.sessions, s.id)
 	h.applyLocked(h.mesh.Leave(string(s.id)))
 	h.viewersChangedLocked()
+	after := h.refreshSeedsLocked()
+	h.mu.Unlock()
+	after()
 }
 
 func truncate(s string, n int) string {
