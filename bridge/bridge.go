@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/bridge/metrics"
@@ -37,7 +39,9 @@ type Settings struct {
 	// viewer use TURN relays only.
 	ICEServers []wire.ICEServer
 	RelayOnly  bool
-	Logger     *slog.Logger
+	// WebRTC builds the seeders' peer connections; nil: pion's defaults.
+	WebRTC *webrtc.API
+	Logger *slog.Logger
 }
 
 // Bridge serves attached streams. It implements contract.Bridge.
@@ -58,6 +62,7 @@ type stream struct {
 	path     string
 	origin   *llhls.Stream
 	hub      *signal.Hub // the stream's swarm
+	seeders  *seeders
 	cuts     *cmaf.Cuts
 	resumeAt int64 // stream timeline position for the next session
 
@@ -76,6 +81,9 @@ type stream struct {
 func New(s Settings) *Bridge {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
+	}
+	if s.WebRTC == nil {
+		s.WebRTC = webrtc.NewAPI()
 	}
 	b := &Bridge{settings: s, log: s.Logger, started: time.Now(), streams: make(map[string]*stream), metrics: metrics.New()}
 	hls := &llhls.Handler{
@@ -216,6 +224,7 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 	b.mu.Lock()
 	st := b.streams[req.Path]
 	if st == nil {
+		hub := b.newHub(req.Path, req.Options.PartDuration)
 		st = &stream{
 			path: req.Path,
 			origin: llhls.NewStream(req.Path, llhls.Settings{
@@ -225,7 +234,8 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 			}, nil),
 			// Sequence numbers start at the Unix time, so a restarted plugin
 			// never reuses a URL a CDN may have cached.
-			hub:      b.newHub(req.Path, req.Options.PartDuration),
+			hub:      hub,
+			seeders:  newSeeders(req.Path, hub, b.settings.WebRTC, b.settings.ICEServers, b.metrics, b.log.With("path", req.Path)),
 			cuts:     cmaf.NewCuts(uint64(time.Now().Unix())),
 			resumeAt: timelineStart,
 		}
@@ -298,6 +308,7 @@ func (b *Bridge) removeLocked(st *stream) {
 	delete(b.streams, st.path)
 	st.origin.Close()
 	st.hub.Close()
+	go st.seeders.close()
 	b.metrics.Forget(st.path)
 	b.countStreamsLocked()
 }
@@ -339,6 +350,7 @@ func (b *Bridge) Close() {
 		}
 		st.origin.Close()
 		st.hub.Close()
+		st.seeders.close()
 	}
 	b.mu.Unlock()
 	for _, d := range dones {

@@ -10,12 +10,14 @@ import (
 
 // streamOutput is the segmenters' output for one stream: it counts what
 // each rendition produces and how soon each part was ready, announces each
-// part's hash to the swarm, then hands everything to the stream's origin,
-// so peers know a part before any playlist lists it.
+// part's hash to the swarm and pushes the part to its seeders, then hands
+// everything to the stream's origin: peers get a part before any playlist
+// lists it.
 type streamOutput struct {
 	cmaf.Output
 	path    string
 	hub     *signal.Hub
+	seeders *seeders
 	metrics *metrics.Metrics
 }
 
@@ -25,5 +27,6 @@ func (o streamOutput) PublishPart(p *cmaf.Part) {
 		o.metrics.PartDelay.WithLabelValues(o.path, p.ID.Rendition).Observe(time.Since(p.LastSampleAt).Seconds())
 	}
 	o.hub.Announce(p)
+	o.seeders.push(p)
 	o.Output.PublishPart(p)
 }

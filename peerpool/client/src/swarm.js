@@ -305,9 +305,10 @@ export class Swarm {
         break;
       }
       case W.DATA: {
-        const t = n.inflight.get(key);
+        let t = n.inflight.get(key);
+        if (!t && n.seed) t = this.acceptPush(n, f, key);
         if (!t) {
-          if (n.cancelled.has(key)) return; // in flight when we cancelled
+          if (n.cancelled.has(key) || n.seed) return; // in flight when we cancelled, or a push we do not need
           throw new W.ProtocolError('DATA for ' + key + ', which was not asked for');
         }
         if (!t.firstAt) t.firstAt = now();
@@ -317,6 +318,16 @@ export class Swarm {
         break;
       }
     }
+  }
+
+  // acceptPush starts receiving a part the server's seeder pushes without a
+  // WANT: only announced parts we do not hold yet, from their first byte.
+  acceptPush(n, f, key) {
+    const a = this.announced.get(key);
+    if (!a || f.offset !== 0 || this.store.has(key)) return null;
+    const t = { asm: new W.Assembler(a.id, a.size, a.sha256), wantAt: now(), firstAt: 0, pushed: true };
+    n.inflight.set(key, t);
+    return t;
   }
 
   async verified(n, t, key) {

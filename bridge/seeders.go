@@ -1,0 +1,105 @@
+package bridge
+
+import (
+	"log/slog"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/swarmtx/swarmtx/bridge/cmaf"
+	"github.com/swarmtx/swarmtx/bridge/metrics"
+	"github.com/swarmtx/swarmtx/peerpool/peer"
+	"github.com/swarmtx/swarmtx/peerpool/signal"
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
+
+// seederParts is how many recent parts a seeder keeps to answer requests:
+// about a playlist window's worth of parts.
+const seederParts = 48
+
+// seeders are the plugin's own peers in a stream's swarm, one per
+// rendition: each pushes every new part of its rendition to a few viewers
+// the tracker ranks best, who pass it on.
+type seeders struct {
+	path    string
+	hub     *signal.Hub
+	api     *webrtc.API
+	ice     []webrtc.ICEServer
+	metrics *metrics.Metrics
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	peers   map[string]*peer.Peer // by rendition
+	counted map[string]int64      // bytes sent already counted in metrics
+	closed  bool
+}
+
+func newSeeders(path string, hub *signal.Hub, api *webrtc.API, ice []wire.ICEServer, m *metrics.Metrics, log *slog.Logger) *seeders {
+	s := &seeders{path: path, hub: hub, api: api, metrics: m, log: log,
+		peers: make(map[string]*peer.Peer), counted: make(map[string]int64)}
+	for _, srv := range ice {
+		s.ice = append(s.ice, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
+	}
+	return s
+}
+
+// push hands a freshly cut part to its rendition's seeder and counts what
+// the seeders have sent since the last part.
+func (s *seeders) push(p *cmaf.Part) {
+	sp := s.get(p.ID.Rendition)
+	if sp == nil {
+		return
+	}
+	sp.Offer(wire.PartID{Rendition: p.ID.Rendition, MSN: p.ID.MSN, Index: p.ID.Index}, p.Data)
+	sent := sp.Stats().BytesSent
+	s.mu.Lock()
+	delta := sent - s.counted[p.ID.Rendition]
+	s.counted[p.ID.Rendition] = sent
+	s.mu.Unlock()
+	if delta > 0 {
+		s.metrics.ServerBytes.WithLabelValues(s.path, p.ID.Rendition, "peer").Add(float64(delta))
+	}
+}
+
+// get returns the rendition's seeder, starting it on the rendition's first part.
+func (s *seeders) get(rendition string) *peer.Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	if sp := s.peers[rendition]; sp != nil {
+		return sp
+	}
+	id := wire.NewPeerID()
+	hub := s.hub
+	sp, err := peer.New(peer.Config{
+		ID:         id,
+		API:        s.api,
+		ICEServers: s.ice,
+		CanUpload:  true,
+		Seed:       true,
+		StoreParts: seederParts,
+		Logger:     s.log.With("rendition", rendition, "component", "seeder"),
+	}, peer.SignalerFunc(func(to wire.PeerID, r *wire.Relay) error { return hub.SeedRelay(id, to, r) }))
+	if err != nil {
+		s.log.Error("cannot start the rendition's seeder; its viewers use HTTP", "rendition", rendition, "error", err)
+		return nil
+	}
+	s.peers[rendition] = sp
+	// AddSeed may call back into the seeder: not under s.mu's callers' feet,
+	// but the seeder's own lock is separate from s.mu.
+	go hub.AddSeed(rendition, id, sp)
+	return sp
+}
+
+func (s *seeders) close() {
+	s.mu.Lock()
+	s.closed = true
+	peers := s.peers
+	s.peers = nil
+	s.mu.Unlock()
+	for _, sp := range peers {
+		_ = sp.Close()
+	}
+}
