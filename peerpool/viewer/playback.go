@@ -425,12 +425,23 @@ func (v *Viewer) playLoop() {
 		v.log.Debug("stall", "after", cur.id.String())
 		for {
 			n = take()
-			if n == nil || !waitReady(n) {
+			if n == nil {
 				return
 			}
-			v.mu.Lock()
-			v.st.LateParts++
-			v.mu.Unlock()
+			late := false
+			select {
+			case <-n.ready:
+			default:
+				late = true
+				if !waitReady(n) {
+					return
+				}
+			}
+			if late || !n.ok {
+				v.mu.Lock()
+				v.st.LateParts++
+				v.mu.Unlock()
+			}
 			if n.ok {
 				break
 			}

@@ -152,18 +152,18 @@ type Viewer struct {
 	done       chan struct{}
 	closeOnce  sync.Once
 
-	mu         sync.Mutex
-	err        error
-	announced  map[wire.PartID]*wire.PartAnnounce
-	annOrder   []wire.PartID
-	annWake    chan struct{}
-	seeds      map[wire.PeerID]bool // neighbours and whether each is a seed
-	useful     map[wire.PeerID]time.Time
-	lastRecv   map[wire.PeerID]int64
+	mu          sync.Mutex
+	err         error
+	announced   map[wire.PartID]*wire.PartAnnounce
+	annOrder    []wire.PartID
+	annWake     chan struct{}
+	seeds       map[wire.PeerID]bool // neighbours and whether each is a seed
+	useful      map[wire.PeerID]time.Time
+	lastRecv    map[wire.PeerID]int64
 	pendingHave []wire.PartID
-	httpRTT    time.Duration // EWMA of part fetch times
-	st         Stats
-	play       playState
+	httpRTT     time.Duration // EWMA of part fetch times
+	st          Stats
+	play        playState
 }
 
 // playState is the simulated playhead.

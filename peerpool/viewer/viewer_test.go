@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -43,7 +44,7 @@ type origin struct {
 	hub    *signal.Hub
 
 	mu      sync.Mutex
-	served  int64 // part bytes served over HTTP
+	served  int64              // part bytes served over HTTP
 	corrupt func(p *cmaf.Part) // optional: change a part's bytes after it is announced
 }
 
@@ -205,5 +206,98 @@ func TestViewersPlayAndShare(t *testing.T) {
 		b.String(), 100*total.P2PShare(), total.P2PBytes, total.HTTPBytes, total.UploadBytes, o.servedBytes())
 	if total.P2PBytes == 0 {
 		t.Error("no part moved between peers")
+	}
+}
+
+// checkGoroutines fails the test if goroutines started during it are still
+// running shortly after its cleanup.
+func checkGoroutines(t *testing.T) {
+	base := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		defaultClient.CloseIdleConnections()
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > base {
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<20)
+				t.Errorf("%d goroutines left (was %d):\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
+
+func TestCorruptOriginBytesAreNotPlayed(t *testing.T) {
+	checkGoroutines(t)
+	o := newOrigin(t, 1)
+	bad := cmaf.PartID{Rendition: "source", MSN: 101, Index: 2} // published 1.5 s after the start, played ~2 s later
+	o.mu.Lock()
+	o.corrupt = func(p *cmaf.Part) {
+		if p.ID == bad {
+			p.Data[100] ^= 0xff // the announcement keeps the true hash
+		}
+	}
+	o.mu.Unlock()
+	var vs []*Viewer
+	for i := 0; i < 2; i++ {
+		v, err := Run(context.Background(), Config{URL: o.URL, Rendition: "source", CanUpload: true, Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	time.Sleep(5 * time.Second)
+	for i, v := range vs {
+		s := v.Stats()
+		if err := v.Close(); err != nil {
+			t.Errorf("viewer %d: %v", i, err)
+		}
+		t.Logf("viewer %d: http %d p2p %d, http mismatches %d, failed %d, late %d, stalls %d",
+			i, s.HTTPParts, s.P2PParts, s.HTTPHashMismatches, s.FailedParts, s.LateParts, s.Stalls)
+		if s.HTTPHashMismatches != 1 || s.FailedParts != 1 || s.LateParts != 1 || s.Stalls != 1 {
+			t.Errorf("viewer %d: the corrupted part was not refused exactly once: %+v", i, s)
+		}
+		if s.PeerHashMismatches != 0 || s.PeerProtocolErrors != 0 || s.Unverified != 0 {
+			t.Errorf("viewer %d: %+v", i, s)
+		}
+		if s.PartsPlayed == 0 {
+			t.Errorf("viewer %d did not play", i)
+		}
+	}
+}
+
+func TestServerErrorStopsTheViewer(t *testing.T) {
+	checkGoroutines(t)
+	o := newOrigin(t, 1)
+	v, err := Run(context.Background(), Config{URL: o.URL, Rendition: "source", CanUpload: true, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	o.hub.Close()
+	select {
+	case <-v.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the viewer did not stop when the server ended its session")
+	}
+	if err := v.Close(); err == nil || !strings.Contains(err.Error(), "the stream ended") {
+		t.Errorf("Close = %v", err)
+	}
+	if err := v.Close(); err == nil {
+		t.Error("a second Close lost the error")
+	}
+}
+
+func TestRunRejects(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"no rendition": {URL: "http://127.0.0.1:1/live/show/"},
+		"index":        {URL: "http://127.0.0.1:1/live/show/", Rendition: "index"},
+		"bad url":      {URL: "ftp://x/", Rendition: "source"},
+		"negative cap": {URL: "http://127.0.0.1:1/", Rendition: "source", UploadCapBps: -1},
+		"no server":    {URL: "http://127.0.0.1:1/live/show/", Rendition: "source"},
+	} {
+		if _, err := Run(context.Background(), cfg); err == nil {
+			t.Errorf("%s: Run succeeded", name)
+		}
 	}
 }
