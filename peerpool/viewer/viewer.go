@@ -118,7 +118,7 @@ const (
 	signalQueue      = 1024
 	maxAnnounced     = 4096
 	announceWait     = 250 * time.Millisecond
-	activeNeighbour  = 6 * time.Second // a neighbour that gave us no part for this long is not waited for
+	activeNeighbour  = 6 * time.Second // a neighbour no part moved to or from for this long is not waited for
 	minHTTPMargin    = 50 * time.Millisecond
 	httpAttempts     = 3
 	playlistBackoff  = 500 * time.Millisecond
@@ -159,7 +159,7 @@ type Viewer struct {
 	annWake     chan struct{}
 	seeds       map[wire.PeerID]bool // neighbours and whether each is a seed
 	useful      map[wire.PeerID]time.Time
-	lastRecv    map[wire.PeerID]int64
+	lastMoved   map[wire.PeerID]int64
 	pendingHave []wire.PartID
 	httpRTT     time.Duration // EWMA of part fetch times
 	st          Stats
@@ -217,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (*Viewer, error) {
 		annWake:   make(chan struct{}),
 		seeds:     make(map[wire.PeerID]bool),
 		useful:    make(map[wire.PeerID]time.Time),
-		lastRecv:  make(map[wire.PeerID]int64),
+		lastMoved: make(map[wire.PeerID]int64),
 	}
 	v.st.Lag = -1
 	if err := v.join(ctx); err != nil {
@@ -472,7 +472,7 @@ func (v *Viewer) readLoop(ctx context.Context) {
 			for _, id := range m.Remove {
 				delete(v.seeds, id)
 				delete(v.useful, id)
-				delete(v.lastRecv, id)
+				delete(v.lastMoved, id)
 			}
 			for _, a := range m.Add {
 				v.seeds[a.ID] = a.Seed
@@ -640,9 +640,10 @@ func (l *limiter) wait(ctx context.Context) bool {
 
 // designatedSelf tells whether this viewer should fetch the part over HTTP
 // at once: no neighbour is connected, or, with no seed among them, this
-// viewer's rendezvous hash for the part is the lowest among itself and the
-// neighbours that recently gave it parts (they will fetch and share the
-// others). The browser client makes the same choice.
+// viewer's rendezvous hash for the part is the lowest among itself and its
+// active neighbours (each fetches the parts it is designated for and shares
+// them). The browser client makes the same choice, with recent HAVEs as
+// its test of activity.
 func (v *Viewer) designatedSelf(id wire.PartID, ps peer.Stats) bool {
 	now := time.Now()
 	key := id.String()
@@ -659,10 +660,13 @@ func (v *Viewer) designatedSelf(id wire.PartID, ps peer.Stats) bool {
 		if v.seeds[nid] {
 			return false // the server pushes every part: wait for it
 		}
-		// A neighbour counts as sharing while it keeps giving us parts,
-		// and for a grace period after it connected.
-		if last, ok := v.lastRecv[nid]; !ok || n.PartsReceived > last {
-			v.lastRecv[nid] = n.PartsReceived
+		// A neighbour counts as active (playing this rendition, sharing)
+		// while parts keep moving between us in either direction, and for
+		// a grace period after it connected. Counting only the parts it
+		// gave us would be self-reinforcing: a viewer that fetched every
+		// part itself would never see anyone else as active again.
+		if moved := n.PartsReceived + n.PartsSent; moved != v.lastMoved[nid] || v.useful[nid].IsZero() {
+			v.lastMoved[nid] = moved
 			v.useful[nid] = now
 		}
 		if now.Sub(v.useful[nid]) > activeNeighbour {
@@ -675,9 +679,20 @@ func (v *Viewer) designatedSelf(id wire.PartID, ps peer.Stats) bool {
 	return !anyOpen || best == self
 }
 
+// rendezvous hashes a peer and a part. FNV alone mixes the trailing bytes
+// poorly: the parts of one segment (which differ only in the last
+// character) would all go to one peer. The 64-bit finalizer of MurmurHash3
+// spreads them.
 func rendezvous(peerID, key string) uint64 {
 	h := fnv.New64a()
 	_, _ = io.WriteString(h, peerID)
+	_, _ = io.WriteString(h, "/")
 	_, _ = io.WriteString(h, key)
-	return h.Sum64()
+	x := h.Sum64()
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
