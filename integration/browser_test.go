@@ -51,9 +51,12 @@ func TestBrowserPlaysLLHLS(t *testing.T) {
 		}
 	}
 	end, _ := swarmtx.Latest()
-	t.Logf("publisher speed %.2fx (below 1 the machine is overloaded and timings are suspect)", pub.Speed())
-	if adv := end.CurrentTime - start.CurrentTime; adv < 18 {
-		t.Errorf("swarmtx player: currentTime advanced %.1fs in 20s", adv)
+	speed := pub.Speed()
+	t.Logf("publisher speed %.2fx (below 1 the machine is overloaded and timings are suspect)", speed)
+	// Playback cannot outrun the publisher: on an overloaded machine it
+	// makes less than 20 s of media in 20 s.
+	if adv, want := end.CurrentTime-start.CurrentTime, 20*min(speed, 1)-2; adv < want {
+		t.Errorf("swarmtx player: currentTime advanced %.1fs in 20s, want %.1fs", adv, want)
 	}
 	if end.Stalls > start.Stalls {
 		t.Errorf("swarmtx player stalled %d times during the 20s", end.Stalls-start.Stalls)

@@ -74,7 +74,9 @@ func checkLadder(t *testing.T, proto string, po harness.PublishOptions) {
 	if d := measurePartDelay(ctx, t, s.base()+"/live/show/source.m3u8", "source"); d > 500*time.Millisecond {
 		t.Errorf("source: parts are listed %v after their end (median), more than the 500ms part target", d)
 	}
-	if d := measurePartDelay(ctx, t, s.base()+"/live/show/360p.m3u8", "360p (includes encoding)"); d > 2*time.Second {
+	// The encoder's queue holds 5 s of frames before it drops; a delay
+	// beyond that means the ladder no longer keeps up at all.
+	if d := measurePartDelay(ctx, t, s.base()+"/live/show/360p.m3u8", "360p (includes encoding)"); d > 5*time.Second {
 		t.Errorf("360p: parts are listed %v after the source frames' arrival (median): the ladder is falling behind", d)
 	}
 	checkMetrics(ctx, t, s.base()+"/metrics", "live/show", mv)
