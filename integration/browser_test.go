@@ -52,6 +52,9 @@ func TestBrowserPlaysLLHLS(t *testing.T) {
 	}
 	end, _ := swarmtx.Latest()
 	speed := pub.Speed()
+	if speed <= 0 {
+		t.Fatal("the publisher reports no speed")
+	}
 	t.Logf("publisher speed %.2fx (below 1 the machine is overloaded and timings are suspect)", speed)
 	// Playback cannot outrun the publisher: on an overloaded machine it
 	// makes less than 20 s of media in 20 s.
