@@ -144,6 +144,7 @@ func (b *Bridge) newHub(path string, partTarget time.Duration) *signal.Hub {
 	return signal.NewHub(path, signal.Config{
 		ICEServers: b.settings.ICEServers,
 		RelayOnly:  b.settings.RelayOnly,
+		Seeded:     true, // every stream's renditions get a seeder (seeders.go)
 		PartTarget: partTarget,
 		OnStats: func(httpBytes, p2pBytes int64, stalls int) {
 			m.ViewerBytes.WithLabelValues(path, "http").Add(float64(httpBytes))

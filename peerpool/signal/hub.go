@@ -73,6 +73,9 @@ type Config struct {
 	OnViewers func(n int)
 	// OnBan is told each ban and its reason; optional.
 	OnBan func(reason string)
+	// Seeded tells viewers that the plugin's seeders push every part into
+	// the swarm (see AddSeed), so they wait for it before using HTTP.
+	Seeded bool
 	// SeedsPerRendition is how many viewers of a rendition the plugin's
 	// seeder pushes each new part to (default 2); they pass it on.
 	SeedsPerRendition int

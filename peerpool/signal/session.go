@@ -140,6 +140,7 @@ func (s *session) join(j *wire.Join) bool {
 		ICETransportPolicy: policy,
 		PartTargetMs:       int(h.cfg.PartTarget / time.Millisecond),
 		MaxFrame:           h.cfg.MaxFrame,
+		Seeded:             h.cfg.Seeded,
 	})
 	h.applyLocked(h.mesh.Join(string(s.id), tracker.PeerParams{
 		CanUpload:    j.Upload.Enabled && !j.SaveData,

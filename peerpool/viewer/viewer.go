@@ -639,7 +639,8 @@ func (l *limiter) wait(ctx context.Context) bool {
 // ---- choosing the source of a part ----
 
 // designatedSelf tells whether this viewer should fetch the part over HTTP
-// at once: no neighbour is connected, or, with no seed among them, this
+// at once: no neighbour is connected, or, in a swarm the server does not
+// seed (welcome.seeded) and with no seed among the neighbours, this
 // viewer's rendezvous hash for the part is the lowest among itself and its
 // active neighbours (each fetches the parts it is designated for and shares
 // them). The browser client makes the same choice, with recent HAVEs as
@@ -657,8 +658,8 @@ func (v *Viewer) designatedSelf(id wire.PartID, ps peer.Stats) bool {
 			continue
 		}
 		anyOpen = true
-		if v.seeds[nid] {
-			return false // the server pushes every part: wait for it
+		if v.seeds[nid] || v.welcome.Seeded {
+			return false // the server pushes every part into the swarm: wait for it
 		}
 		// A neighbour counts as active (playing this rendition, sharing)
 		// while parts keep moving between us in either direction, and for

@@ -65,11 +65,15 @@
 //
 //	{"t":"welcome", "v":1, "id":PeerID,
 //	 "ice":[{"urls":["stun:host:3478"], "username":"u", "credential":"c"}],
-//	 "iceTransportPolicy":"all"|"relay", "partTargetMs":200, "maxFrame":65536}
+//	 "iceTransportPolicy":"all"|"relay", "partTargetMs":200, "maxFrame":65536,
+//	 "seeded":true}
 //	    Answer to join. ice: ≤ 8 servers, each 1..8 urls of ≤ 256 bytes
 //	    starting stun:, turn: or turns:; username, credential ≤ 256 bytes
 //	    (omitted when empty). partTargetMs 1..60000. maxFrame 1024..65536:
-//	    the largest data-channel frame this peer may send.
+//	    the largest data-channel frame this peer may send. seeded: the
+//	    server's seeders push every part into the swarm, so a viewer waits
+//	    for its neighbours before fetching a part over HTTP; without it,
+//	    viewers share the HTTP fetches among themselves.
 //	{"t":"peers", "add":[{"id":PeerID, "seed":true}], "remove":[PeerID]}
 //	    Neighbour changes, ≤ 64 each (either may be null). seed marks the
 //	    server's own peer and relays. For each added pair the server decides

@@ -151,6 +151,9 @@ type Welcome struct {
 	ICETransportPolicy string      `json:"iceTransportPolicy"` // "all" or "relay"
 	PartTargetMs       int         `json:"partTargetMs"`
 	MaxFrame           int         `json:"maxFrame"`
+	// Seeded says the server pushes every part into the swarm: viewers
+	// wait for the swarm before fetching over HTTP.
+	Seeded bool `json:"seeded"`
 }
 
 // ICEServer is an RTCIceServer.

@@ -459,7 +459,10 @@ export class Swarm {
       anyOpen = true;
       if (n.has.has(key)) anyHas = true;
     }
-    if (!anyOpen || (!anyHas && this.designatedFetcher(key) === this.id)) return Promise.resolve(null);
+    // In a seeded swarm every part arrives through the neighbours: wait for
+    // them. Otherwise the neighbours share the HTTP fetches among themselves.
+    const seeded = this.welcome.seeded === true;
+    if (!anyOpen || (!seeded && !anyHas && this.designatedFetcher(key) === this.id)) return Promise.resolve(null);
     return new Promise((resolve) => {
       const w = { id, key, resolve, done: false, startAt: now() };
       w.timer = setTimeout(() => this.giveUp(w), deadlineMs);

@@ -114,7 +114,7 @@ export function encodeSignal(m) {
 }
 
 const SERVER_KEYS = {
-  welcome: ['v', 'id', 'ice', 'iceTransportPolicy', 'partTargetMs', 'maxFrame'],
+  welcome: ['v', 'id', 'ice', 'iceTransportPolicy', 'partTargetMs', 'maxFrame', 'seeded'],
   peers: ['add', 'remove'],
   signal: ['from', 'sdp', 'candidate'],
   part: ['id', 'size', 'sha256', 'durationMs', 'independent'],
@@ -167,6 +167,7 @@ export function decodeFromServer(text) {
       if (m.iceTransportPolicy !== 'all' && m.iceTransportPolicy !== 'relay') throw new ProtocolError('welcome: iceTransportPolicy');
       if (!isInt(m.partTargetMs, 1, 60000)) throw new ProtocolError('welcome: partTargetMs');
       if (!isInt(m.maxFrame, MIN_FRAME_SIZE, MAX_FRAME_SIZE)) throw new ProtocolError('welcome: maxFrame');
+      if (m.seeded !== undefined && m.seeded !== null && typeof m.seeded !== 'boolean') throw new ProtocolError('welcome: seeded');
       break;
     }
     case 'peers': {
