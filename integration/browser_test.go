@@ -16,7 +16,9 @@ func TestBrowserPlaysLLHLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s := startStack(t, stackOptions{})
-	pub := s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{})
+	// Two browsers' 720p decoding, the ladder and the publisher share two
+	// cores: the publisher uses x264's superfast preset (still B-frames).
+	pub := s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Preset: "superfast"})
 	waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 4)
 	if err := harness.WaitHTTPOK(ctx, s.mtx.HLSURL("127.0.0.1", "live/show")); err != nil {
 		t.Fatal(err)

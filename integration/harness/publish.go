@@ -44,6 +44,9 @@ type PublishOptions struct {
 	// stream still has 2 B-frames per GOP step (b-adapt=0), so PTS != DTS is
 	// exercised. Turn it on to reproduce the upstream failure.
 	AdaptiveBFrames bool
+	// Preset is x264's preset, default veryfast (OBS's). superfast keeps
+	// B-frames and costs less CPU, for tests that also decode in browsers.
+	Preset string
 }
 
 // Publisher is a running ffmpeg publish.
@@ -99,7 +102,11 @@ func Publish(ctx context.Context, t testing.TB, o PublishOptions) *Publisher {
 	case "h264":
 		// yuv420p: testsrc2 would otherwise give High 4:4:4, which browsers
 		// cannot play.
-		args = append(args, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast",
+		preset := o.Preset
+		if preset == "" {
+			preset = "veryfast"
+		}
+		args = append(args, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", preset,
 			"-bf", "2", "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
 			"-b:v", br, "-maxrate", br, "-bufsize", strconv.Itoa(2*o.VideoBitrate)+"k")
 		if !o.AdaptiveBFrames {
