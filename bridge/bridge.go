@@ -88,7 +88,6 @@ func New(s Settings) *Bridge {
 	b := &Bridge{settings: s, log: s.Logger, started: time.Now(), streams: make(map[string]*stream), metrics: metrics.New()}
 	hls := &llhls.Handler{
 		Lookup:   b.lookup,
-		Logger:   s.Logger,
 		OnServed: b.countServed,
 	}
 	mux := http.NewServeMux()

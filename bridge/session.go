@@ -47,7 +47,6 @@ type session struct {
 type lockedSegmenter struct {
 	mu  sync.Mutex
 	seg *cmaf.Segmenter
-	log *slog.Logger
 }
 
 // pullRetry is how long a new session keeps trying to read a stream MediaMTX
@@ -166,7 +165,7 @@ func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.Attach
 			s.sps, s.pps = video.SPS, video.PPS
 			continue
 		}
-		s.rungs[r.Name] = &lockedSegmenter{seg: seg, log: log}
+		s.rungs[r.Name] = &lockedSegmenter{seg: seg}
 		encoded = append(encoded, r)
 	}
 	st.origin.SetRenditions(infos)

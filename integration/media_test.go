@@ -91,12 +91,8 @@ func checkMetrics(ctx context.Context, t *testing.T, url, path string, mv multiv
 		t.Fatalf("GET /metrics: %d %v", code, err)
 	}
 	value := func(series string) float64 {
-		for _, line := range strings.Split(body, "\n") {
-			if rest, ok := strings.CutPrefix(line, series+" "); ok {
-				var v float64
-				fmt.Sscan(rest, &v)
-				return v
-			}
+		if v, ok := metricValue(body, series); ok {
+			return v
 		}
 		return -1
 	}

@@ -2,8 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -87,14 +85,8 @@ func serverCopies(ctx context.Context, t *testing.T, base string) copiesSample {
 		t.Fatal(err)
 	}
 	value := func(series string) float64 {
-		for _, line := range strings.Split(body, "\n") {
-			if rest, ok := strings.CutPrefix(line, series+" "); ok {
-				var v float64
-				fmt.Sscan(rest, &v)
-				return v
-			}
-		}
-		return 0
+		v, _ := metricValue(body, series)
+		return v
 	}
 	c := copiesSample{
 		http: value(`swarmtx_server_bytes_total{path="live/show",rendition="source",via="http"}`),

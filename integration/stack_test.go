@@ -181,6 +181,18 @@ func waitMultivariant(ctx context.Context, t *testing.T, url string, want int) m
 	}
 }
 
+// metricValue reads one series (name with its labels, as Prometheus writes
+// them) from a /metrics body.
+func metricValue(body, series string) (float64, bool) {
+	for _, line := range strings.Split(body, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
 func waitGone(pid int, d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {

@@ -3,7 +3,6 @@ package llhls
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -15,7 +14,6 @@ type Lookup func(path string) *Stream
 // Handler serves LL-HLS for every stream Lookup knows.
 type Handler struct {
 	Lookup Lookup
-	Logger *slog.Logger
 	// OnServed is told every media byte count sent (for metrics); optional.
 	OnServed func(stream, rendition string, bytes int)
 	// MultivariantWait bounds how long a multivariant request waits for
@@ -106,9 +104,11 @@ func (h *Handler) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st 
 	st.mu.Lock()
 	rend := st.renditions[req.Rendition]
 	var tooFar bool
-	if rend != nil && q.Blocking {
+	var targetDur int
+	if rend != nil {
+		targetDur = max(rend.targetDur, 1)
 		next, _ := rend.nextPart()
-		tooFar = q.MSN > next+2
+		tooFar = q.Blocking && q.MSN > next+2
 	}
 	st.mu.Unlock()
 	if rend == nil {
@@ -132,7 +132,7 @@ func (h *Handler) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st 
 		// The spec lets a server hold a blocking reload for three target
 		// durations; after that the current playlist is better than an
 		// error (during a publisher reconnect, for example).
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Duration(rend.targetDurSafe(st))*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Duration(targetDur)*time.Second)
 		defer cancel()
 		ok := st.wait(ctx, func() bool {
 			if q.Part >= 0 {
@@ -164,12 +164,6 @@ func (h *Handler) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st 
 		return
 	}
 	writePlaylist(w, r, body, cache)
-}
-
-func (r *rendition) targetDurSafe(st *Stream) int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return max(r.targetDur, 1)
 }
 
 func writePlaylist(w http.ResponseWriter, r *http.Request, body, cache string) {

@@ -227,9 +227,6 @@ func (h *Hub) refreshSeedsLocked() func() {
 	}
 }
 
-// seedFor returns the seeder with id, if any.
-func (h *Hub) seedForLocked(id wire.PeerID) *localSeed { return h.seedIDs[id] }
-
 // Viewers returns the number of joined sessions.
 func (h *Hub) Viewers() int {
 	h.mu.Lock()

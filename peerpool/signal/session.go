@@ -170,7 +170,7 @@ func (s *session) handle(msg wire.Signal) string {
 		if !s.neighbours[m.To] {
 			return ""
 		}
-		if ls := h.seedForLocked(m.To); ls != nil {
+		if ls := h.seedIDs[m.To]; ls != nil {
 			r := &wire.Relay{From: s.id, SDP: m.SDP, Candidate: m.Candidate}
 			after = func() { ls.peer.HandleRelay(r) }
 			return ""
