@@ -10,29 +10,21 @@ import (
 )
 
 // TestBrowserPlaysLLHLS plays swarmtx's multivariant LL-HLS in headless
-// Chromium through hls.js and MSE, next to MediaMTX's own LL-HLS of the same
-// stream, and reports both live lags and what the plugin and its ladder cost.
+// Chromium through hls.js and MSE, then MediaMTX's own LL-HLS of the same
+// stream in the same run, and reports both live lags and what the plugin
+// and its ladder cost. The two players run one after the other: two 720p
+// software decoders next to the ladder and the publisher would overload
+// two cores and make both players stall for reasons that are not theirs.
 func TestBrowserPlaysLLHLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s := startStack(t, stackOptions{})
-	// Two browsers' 720p decoding, the ladder and the publisher share two
-	// cores: the publisher uses x264's superfast preset (still B-frames).
+	// The publisher uses x264's superfast preset (still B-frames) so the
+	// browser's decoding and the ladder have the CPU they need.
 	pub := s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Preset: "superfast"})
 	waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 4)
 	if err := harness.WaitHTTPOK(ctx, s.mtx.HLSURL("127.0.0.1", "live/show")); err != nil {
 		t.Fatal(err)
-	}
-
-	b := harness.StartBrowser(t, harness.BrowserOptions{Srcs: []string{
-		s.browserBase() + "/live/show/index.m3u8",
-		s.mtx.HLSURL(harness.NetnsHost, "live/show"),
-	}})
-	swarmtx, mediamtx := b.Players[0], b.Players[1]
-	for _, p := range b.Players {
-		if err := p.WaitPlaying(ctx); err != nil {
-			t.Fatalf("%v\nchromium log tail:\n%s", err, tail(b.Log(), 3000))
-		}
 	}
 
 	plugin := startMeter(s.pluginPID())
@@ -41,18 +33,9 @@ func TestBrowserPlaysLLHLS(t *testing.T) {
 		t.Fatal("no ladder ffmpeg runs under the plugin")
 	}
 	ladder := startMeter(ladderPID)
-	start, _ := swarmtx.Latest()
-	startIdx := map[*harness.Player]int{swarmtx: len(swarmtx.Reports()), mediamtx: len(mediamtx.Reports())}
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
-		plugin.sample()
-		ladder.sample()
-		select {
-		case <-ctx.Done():
-			t.Fatal(ctx.Err())
-		case <-time.After(time.Second):
-		}
-	}
-	end, _ := swarmtx.Latest()
+	meter := func() { plugin.sample(); ladder.sample() }
+
+	swarmtx := watch(ctx, t, s.browserBase()+"/live/show/index.m3u8", 20*time.Second, meter)
 	speed := pub.Speed()
 	if speed <= 0 {
 		t.Fatal("the publisher reports no speed")
@@ -60,31 +43,80 @@ func TestBrowserPlaysLLHLS(t *testing.T) {
 	t.Logf("publisher speed %.2fx (below 1 the machine is overloaded and timings are suspect)", speed)
 	// Playback cannot outrun the publisher: on an overloaded machine it
 	// makes less than 20 s of media in 20 s.
-	if adv, want := end.CurrentTime-start.CurrentTime, 20*min(speed, 1)-2; adv < want {
+	if adv, want := swarmtx.end.CurrentTime-swarmtx.start.CurrentTime, 20*min(speed, 1)-2; adv < want {
 		t.Errorf("swarmtx player: currentTime advanced %.1fs in 20s, want %.1fs", adv, want)
 	}
-	if end.Stalls > start.Stalls {
-		t.Errorf("swarmtx player stalled %d times during the 20s", end.Stalls-start.Stalls)
+	if swarmtx.end.Stalls > swarmtx.start.Stalls {
+		t.Errorf("swarmtx player stalled %d times during the 20s", swarmtx.end.Stalls-swarmtx.start.Stalls)
 	}
-	if len(end.Errors) > 0 {
-		t.Errorf("swarmtx player: fatal errors %q", end.Errors)
+	if len(swarmtx.end.Errors) > 0 {
+		t.Errorf("swarmtx player: fatal errors %q", swarmtx.end.Errors)
 	}
-	if end.Levels != 4 {
-		t.Errorf("hls.js sees %d levels, want 4", end.Levels)
-	}
-	for _, p := range []*harness.Player{swarmtx, mediamtx} {
-		window := p.Reports()[startIdx[p]:]
-		last, _ := p.Latest()
-		t.Logf("%s: median lag %.0f ms (now - playingDate), median hls.latency %.2f s, startup %.0f ms, stalls %d, height %d",
-			map[*harness.Player]string{swarmtx: "swarmtx LL-HLS", mediamtx: "MediaMTX LL-HLS"}[p],
-			medianOf(window, func(r harness.PlayerReport) float64 { return r.LagMs }),
-			medianOf(window, func(r harness.PlayerReport) float64 { return r.Latency }),
-			last.StartupMs, last.Stalls, last.Height)
+	if swarmtx.end.Levels != 4 {
+		t.Errorf("hls.js sees %d levels, want 4", swarmtx.end.Levels)
 	}
 	pc, pm := plugin.result()
 	lc, lm := ladder.result()
+
+	mediamtx := watch(ctx, t, s.mtx.HLSURL(harness.NetnsHost, "live/show"), 20*time.Second, nil)
+	swarmtx.log(t, "swarmtx LL-HLS")
+	mediamtx.log(t, "MediaMTX LL-HLS")
 	t.Logf("720p30 stream: plugin %.0f%% of a core, peak RSS %.0f MB; ladder ffmpeg (720p+480p+360p) %.0f%% of a core, peak RSS %.0f MB",
 		pc*100, pm, lc*100, lm)
+}
+
+// watched is what one player did during a watch.
+type watched struct {
+	start, end harness.PlayerReport
+	window     []harness.PlayerReport
+}
+
+// watch plays src in its own headless Chromium, waits for playback, then
+// watches for d, calling every (if not nil) once a second.
+func watch(ctx context.Context, t *testing.T, src string, d time.Duration, every func()) watched {
+	t.Helper()
+	b := harness.StartBrowser(t, harness.BrowserOptions{Srcs: []string{src}})
+	defer b.Stop()
+	p := b.Players[0]
+	if err := p.WaitPlaying(ctx); err != nil {
+		t.Fatalf("%s: %v\nchromium log tail:\n%s", src, err, tail(b.Log(), 3000))
+	}
+	var w watched
+	w.start, _ = p.Latest()
+	from := len(p.Reports())
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if every != nil {
+			every()
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+	w.end, _ = p.Latest()
+	w.window = p.Reports()[from:]
+	return w
+}
+
+func (w watched) log(t *testing.T, name string) {
+	t.Logf("%s: median lag %.0f ms (now - playingDate), median hls.latency %.2f s, startup %.0f ms, stalls %d (%.0f ms), height %d, levels played %v",
+		name,
+		medianOf(w.window, func(r harness.PlayerReport) float64 { return r.LagMs }),
+		medianOf(w.window, func(r harness.PlayerReport) float64 { return r.Latency }),
+		w.end.StartupMs, w.end.Stalls, w.end.StallMs, w.end.Height, levelsPlayed(w.window))
+}
+
+// levelsPlayed lists the hls.js levels a player was on, in order, each
+// change once.
+func levelsPlayed(rs []harness.PlayerReport) []int {
+	var out []int
+	for _, r := range rs {
+		if len(out) == 0 || out[len(out)-1] != r.Level {
+			out = append(out, r.Level)
+		}
+	}
+	return out
 }
 
 func medianOf(rs []harness.PlayerReport, f func(harness.PlayerReport) float64) float64 {
