@@ -163,6 +163,7 @@ func (b *Bridge) countServed(path, rendition string, n int) {
 	if st != nil {
 		st.bytesServed.Add(uint64(n))
 		b.metrics.ServerBytes.WithLabelValues(path, rendition, "http").Add(float64(n))
+		st.hub.CountHTTP(rendition, n)
 	}
 }
 

@@ -16,9 +16,7 @@ import (
 // (bytes the server sent for the rendition, over HTTP and to peers, divided
 // by the rendition's bytes) and the P2P share, and fails if every viewer
 // does not play, if any unverified byte is played, or if the server sends
-// more than three quarters of a copy per viewer (plain HTTP costs one).
-// The targets — at most half a copy per viewer here, three copies at 30
-// viewers in the benchmark — need the scheduling work still to come.
+// more than half a copy per viewer (plain HTTP costs one).
 func TestGoViewersShareTheStream(t *testing.T) {
 	const viewers = 10
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -70,8 +68,8 @@ func TestGoViewersShareTheStream(t *testing.T) {
 	t.Logf("%d viewers over 30 s: %.2f server copies of the source rendition (HTTP %.2f, to peers %.2f); viewers' P2P share %.0f%%",
 		viewers, copies, (after.http-before.http)/(after.made-before.made), (after.peer-before.peer)/(after.made-before.made),
 		100*float64(p2p)/float64(http+p2p))
-	if copies > 0.75*viewers {
-		t.Errorf("server sent %.1f copies for %d viewers, more than three quarters of the viewer count", copies, viewers)
+	if copies > viewers/2 {
+		t.Errorf("server sent %.1f copies for %d viewers, more than half the viewer count", copies, viewers)
 	}
 }
 

@@ -452,6 +452,7 @@ func (c *conn) sender() {
 			if last {
 				c.ns.PartsSent++
 				p.st.PartsServed++
+				p.reofferLocked()
 			}
 			p.mu.Unlock()
 		}
@@ -496,7 +497,13 @@ func (c *conn) handleFrameLocked(m webrtc.DataChannelMessage, post []func()) []f
 				p.changed()
 			}
 		case wire.FrameWant:
-			if !p.cfg.CanUpload || !c.queueUploadLocked(id) {
+			switch {
+			case !p.cfg.CanUpload || p.store.get(id) == nil:
+				c.queueControlLocked(wire.FrameNope, id)
+			case c.uploadingLocked(id):
+			case p.busyLocked():
+				p.declineLocked(c, id)
+			case !c.queueUploadLocked(id):
 				c.queueControlLocked(wire.FrameNope, id)
 			}
 		case wire.FrameCancel:

@@ -135,6 +135,7 @@ type Peer struct {
 	expOrder []wire.PartID
 	store    *store
 	fetches  map[wire.PartID]*fetch
+	declined []declined    // WANTs answered NOPE while busy, see busy.go
 	avail    chan struct{} // closed and replaced whenever availability changes
 	st       Stats
 }

@@ -45,6 +45,7 @@ type localSeed struct {
 	id      wire.PeerID
 	peer    LocalPeer
 	targets map[wire.PeerID]bool
+	count   seedCount
 }
 
 var _ Mesh = (*tracker.Swarm)(nil)
@@ -79,7 +80,11 @@ type Config struct {
 	// SeedsPerRendition is how many viewers of a rendition the plugin's
 	// seeder pushes each new part to (default 2); they pass it on.
 	SeedsPerRendition int
-	Logger            *slog.Logger
+	// MaxSeedsPerRendition bounds the adaptive seed count (default 8):
+	// the hub adds seed targets while the server sends more than a copy
+	// per window over HTTP (seedcount.go).
+	MaxSeedsPerRendition int
+	Logger               *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -101,6 +106,10 @@ func (c Config) withDefaults() Config {
 	if c.SeedsPerRendition <= 0 {
 		c.SeedsPerRendition = 2
 	}
+	if c.MaxSeedsPerRendition <= 0 {
+		c.MaxSeedsPerRendition = 8
+	}
+	c.MaxSeedsPerRendition = max(c.MaxSeedsPerRendition, c.SeedsPerRendition)
 	if c.PartTarget <= 0 {
 		c.PartTarget = 500 * time.Millisecond
 	}
@@ -185,9 +194,12 @@ func (h *Hub) refreshSeedsLocked() func() {
 	ranked := h.mesh.Seeds(len(h.sessions))
 	var calls []func()
 	for rendition, ls := range h.seeds {
+		if ls.count.adaptLocked(h.refresh, h.cfg.SeedsPerRendition, h.cfg.MaxSeedsPerRendition) {
+			h.log.Info("seed targets changed", "path", h.path, "rendition", rendition, "seeds", ls.count.n)
+		}
 		want := make(map[wire.PeerID]bool)
 		for _, id := range ranked {
-			if len(want) == h.cfg.SeedsPerRendition {
+			if len(want) == ls.count.n {
 				break
 			}
 			if s := h.sessions[wire.PeerID(id)]; s != nil && s.rendition == rendition && s.canUpload {
@@ -261,10 +273,23 @@ func (h *Hub) Announce(p *cmaf.Part) {
 		r = r[len(r)-recentParts:]
 	}
 	h.recent[a.ID.Rendition] = r
+	if ls := h.seeds[a.ID.Rendition]; ls != nil {
+		ls.count.mediaBytes += int64(a.Size)
+	}
 	for _, s := range h.sessions {
 		if s.rendition == a.ID.Rendition {
 			s.send(msg)
 		}
+	}
+}
+
+// CountHTTP tells the hub that the server sent n bytes of rendition's
+// media over HTTP; it steers the number of seed targets.
+func (h *Hub) CountHTTP(rendition string, n int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ls := h.seeds[rendition]; ls != nil {
+		ls.count.httpBytes += int64(n)
 	}
 }
 

@@ -449,7 +449,9 @@ func (v *Viewer) playLoop() {
 		now := time.Now()
 		cur = n
 		v.mu.Lock()
-		v.st.StallTime += now.Sub(v.play.stallStart)
+		stall := now.Sub(v.play.stallStart)
+		v.st.StallTime += stall
+		v.st.LongestStall = max(v.st.LongestStall, stall)
 		v.play = playState{cur: cur, curStart: now}
 		v.mu.Unlock()
 	}

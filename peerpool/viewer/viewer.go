@@ -86,7 +86,9 @@ type Stats struct {
 	PartsPlayed int64
 	Stalls      int
 	StallTime   time.Duration
-	LateParts   int
+	// LongestStall is the longest single stall that has ended.
+	LongestStall time.Duration
+	LateParts    int
 	// Lag is now minus the wall-clock time (PROGRAM-DATE-TIME) of the
 	// playhead; -1 when unknown.
 	Lag time.Duration

@@ -14,6 +14,15 @@ const HAVE_PER_NEIGHBOUR = 600; // availability remembered per neighbour
 const HIGH_WATER = 1 << 20;     // never more than 1 MiB queued on a channel
 const LOW_WATER = 256 << 10;    // resume sending below this
 const MAX_SERVING = 16;         // parts queued for one neighbour at once
+// A neighbour that said HAVE gets a WANT from every neighbour at once;
+// queueing them all would make the last one wait for every other copy.
+// Busy (more queued than BUSY_HORIZON_MS of the upload cap, or BUSY_UPLOADS
+// parts without a cap), it declines with NOPE so the requesters ask the
+// neighbours that got the part meanwhile, and says HAVE again when drained:
+// the part spreads down a tree shaped by each viewer's upload.
+const BUSY_HORIZON_MS = 300;
+const BUSY_UPLOADS = 8;
+const MAX_DECLINED = 256;
 const STATS_EVERY_MS = 2000;
 const ACTIVE_MS = 3000; // a neighbour that sent no HAVE for this long is not waited for
 // Control frames (HAVE, WANT, CANCEL, NOPE) a neighbour may send: a token
@@ -71,6 +80,7 @@ export class Swarm {
     this.waiters = new Map();          // key -> [waiter]
     this.pendingHave = [];
     this.counters = { httpBytes: 0, p2pBytes: 0, uploadBytes: 0, p2pParts: 0, httpParts: 0, hashMismatches: 0, protocolErrors: 0 };
+    this.declined = [];                // {n, id, key}: WANTs declined while busy, offered again when drained
     this.player = () => ({ stalls: 0, stallMs: 0, lagMs: -1 });
     // Measured delivery rate of parts pulled from neighbours (bytes/ms, EWMA).
     this.rateBpms = 0;
@@ -348,8 +358,15 @@ export class Swarm {
 
   onWant(n, id, key) {
     const e = this.store.get(key);
-    if (!e || !this.canUpload || n.serving.length >= MAX_SERVING || n.serving.some((s) => s.key === key)) {
+    if (n.serving.some((s) => s.key === key)) return;
+    if (!e || !this.canUpload || n.serving.length >= MAX_SERVING) {
       this.sendFrame(n, W.encodeControl(W.NOPE, id));
+      return;
+    }
+    if (this.busy()) {
+      this.sendFrame(n, W.encodeControl(W.NOPE, id));
+      this.declined.push({ n, id, key });
+      if (this.declined.length > MAX_DECLINED) this.declined.shift();
       return;
     }
     n.serving.push({ key, frames: W.chunkPart(id, e.data, this.welcome.maxFrame), next: 0 });
@@ -379,7 +396,38 @@ export class Swarm {
       }
       if (!this.sendFrame(n, frame)) return;
       this.counters.uploadBytes += frame.byteLength;
-      if (++s.next === s.frames.length) n.serving.shift();
+      if (++s.next === s.frames.length) {
+        n.serving.shift();
+        this.reoffer();
+      }
+    }
+  }
+
+  // busy tells whether the queued uploads would take longer than
+  // BUSY_HORIZON_MS at the upload cap.
+  busy() {
+    let bytes = 0, parts = 0;
+    for (const m of this.neighbours.values()) {
+      for (const s of m.serving) {
+        parts++;
+        for (let i = s.next; i < s.frames.length; i++) bytes += s.frames[i].byteLength;
+      }
+    }
+    if (this.upload.capBps > 0) return bytes > this.upload.capBps * BUSY_HORIZON_MS / 1000;
+    return parts >= BUSY_UPLOADS;
+  }
+
+  // reoffer says HAVE again, once not busy, for the parts declined while
+  // busy, to the neighbours that asked and have not said HAVE since.
+  reoffer() {
+    if (!this.declined.length || this.busy()) return;
+    const list = this.declined;
+    this.declined = [];
+    for (const d of list) {
+      if (d.n.open && this.neighbours.get(d.n.id) === d.n && !d.n.has.has(d.key) && this.store.has(d.key) &&
+          !d.n.serving.some((s) => s.key === d.key)) {
+        this.sendFrame(d.n, W.encodeControl(W.HAVE, d.id));
+      }
     }
   }
 
