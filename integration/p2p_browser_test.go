@@ -43,34 +43,8 @@ func TestBrowsersShareParts(t *testing.T) {
 	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360"})
 	waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 1)
 
-	_, page, err := get(ctx, s.base()+"/live/show/")
-	if err != nil || !strings.Contains(page, "/_swarmtx/player.js?v=") {
-		t.Fatalf("player page: %v\n%s", err, page)
-	}
-	script := page[strings.Index(page, "/_swarmtx/player.js?v="):]
-	script = script[:strings.Index(script, `"`)]
-
-	// The harness page builds hls.js itself: setup.js swaps in the bundle's
-	// Hls and a config with the swarm loader, hands the Swarm the player's
-	// stalls and lag once the harness has made hls.js, and exposes its stats.
-	setup := fmt.Sprintf(`document.write('<script src="%s%s"><\/script>');
-document.write('<script>(' + (() => {
-  window.Hls = swarmtx.Hls;
-  window.swarmtxSetup = (c, o) => {
-    const sc = swarmtx.hlsConfigWithSwarm(o.src, {log: (m) => console.log('[player ' + o.id + '] ' + m)});
-    Object.assign(c, sc);
-    window.__swarm = sc.fLoader.swarm;
-    setTimeout(() => swarmtx.watchPlayer(window.__swarm, window.hls, document.getElementById('v')), 0);
-  };
-  window.swarmtxStats = () => window.__swarm ? window.__swarm.stats() : null;
-}).toString() + ')()<\/script>');`, s.browserBase(), script)
 	src := s.browserBase() + "/live/show/index.m3u8"
-	b := harness.StartBrowser(t, harness.BrowserOptions{
-		Srcs:    []string{src, src},
-		SetupJS: setup,
-		// Console messages (the swarm's log) go to chromium.log.
-		Flags: []string{"--enable-logging=stderr", "--v=0"},
-	})
+	b := startSwarmBrowser(ctx, t, s, "live/show", []string{src, src})
 	for _, p := range b.Players {
 		if err := p.WaitPlaying(ctx); err != nil {
 			t.Fatalf("%v\nchromium log tail:\n%s", err, tail(swarmLog(b.Log()), 4000))
@@ -132,6 +106,40 @@ document.write('<script>(' + (() => {
 	} else {
 		t.Logf("/metrics: swarmtx_viewer_bytes_total{source=\"p2p\"} = %s", m[1])
 	}
+}
+
+// startSwarmBrowser starts one Chromium whose players (one per src) play
+// through the bundle's swarm loader, as the built-in player page does, and
+// report Swarm.stats() as PlayerReport.Extra.
+func startSwarmBrowser(ctx context.Context, t *testing.T, s *stack, path string, srcs []string) *harness.Browser {
+	t.Helper()
+	_, page, err := get(ctx, s.base()+"/"+path+"/")
+	if err != nil || !strings.Contains(page, "/_swarmtx/player.js?v=") {
+		t.Fatalf("player page: %v\n%s", err, page)
+	}
+	script := page[strings.Index(page, "/_swarmtx/player.js?v="):]
+	script = script[:strings.Index(script, `"`)]
+
+	// The harness page builds hls.js itself: setup.js swaps in the bundle's
+	// Hls and a config with the swarm loader, hands the Swarm the player's
+	// stalls and lag once the harness has made hls.js, and exposes its stats.
+	setup := fmt.Sprintf(`document.write('<script src="%s%s"><\/script>');
+document.write('<script>(' + (() => {
+  window.Hls = swarmtx.Hls;
+  window.swarmtxSetup = (c, o) => {
+    const sc = swarmtx.hlsConfigWithSwarm(o.src, {log: (m) => console.log('[player ' + o.id + '] ' + m)});
+    Object.assign(c, sc);
+    window.__swarm = sc.fLoader.swarm;
+    setTimeout(() => swarmtx.watchPlayer(window.__swarm, window.hls, document.getElementById('v')), 0);
+  };
+  window.swarmtxStats = () => window.__swarm ? window.__swarm.stats() : null;
+}).toString() + ')()<\/script>');`, s.browserBase(), script)
+	return harness.StartBrowser(t, harness.BrowserOptions{
+		Srcs:    srcs,
+		SetupJS: setup,
+		// Console messages (the swarm's log) go to chromium.log.
+		Flags: []string{"--enable-logging=stderr", "--v=0"},
+	})
 }
 
 // swarmLog keeps the console lines of chromium.log (the D-Bus noise is long).

@@ -77,20 +77,5 @@ type copiesSample struct{ http, peer, served, made float64 }
 
 // serverCopies reads the source rendition's server and media byte counters.
 func serverCopies(ctx context.Context, t *testing.T, base string) copiesSample {
-	t.Helper()
-	_, body, err := get(ctx, base+"/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	value := func(series string) float64 {
-		v, _ := metricValue(body, series)
-		return v
-	}
-	c := copiesSample{
-		http: value(`swarmtx_server_bytes_total{path="live/show",rendition="source",via="http"}`),
-		peer: value(`swarmtx_server_bytes_total{path="live/show",rendition="source",via="peer"}`),
-		made: value(`swarmtx_media_bytes_total{path="live/show",rendition="source"}`),
-	}
-	c.served = c.http + c.peer
-	return c
+	return serverCopiesOf(ctx, t, base, "source")
 }

@@ -433,9 +433,9 @@ func (c *conn) sender() {
 			}
 			t.Stop()
 		}
-		if u != nil && p.cfg.corrupt != nil {
+		if u != nil && p.cfg.TamperData != nil {
 			frame = append([]byte(nil), frame...)
-			p.cfg.corrupt(frame)
+			p.cfg.TamperData(frame)
 		}
 		if h := p.cfg.frameSent; h != nil {
 			h(len(frame))

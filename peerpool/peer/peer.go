@@ -84,9 +84,13 @@ type Config struct {
 	// to the server. The neighbour is already disconnected and banned.
 	OnBadPeer func(p wire.PeerID, reason string)
 
-	// Test hooks, reachable only from this package's tests.
-	corrupt   func(frame []byte) // called on a private copy of every DATA frame before it is sent
-	frameSent func(n int)        // called with the size of every frame sent
+	// TamperData, when set, is called on a private copy of every DATA
+	// frame before it is sent: it turns this peer into a hostile one, for
+	// tests of the swarm's defences. Never set it in a real viewer.
+	TamperData func(frame []byte)
+
+	// Test hook, reachable only from this package's tests.
+	frameSent func(n int) // called with the size of every frame sent
 }
 
 // Limits (per neighbour unless stated).

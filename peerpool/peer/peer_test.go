@@ -254,7 +254,7 @@ func flipLastByte(b []byte) { b[len(b)-1] ^= 0xff }
 func TestCorruptNeighbour(t *testing.T) {
 	s := newSwarm(t)
 	// Ties in neighbour choice go to the smaller id: the bad peer is asked first.
-	bad := s.add("00000000000000000000000000000001", Config{CanUpload: true, corrupt: flipLastByte})
+	bad := s.add("00000000000000000000000000000001", Config{CanUpload: true, TamperData: flipLastByte})
 	good := s.add("ffffffffffffffffffffffffffffffff", Config{CanUpload: true})
 	var reports []string
 	var mu sync.Mutex
@@ -316,7 +316,7 @@ func TestCorruptNeighbour(t *testing.T) {
 
 func TestCorruptOnlySource(t *testing.T) {
 	s := newSwarm(t)
-	bad := s.add("", Config{CanUpload: true, corrupt: flipLastByte})
+	bad := s.add("", Config{CanUpload: true, TamperData: flipLastByte})
 	reported := make(chan string, 1)
 	v := s.add("", Config{
 		OnBadPeer: func(p wire.PeerID, reason string) { reported <- reason },
@@ -339,7 +339,7 @@ func TestCorruptOnlySource(t *testing.T) {
 func TestOutOfOrderFrame(t *testing.T) {
 	s := newSwarm(t)
 	var n atomic.Int64
-	bad := s.add("", Config{CanUpload: true, corrupt: func(b []byte) {
+	bad := s.add("", Config{CanUpload: true, TamperData: func(b []byte) {
 		if n.Add(1) == 2 {
 			// offset is the 4 bytes after type and PartID ("720p").
 			off := 1 + 1 + 4 + 8 + 2

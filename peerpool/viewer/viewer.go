@@ -48,6 +48,10 @@ type Config struct {
 	// 0 = no cap). CanUpload false never uploads (the browser's opt-out).
 	UploadCapBps int64
 	CanUpload    bool
+	// TamperUpload, when set, is called on a private copy of every DATA
+	// frame this viewer sends (peer.Config.TamperData): a hostile viewer,
+	// for tests and benchmarks of the swarm's defences.
+	TamperUpload func(frame []byte)
 	// TurnOnly asks the server for relay-only ICE (no host address exposed).
 	TurnOnly bool
 	// API builds the PeerConnections; nil means peer.NewLoopbackAPI(),
@@ -239,6 +243,7 @@ func Run(ctx context.Context, cfg Config) (*Viewer, error) {
 		RelayOnly:    v.welcome.ICETransportPolicy == "relay",
 		UploadCapBps: cfg.UploadCapBps,
 		CanUpload:    cfg.CanUpload,
+		TamperData:   cfg.TamperUpload,
 		MaxFrame:     v.welcome.MaxFrame,
 		StoreParts:   cfg.StoreParts,
 		Logger:       cfg.Logger,

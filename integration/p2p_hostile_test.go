@@ -1,0 +1,113 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/swarmtx/swarmtx/integration/harness"
+	"github.com/swarmtx/swarmtx/peerpool/viewer"
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
+
+// TestCorruptingViewerIsBanned: a Go viewer flips a byte in every DATA
+// frame it sends. Its neighbours (honest Go viewers and a Chromium player)
+// detect the bad parts against the announced SHA-256, never play them,
+// drop it and report it; the server bans it and closes its session; every
+// honest viewer keeps playing without a stall longer than a part.
+func TestCorruptingViewerIsBanned(t *testing.T) {
+	const (
+		honest = 6
+		part   = 500 * time.Millisecond
+	)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	s := startStack(t, stackOptions{AttachFlags: "--ladder source"})
+	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360", VideoBitrate: 1000})
+	waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 1)
+
+	run := func(tamper func([]byte)) *viewer.Viewer {
+		v, err := viewer.Run(ctx, viewer.Config{
+			URL:          s.base() + "/live/show/",
+			Rendition:    "source",
+			CanUpload:    true,
+			UploadCapBps: 280_000,
+			TamperUpload: tamper,
+			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 3 * d },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		return v
+	}
+	// The hostile viewer joins first, so it is among everyone's neighbours.
+	bad := run(func(frame []byte) { frame[len(frame)-1] ^= 0x5a })
+	var vs []*viewer.Viewer
+	for range honest {
+		vs = append(vs, run(nil))
+	}
+	b := startSwarmBrowser(ctx, t, s, "live/show", []string{s.browserBase() + "/live/show/index.m3u8"})
+	browser := b.Players[0]
+	if err := browser.WaitPlaying(ctx); err != nil {
+		t.Fatalf("%v\nswarm log:\n%s", err, tail(swarmLog(b.Log()), 4000))
+	}
+	bStart, _ := browser.Latest()
+
+	select {
+	case <-bad.Done():
+	case <-time.After(45 * time.Second):
+		t.Fatal("the corrupting viewer's session is still open after 45 s")
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	t.Logf("corrupting viewer: %v", bad.Err())
+	if err := bad.Err(); err == nil || !strings.Contains(err.Error(), "hash-mismatch") {
+		t.Errorf("corrupting viewer ended with %v, want the server's ban for hash-mismatch", err)
+	}
+	_, body, err := get(ctx, s.base()+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := metricValue(body, `swarmtx_peers_banned_total{path="live/show",reason="hash-mismatch"}`); n < 1 {
+		t.Errorf("/metrics counts %v peers banned for hash-mismatch, want 1", n)
+	}
+	// The swarm goes on without it.
+	sleepCtx(ctx, t, 10*time.Second)
+
+	var detected int64
+	for i, v := range vs {
+		st := v.Stats()
+		detected += st.PeerHashMismatches
+		t.Logf("honest viewer %d: stalls %d (longest %v), P2P %.0f%%, bad parts from peers %d, peers %d",
+			i, st.Stalls, st.LongestStall, 100*st.P2PShare(), st.PeerHashMismatches, st.Peers)
+		if st.LongestStall > part {
+			t.Errorf("honest viewer %d stalled %v at once, longer than a part", i, st.LongestStall)
+		}
+		if st.HTTPHashMismatches > 0 || st.FailedParts > 0 {
+			t.Errorf("honest viewer %d: %d bad parts over HTTP, %d not obtained", i, st.HTTPHashMismatches, st.FailedParts)
+		}
+		if err := v.Err(); err != nil {
+			t.Errorf("honest viewer %d stopped: %v", i, err)
+		}
+	}
+	end, _ := browser.Latest()
+	var bst swarmStats
+	if err := json.Unmarshal(end.Extra, &bst); err != nil {
+		t.Fatalf("browser: no swarm stats: %v", err)
+	}
+	detected += int64(bst.HashMismatches)
+	t.Logf("browser: stalls %d (%.0f ms), P2P %.0f%%, bad parts from peers %d, errors %q",
+		end.Stalls-bStart.Stalls, end.StallMs-bStart.StallMs, 100*bst.P2PShare, bst.HashMismatches, end.Errors)
+	if ms := end.StallMs - bStart.StallMs; ms > float64(part/time.Millisecond) {
+		t.Errorf("browser stalled %.0f ms, more than a part", ms)
+	}
+	if len(end.Errors) > 0 {
+		t.Errorf("browser: errors %q", end.Errors)
+	}
+	if detected == 0 {
+		t.Error("no honest viewer saw a bad part: the corrupting viewer never uploaded, the test proves nothing")
+	}
+}
