@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,17 +24,18 @@ type swarmRendition struct {
 // TestSwarmOfThirtyFourViewers: one OBS-like stream with a two-rung ladder;
 // 30 Go viewers (24 on the source, 6 on 180p) and 4 headless Chromium
 // players (hls.js + MSE through the swarm loader) watch it for 60 s. A
-// fifth of the Go viewers leave 25 s in and as many new ones join. Every
+// fifth of the Go viewers are replaced, one every 2 s from 15 s in. Every
 // viewer must keep playing with no stall longer than one part, play only
 // verified parts, and the server must send at most half as many copies as
 // there are viewers; the run prints server copies per rendition and the
 // P2P share.
 func TestSwarmOfThirtyFourViewers(t *testing.T) {
 	const (
-		browsers = 4
-		watchFor = 60 * time.Second
-		churnAt  = 25 * time.Second
-		part     = 500 * time.Millisecond // swarmtx's default part target
+		browsers   = 4
+		watchFor   = 60 * time.Second
+		churnFrom  = 15 * time.Second
+		churnEvery = 2 * time.Second
+		part       = 500 * time.Millisecond // swarmtx's default part target
 	)
 	renditions := []swarmRendition{
 		{name: "source", goViewers: 24, uploadBps: 280_000}, // ~1.13 Mbit/s with audio
@@ -50,16 +52,21 @@ func TestSwarmOfThirtyFourViewers(t *testing.T) {
 		rendition string
 		joined    time.Time
 		left      bool
+		watched   time.Duration // until it left
 		final     viewer.Stats
 	}
 	var vs []*goViewer
+	byName := map[string]swarmRendition{}
+	for _, r := range renditions {
+		byName[r.name] = r
+	}
 	join := func(r swarmRendition) {
 		v, err := viewer.Run(ctx, viewer.Config{
 			URL:          s.base() + "/live/show/",
 			Rendition:    r.name,
 			CanUpload:    true,
 			UploadCapBps: r.uploadBps,
-			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 3 * d },
+			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 10 * d },
 		})
 		if err != nil {
 			t.Fatalf("%s viewer: %v", r.name, err)
@@ -83,6 +90,8 @@ func TestSwarmOfThirtyFourViewers(t *testing.T) {
 			t.Fatalf("%v\nswarm log:\n%s", err, tail(swarmLog(b.Log()), 4000))
 		}
 	}
+	// Startup is over: the run measures steady playback from here.
+	sleepCtx(ctx, t, 5*time.Second)
 	bStart := make([]harness.PlayerReport, browsers)
 	for i, p := range b.Players {
 		bStart[i], _ = p.Latest()
@@ -93,29 +102,27 @@ func TestSwarmOfThirtyFourViewers(t *testing.T) {
 	}
 	began := time.Now()
 
-	sleepCtx(ctx, t, churnAt)
-	// Churn: the first viewers of each rendition leave (a fifth of the Go
-	// viewers), as many new ones join.
+	// Churn: from churnFrom on, every churnEvery one Go viewer leaves and a
+	// new one joins on its rendition, until a fifth have been replaced.
+	var leaving []*goViewer
 	for _, r := range renditions {
-		leave := r.goViewers / 5
+		n := r.goViewers / 5
 		for _, gv := range vs {
-			if leave == 0 {
-				break
-			}
-			if gv.rendition == r.name && !gv.left {
-				gv.final = gv.v.Stats()
-				gv.v.Close()
-				gv.left = true
-				leave--
+			if gv.rendition == r.name && n > 0 {
+				leaving = append(leaving, gv)
+				n--
 			}
 		}
 	}
-	for _, r := range renditions {
-		for range r.goViewers / 5 {
-			join(r)
-		}
+	sleepCtx(ctx, t, churnFrom)
+	for _, gv := range leaving {
+		gv.final = gv.v.Stats()
+		gv.v.Close()
+		gv.left, gv.watched = true, time.Since(gv.joined)
+		join(byName[gv.rendition])
+		sleepCtx(ctx, t, churnEvery)
 	}
-	sleepCtx(ctx, t, watchFor-churnAt)
+	sleepCtx(ctx, t, watchFor-time.Since(began))
 	elapsed := time.Since(began)
 
 	after := map[string]copiesSample{}
@@ -137,8 +144,11 @@ func TestSwarmOfThirtyFourViewers(t *testing.T) {
 		worst = max(worst, st.LongestStall)
 		watched := time.Since(gv.joined)
 		if gv.left {
-			watched = churnAt
+			watched = gv.watched
 		}
+		t.Logf("go viewer %d (%s, left %v): %d parts, P2P %.0f%%, uploaded %d kB, peers %d, stalls %d (longest %v), late %d, lag %v, HTTP after waiting %+v",
+			i, gv.rendition, gv.left, st.PartsPlayed, 100*st.P2PShare(), st.UploadBytes/1000, st.Peers, st.Stalls,
+			st.LongestStall.Round(time.Millisecond), st.LateParts, st.Lag.Round(time.Millisecond), st.Fallbacks)
 		if !st.Playing || float64(st.PartsPlayed) < 0.7*watched.Seconds()/part.Seconds() {
 			t.Errorf("go viewer %d (%s): playing %v, %d parts played in %v", i, gv.rendition, st.Playing, st.PartsPlayed, watched.Round(time.Second))
 		}
@@ -170,6 +180,9 @@ func TestSwarmOfThirtyFourViewers(t *testing.T) {
 			i, adv, elapsed.Round(time.Second), end.Stalls-bStart[i].Stalls, stallMs, end.LagMs, st.Rendition, st.Peers, 100*st.P2PShare, st.UploadBytes)
 		if want := elapsed.Seconds()*min(speed, 1) - 2; adv < want {
 			t.Errorf("browser %d: currentTime advanced %.1fs, want %.1fs", i, adv, want)
+		}
+		if st := stallTimes(p.Reports(), bStart[i]); len(st) > 0 {
+			t.Logf("browser %d stalls (s into the run: ms): %s", i, st)
 		}
 		if stallMs > float64(part/time.Millisecond) {
 			t.Errorf("browser %d: stalled %.0f ms, more than a part", i, stallMs)
@@ -235,4 +248,21 @@ func sleepCtx(ctx context.Context, t *testing.T, d time.Duration) {
 		t.Fatal(ctx.Err())
 	case <-time.After(d):
 	}
+}
+
+// stallTimes lists when a player's stalls began after from (seconds since
+// from) and how long each lasted, for the log.
+func stallTimes(rs []harness.PlayerReport, from harness.PlayerReport) string {
+	var out []string
+	prev := from
+	for _, r := range rs {
+		if r.UnixMs <= from.UnixMs {
+			continue
+		}
+		if r.Stalls > prev.Stalls || r.StallMs > prev.StallMs+1 {
+			out = append(out, fmt.Sprintf("%.1f: +%.0f", (r.UnixMs-from.UnixMs)/1000, r.StallMs-prev.StallMs))
+		}
+		prev = r
+	}
+	return strings.Join(out, ", ")
 }

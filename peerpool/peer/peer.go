@@ -651,6 +651,20 @@ func (p *Peer) pickLocked(id wire.PartID, tried map[wire.PeerID]bool) *conn {
 	return cands[0]
 }
 
+// Availability tells how many connected neighbours said HAVE for id and
+// whether a transfer of it is under way: why a Want ran out of time.
+func (p *Peer) Availability(id wire.PartID) (holders int, inFlight bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		if c.open && c.has.has(id) {
+			holders++
+		}
+	}
+	_, in := p.activeIncomingLocked(id)
+	return holders, in != nil
+}
+
 // Stats returns a copy of the counters.
 func (p *Peer) Stats() Stats {
 	p.mu.Lock()

@@ -267,6 +267,19 @@ func (v *Viewer) obtain(s *slot) {
 		if ctx.Err() != nil {
 			return
 		}
+		if wait > 0 {
+			holders, inFlight := v.peer.Availability(s.id)
+			v.mu.Lock()
+			switch {
+			case inFlight:
+				v.st.Fallbacks.InFlight++
+			case holders > 0:
+				v.st.Fallbacks.Declined++
+			default:
+				v.st.Fallbacks.NoHolder++
+			}
+			v.mu.Unlock()
+		}
 	}
 
 	// Over HTTP.

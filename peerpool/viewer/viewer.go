@@ -90,6 +90,9 @@ type Stats struct {
 	PartsPlayed int64
 	Stalls      int
 	StallTime   time.Duration
+	// Fallbacks classify the parts fetched over HTTP after waiting for the
+	// neighbours in vain.
+	Fallbacks Fallbacks
 	// LongestStall is the longest single stall that has ended.
 	LongestStall time.Duration
 	LateParts    int
@@ -107,6 +110,13 @@ type Stats struct {
 	FailedParts        int
 	PeerHashMismatches int64
 	PeerProtocolErrors int64
+}
+
+// Fallbacks count why parts waited for went to HTTP: a transfer was still
+// under way at the deadline, neighbours had the part but did not deliver
+// it (busy, stalled), or no neighbour had it.
+type Fallbacks struct {
+	InFlight, Declined, NoHolder int
 }
 
 // P2PShare is the share of media bytes that came from neighbours.

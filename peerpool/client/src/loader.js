@@ -32,10 +32,12 @@ function newStats() {
 
 // makeSwarmLoader returns a loader class bound to swarm. DefaultLoader is
 // hls.js's default (Hls.DefaultConfig.loader). opts.deadline(partDurationS)
-// returns how long to wait for the swarm, in ms (default: half the part).
+// returns how long to wait for the swarm, in ms, counted from the part's
+// announcement (default: one part duration, at most 1 s; the player holds
+// three parts back, so a part given up on still arrives over HTTP in time).
 export function makeSwarmLoader(DefaultLoader, swarm, opts) {
   const o = opts || {};
-  const deadline = o.deadline || ((d) => Math.max(50, Math.min(1000, d * 500)));
+  const deadline = o.deadline || ((d) => Math.max(50, Math.min(1000, d * 1000)));
   return class SwarmLoader {
     constructor(config) {
       this.config = config;

@@ -76,6 +76,8 @@ export class Swarm {
     this.neighbours = new Map();
     this.banned = new Set();           // neighbours we reported: never reconnected
     this.announced = new Map();        // key -> part announcement
+    this.latest = new Map();           // rendition -> its newest announcement
+    this.early = new Map();            // key -> [{resolve, timer}]: asked for before announced
     this.store = new Map();            // key -> Uint8Array (insertion order = age)
     this.waiters = new Map();          // key -> [waiter]
     this.pendingHave = [];
@@ -154,6 +156,12 @@ export class Swarm {
         if (!this.announced.has(key)) {
           this.announced.set(key, m);
           if (this.announced.size > ANNOUNCED_PARTS) this.announced.delete(this.announced.keys().next().value);
+          this.latest.set(m.id.r, m);
+          const early = this.early.get(key);
+          if (early) {
+            this.early.delete(key);
+            for (const e of early) { clearTimeout(e.timer); e.resolve(true); }
+          }
         }
         break;
       }
@@ -500,7 +508,25 @@ export class Swarm {
     const e = this.store.get(key);
     if (e) return Promise.resolve({ data: e.data, source: 'store' });
     if (id.r !== this.rendition) this.setRendition(id.r);
-    if (!this.welcome || !this.announced.has(key) || deadlineMs <= 0) return Promise.resolve(null);
+    if (!this.welcome || deadlineMs <= 0) return Promise.resolve(null);
+    if (!this.announced.has(key)) {
+      // hls.js asks for the part its playlist names in a preload hint
+      // before the part is cut: wait for the announcement, then for the
+      // swarm as for any part.
+      const waitMs = this.announceWaitMs(id);
+      if (waitMs <= 0) return Promise.resolve(null);
+      return new Promise((resolve) => {
+        const e = { resolve };
+        e.timer = setTimeout(() => {
+          const list = (this.early.get(key) || []).filter((x) => x !== e);
+          if (list.length) this.early.set(key, list); else this.early.delete(key);
+          resolve(false);
+        }, waitMs);
+        const list = this.early.get(key) || [];
+        list.push(e);
+        this.early.set(key, list);
+      }).then((ok) => (ok && this.announced.has(key) ? this.get(id, deadlineMs) : null));
+    }
     let anyHas = false, anyOpen = false;
     for (const n of this.neighbours.values()) {
       if (!n.open) continue;
@@ -522,8 +548,21 @@ export class Swarm {
   }
 
   // cancel withdraws a pending get (the loader was aborted).
+  // announceWaitMs is how long to wait for the announcement of a part not
+  // announced yet: two part durations when it is one of the next two parts
+  // of its rendition, 0 (do not wait) otherwise.
+  announceWaitMs(id) {
+    const last = this.latest.get(id.r);
+    if (!last) return 0;
+    const next = id.msn === last.id.msn ? id.i - last.id.i : id.msn === last.id.msn + 1 ? id.i + 1 : 0;
+    if (next < 1 || next > 2) return 0;
+    return 2 * Math.max(50, last.durationMs || 0);
+  }
+
   cancel(id) {
     const key = W.partKey(id);
+    for (const e of this.early.get(key) || []) { clearTimeout(e.timer); e.resolve(false); }
+    this.early.delete(key);
     for (const w of [...(this.waiters.get(key) || [])]) this.giveUp(w);
   }
 
