@@ -3,9 +3,13 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/swarmtx/swarmtx/integration/harness"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
@@ -109,5 +113,140 @@ func TestCorruptingViewerIsBanned(t *testing.T) {
 	}
 	if detected == 0 {
 		t.Error("no honest viewer saw a bad part: the corrupting viewer never uploaded, the test proves nothing")
+	}
+}
+
+// TestHostileSessionsCloseAlone: next to honest Go viewers, hostile clients
+// send the swarm WebSocket garbage, a message before join, a flood, an
+// oversized message and a second join, and one viewer sends data-channel
+// frames of an unknown type. Each hostile session is closed with its reason
+// (sent to it and logged by the plugin); the frame-breaking viewer is
+// banned for "protocol"; the honest viewers keep their sessions and play on.
+func TestHostileSessionsCloseAlone(t *testing.T) {
+	const (
+		honest = 4
+		part   = 500 * time.Millisecond
+	)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	s := startStack(t, stackOptions{AttachFlags: "--ladder source"})
+	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360", VideoBitrate: 1000})
+	waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 1)
+
+	run := func(tamper func([]byte)) *viewer.Viewer {
+		v, err := viewer.Run(ctx, viewer.Config{
+			URL:          s.base() + "/live/show/",
+			Rendition:    "source",
+			CanUpload:    true,
+			UploadCapBps: 280_000,
+			TamperUpload: tamper,
+			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 3 * d },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.Close() })
+		return v
+	}
+	// Its DATA frames claim a frame type that does not exist.
+	breaker := run(func(frame []byte) { frame[0] = 0x7f })
+	var vs []*viewer.Viewer
+	for range honest {
+		vs = append(vs, run(nil))
+	}
+	sleepCtx(ctx, t, 3*time.Second)
+
+	swarmURL := "ws://127.0.0.1:" + strconv.Itoa(s.httpPort) + "/live/show/swarm"
+	join := `{"t":"join","v":1,"rendition":"source","upload":{"enabled":true,"capBps":0}}`
+	cases := []struct {
+		name string
+		send []string
+		want string // in the reason the server gives and logs
+	}{
+		{"garbage", []string{`{"t":"join"`}, "join"},
+		{"not join first", []string{`{"t":"have","parts":[]}`}, "first message must be join"},
+		{"flood", append([]string{join}, repeat(`{"t":"have","parts":[]}`, 400)...), "messages per second"},
+		{"oversized", []string{join, `{"t":"have","parts":[],"x":"` + strings.Repeat("a", 40000) + `"}`}, "read limited"},
+		{"join twice", []string{join, join}, "join sent twice"},
+	}
+	for _, tc := range cases {
+		reason, err := hostileSession(ctx, swarmURL, tc.send)
+		t.Logf("%s: closed with %q (%v)", tc.name, reason, err)
+		if !strings.Contains(reason, tc.want) {
+			t.Errorf("%s: the server's reason %q does not say %q", tc.name, reason, tc.want)
+		}
+		if !strings.Contains(s.pluginLog(), tc.want) {
+			t.Errorf("%s: the plugin log has no line with %q", tc.name, tc.want)
+		}
+	}
+
+	select {
+	case <-breaker.Done():
+	case <-time.After(45 * time.Second):
+		t.Fatal("the frame-breaking viewer's session is still open after 45 s")
+	case <-ctx.Done():
+		t.Fatal(ctx.Err())
+	}
+	t.Logf("frame-breaking viewer: %v", breaker.Err())
+	if err := breaker.Err(); err == nil || !strings.Contains(err.Error(), "protocol") {
+		t.Errorf("frame-breaking viewer ended with %v, want the server's ban for protocol", err)
+	}
+	sleepCtx(ctx, t, 5*time.Second)
+	for i, v := range vs {
+		st := v.Stats()
+		t.Logf("honest viewer %d: %d parts, stalls %d (longest %v), P2P %.0f%%, protocol errors seen %d, peers %d",
+			i, st.PartsPlayed, st.Stalls, st.LongestStall, 100*st.P2PShare(), st.PeerProtocolErrors, st.Peers)
+		if err := v.Err(); err != nil {
+			t.Errorf("honest viewer %d lost its session: %v", i, err)
+		}
+		if st.LongestStall > part {
+			t.Errorf("honest viewer %d stalled %v at once, longer than a part", i, st.LongestStall)
+		}
+		if !st.Playing {
+			t.Errorf("honest viewer %d is not playing", i)
+		}
+	}
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// hostileSession dials the swarm WebSocket, sends msgs as fast as it can and
+// reads until the server closes the session; it returns the reason the
+// server gave (its error message, or the close frame's reason).
+func hostileSession(ctx context.Context, url string, msgs []string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return "", err
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1 << 20)
+	for _, m := range msgs {
+		if err := c.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+			break // closed by the server already
+		}
+	}
+	for {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			if ce := (websocket.CloseError{}); errors.As(err, &ce) {
+				return ce.Reason, nil
+			}
+			return "", err
+		}
+		var e struct {
+			T      string `json:"t"`
+			Reason string `json:"reason"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.T == "error" {
+			return e.Reason, nil
+		}
 	}
 }

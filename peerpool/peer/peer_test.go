@@ -637,3 +637,45 @@ func TestEarlySignaling(t *testing.T) {
 		t.Fatalf("Want: %v", err)
 	}
 }
+
+// A neighbour that floods control frames past maxFramesPerSec is dropped
+// and reported for "protocol".
+func TestFloodingNeighbour(t *testing.T) {
+	s := newSwarm(t)
+	flooder := s.add("00000000000000000000000000000007", Config{CanUpload: true})
+	reported := make(chan string, 1)
+	v := s.add("fffffffffffffffffffffffffffffffa", Config{
+		OnBadPeer: func(p wire.PeerID, reason string) {
+			if p == flooder.cfg.ID {
+				reported <- reason
+			}
+		},
+	})
+	flooder.SetNeighbours([]wire.PeerInfo{{ID: v.cfg.ID}}, nil)
+	v.SetNeighbours([]wire.PeerInfo{{ID: flooder.cfg.ID}}, nil)
+	waitFor(t, func() bool { return v.Stats().Neighbours[flooder.cfg.ID].Connected })
+	id := makePart(1, 100).id
+	deadline := time.After(10 * time.Second)
+	for {
+		flooder.mu.Lock()
+		if c := flooder.conns[v.cfg.ID]; c != nil && len(c.control) < maxControlQueue/2 {
+			for range 2000 {
+				c.queueControlLocked(wire.FrameHave, id)
+			}
+		}
+		flooder.mu.Unlock()
+		select {
+		case r := <-reported:
+			if r != wire.ReasonProtocol {
+				t.Fatalf("reason %q, want %q", r, wire.ReasonProtocol)
+			}
+			if n := v.Stats().Neighbours[flooder.cfg.ID]; n.Connected {
+				t.Error("the flooding neighbour is still connected")
+			}
+			return
+		case <-deadline:
+			t.Fatalf("no report after 10 s of flooding (%d frames/s allowed)", maxFramesPerSec)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
