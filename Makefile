@@ -6,7 +6,7 @@ BIN     := bin/swarmtx
 TESTFLAGS ?= -timeout 40m -p 1
 FUZZTIME  ?= 10s
 
-.PHONY: all deps build test vet fuzz-short demo clean
+.PHONY: all deps build test bench vet fuzz-short demo clean
 
 all: build
 
@@ -23,8 +23,16 @@ vet:
 
 # Integration tests are ordinary Go tests; they need deps, and some run the
 # built binary as MediaMTX's hook.
+# The short form of the swarm benchmark runs too: it checks the invariants
+# every form keeps (all play, nothing bad played, at most half a copy per
+# viewer) and prints its figures.
 test: deps build vet
 	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test -timeout 10m -run '^$$' -bench 'Swarm/short' -benchtime 1x ./integration
+
+# The swarm benchmark's full forms (30 viewers; a few minutes each).
+bench: deps build
+	$(GO) test -timeout 30m -run '^$$' -bench 'Swarm' -benchtime 1x ./integration
 
 # Runs every Fuzz target of every package for FUZZTIME each (go test allows
 # one -fuzz target per invocation, hence the loop).

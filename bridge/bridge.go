@@ -63,6 +63,7 @@ type stream struct {
 	origin   *llhls.Stream
 	hub      *signal.Hub // the stream's swarm
 	seeders  *seeders
+	traffic  *traffic
 	cuts     *cmaf.Cuts
 	resumeAt int64 // stream timeline position for the next session
 
@@ -138,19 +139,15 @@ func (b *Bridge) hubOf(path string) *signal.Hub {
 }
 
 // newHub creates the swarm of the stream at path.
-func (b *Bridge) newHub(path string, partTarget time.Duration) *signal.Hub {
+func (b *Bridge) newHub(path string, partTarget time.Duration, tr *traffic) *signal.Hub {
 	m := b.metrics
 	return signal.NewHub(path, signal.Config{
 		ICEServers: b.settings.ICEServers,
 		RelayOnly:  b.settings.RelayOnly,
 		Seeded:     true, // every stream's renditions get a seeder (seeders.go)
 		PartTarget: partTarget,
-		OnStats: func(httpBytes, p2pBytes int64, stalls int) {
-			m.ViewerBytes.WithLabelValues(path, "http").Add(float64(httpBytes))
-			m.ViewerBytes.WithLabelValues(path, "p2p").Add(float64(p2pBytes))
-			m.Stalls.WithLabelValues(path).Add(float64(stalls))
-		},
-		OnViewers: func(n int) { m.Viewers.WithLabelValues(path).Set(float64(n)) },
+		OnStats:    tr.viewerReport,
+		OnViewers:  tr.setViewers,
 		OnBan:     func(reason string) { m.PeersBanned.WithLabelValues(path, reason).Inc() },
 		Logger:    b.log,
 	}, tracker.New(tracker.Config{}))
@@ -162,8 +159,7 @@ func (b *Bridge) countServed(path, rendition string, n int) {
 	b.mu.Unlock()
 	if st != nil {
 		st.bytesServed.Add(uint64(n))
-		b.metrics.ServerBytes.WithLabelValues(path, rendition, "http").Add(float64(n))
-		st.hub.CountHTTP(rendition, n)
+		st.traffic.servedHTTP(rendition, n)
 	}
 }
 
@@ -225,7 +221,8 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 	b.mu.Lock()
 	st := b.streams[req.Path]
 	if st == nil {
-		hub := b.newHub(req.Path, req.Options.PartDuration)
+		tr := newTraffic(req.Path, b.metrics)
+		hub := b.newHub(req.Path, req.Options.PartDuration, tr)
 		st = &stream{
 			path: req.Path,
 			origin: llhls.NewStream(req.Path, llhls.Settings{
@@ -236,7 +233,8 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 			// Sequence numbers start at the Unix time, so a restarted plugin
 			// never reuses a URL a CDN may have cached.
 			hub:      hub,
-			seeders:  newSeeders(req.Path, hub, b.settings.WebRTC, b.settings.ICEServers, b.metrics, b.log.With("path", req.Path)),
+			seeders:  newSeeders(hub, b.settings.WebRTC, b.settings.ICEServers, tr, b.log.With("path", req.Path)),
+			traffic:  tr,
 			cuts:     cmaf.NewCuts(uint64(time.Now().Unix())),
 			resumeAt: timelineStart,
 		}
@@ -327,6 +325,7 @@ func (b *Bridge) Status(context.Context) (contract.Status, error) {
 			BytesServed:   st.bytesServed.Load(),
 			URL:           b.streamURL(st.path),
 		}
+		st.traffic.fill(&ss)
 		for _, r := range st.origin.Stats() {
 			if r.Segments > 0 {
 				ss.Renditions = append(ss.Renditions, r.Name)

@@ -18,11 +18,12 @@ type streamOutput struct {
 	path    string
 	hub     *signal.Hub
 	seeders *seeders
+	traffic *traffic
 	metrics *metrics.Metrics
 }
 
 func (o streamOutput) PublishPart(p *cmaf.Part) {
-	o.metrics.MediaBytes.WithLabelValues(o.path, p.ID.Rendition).Add(float64(len(p.Data)))
+	o.traffic.made(p.ID.Rendition, len(p.Data))
 	if !p.LastSampleAt.IsZero() {
 		o.metrics.PartDelay.WithLabelValues(o.path, p.ID.Rendition).Observe(time.Since(p.LastSampleAt).Seconds())
 	}

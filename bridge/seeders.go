@@ -7,7 +7,6 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
-	"github.com/swarmtx/swarmtx/bridge/metrics"
 	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -21,21 +20,20 @@ const seederParts = 48
 // rendition: each pushes every new part of its rendition to a few viewers
 // the tracker ranks best, who pass it on.
 type seeders struct {
-	path    string
 	hub     *signal.Hub
 	api     *webrtc.API
 	ice     []webrtc.ICEServer
-	metrics *metrics.Metrics
+	traffic *traffic
 	log     *slog.Logger
 
 	mu      sync.Mutex
 	peers   map[string]*peer.Peer // by rendition
-	counted map[string]int64      // bytes sent already counted in metrics
+	counted map[string]int64      // bytes sent already counted in traffic
 	closed  bool
 }
 
-func newSeeders(path string, hub *signal.Hub, api *webrtc.API, ice []wire.ICEServer, m *metrics.Metrics, log *slog.Logger) *seeders {
-	s := &seeders{path: path, hub: hub, api: api, metrics: m, log: log,
+func newSeeders(hub *signal.Hub, api *webrtc.API, ice []wire.ICEServer, tr *traffic, log *slog.Logger) *seeders {
+	s := &seeders{hub: hub, api: api, traffic: tr, log: log,
 		peers: make(map[string]*peer.Peer), counted: make(map[string]int64)}
 	for _, srv := range ice {
 		s.ice = append(s.ice, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
@@ -57,7 +55,7 @@ func (s *seeders) push(p *cmaf.Part) {
 	s.counted[p.ID.Rendition] = sent
 	s.mu.Unlock()
 	if delta > 0 {
-		s.metrics.ServerBytes.WithLabelValues(s.path, p.ID.Rendition, "peer").Add(float64(delta))
+		s.traffic.seeded(p.ID.Rendition, delta)
 	}
 }
 

@@ -108,10 +108,14 @@ func TestBrowsersShareParts(t *testing.T) {
 	}
 }
 
+// httpOnlyMarker, at the end of a src given to startSwarmBrowser, makes
+// that player use the built-in player's hls.js settings without the swarm.
+const httpOnlyMarker = "#http-only"
+
 // startSwarmBrowser starts one Chromium whose players (one per src) play
 // through the bundle's swarm loader, as the built-in player page does, and
 // report Swarm.stats() as PlayerReport.Extra.
-func startSwarmBrowser(ctx context.Context, t *testing.T, s *stack, path string, srcs []string) *harness.Browser {
+func startSwarmBrowser(ctx context.Context, t testing.TB, s *stack, path string, srcs []string) *harness.Browser {
 	t.Helper()
 	_, page, err := get(ctx, s.base()+"/"+path+"/")
 	if err != nil || !strings.Contains(page, "/_swarmtx/player.js?v=") {
@@ -127,13 +131,14 @@ func startSwarmBrowser(ctx context.Context, t *testing.T, s *stack, path string,
 document.write('<script>(' + (() => {
   window.Hls = swarmtx.Hls;
   window.swarmtxSetup = (c, o) => {
+    if (o.src.endsWith('%s')) { Object.assign(c, swarmtx.hlsConfig()); return; }
     const sc = swarmtx.hlsConfigWithSwarm(o.src, {log: (m) => console.log('[player ' + o.id + '] ' + m)});
     Object.assign(c, sc);
     window.__swarm = sc.fLoader.swarm;
     setTimeout(() => swarmtx.watchPlayer(window.__swarm, window.hls, document.getElementById('v')), 0);
   };
   window.swarmtxStats = () => window.__swarm ? window.__swarm.stats() : null;
-}).toString() + ')()<\/script>');`, s.browserBase(), script)
+}).toString() + ')()<\/script>');`, s.browserBase(), script, httpOnlyMarker)
 	return harness.StartBrowser(t, harness.BrowserOptions{
 		Srcs:    srcs,
 		SetupJS: setup,

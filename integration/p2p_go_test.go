@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +70,15 @@ func TestGoViewersShareTheStream(t *testing.T) {
 	t.Logf("%d viewers over 30 s: %.2f server copies of the source rendition (HTTP %.2f, to peers %.2f); viewers' P2P share %.0f%%",
 		viewers, copies, (after.http-before.http)/(after.made-before.made), (after.peer-before.peer)/(after.made-before.made),
 		100*float64(p2p)/float64(http+p2p))
+	// swarmtx status shows the swarm: its viewers, server copies, P2P share.
+	out, err := s.status(ctx)
+	t.Logf("swarmtx status:\n%s", out)
+	if err != nil {
+		t.Errorf("swarmtx status: %v", err)
+	}
+	if !strings.Contains(out, "SERVER COPIES") || !regexp.MustCompile(`live/show\s+attached\s+source\s+\S+\s+[\d.]+ \w+\s+10\s+source [\d.]+ \(http [\d.]+\)\s+\d+%`).MatchString(out) {
+		t.Errorf("swarmtx status does not show 10 viewers, server copies and a P2P share for live/show")
+	}
 	if copies > viewers/2 {
 		t.Errorf("server sent %.1f copies for %d viewers, more than half the viewer count", copies, viewers)
 	}
@@ -76,6 +87,6 @@ func TestGoViewersShareTheStream(t *testing.T) {
 type copiesSample struct{ http, peer, served, made float64 }
 
 // serverCopies reads the source rendition's server and media byte counters.
-func serverCopies(ctx context.Context, t *testing.T, base string) copiesSample {
+func serverCopies(ctx context.Context, t testing.TB, base string) copiesSample {
 	return serverCopiesOf(ctx, t, base, "source")
 }

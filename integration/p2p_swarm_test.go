@@ -222,7 +222,7 @@ func TestSwarmOfThirtyFourViewers(t *testing.T) {
 }
 
 // serverCopiesOf reads one rendition's server and media byte counters.
-func serverCopiesOf(ctx context.Context, t *testing.T, base, rendition string) copiesSample {
+func serverCopiesOf(ctx context.Context, t testing.TB, base, rendition string) copiesSample {
 	t.Helper()
 	_, body, err := get(ctx, base+"/metrics")
 	if err != nil {
@@ -241,7 +241,7 @@ func serverCopiesOf(ctx context.Context, t *testing.T, base, rendition string) c
 	return c
 }
 
-func sleepCtx(ctx context.Context, t *testing.T, d time.Duration) {
+func sleepCtx(ctx context.Context, t testing.TB, d time.Duration) {
 	t.Helper()
 	select {
 	case <-ctx.Done():

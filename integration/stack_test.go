@@ -28,7 +28,7 @@ var (
 )
 
 // swarmtxBinary builds the swarmtx command once per test run.
-func swarmtxBinary(t *testing.T) string {
+func swarmtxBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "swarmtx-bin")
@@ -58,7 +58,7 @@ type stackOptions struct {
 
 // stack is MediaMTX with swarmtx installed as its docs say: one hook line.
 type stack struct {
-	t        *testing.T
+	t        testing.TB
 	bin      string
 	cfgPath  string
 	stateDir string
@@ -66,7 +66,7 @@ type stack struct {
 	mtx      *harness.MediaMTX
 }
 
-func startStack(t *testing.T, o stackOptions) *stack {
+func startStack(t testing.TB, o stackOptions) *stack {
 	t.Helper()
 	s := &stack{t: t, bin: swarmtxBinary(t), httpPort: harness.FreePort(t)}
 	// The state directory holds a unix socket: keep its path short.
@@ -157,7 +157,7 @@ func get(ctx context.Context, url string) (int, string, error) {
 }
 
 // waitMultivariant polls until the stream's multivariant playlist lists want renditions.
-func waitMultivariant(ctx context.Context, t *testing.T, url string, want int) multivariant {
+func waitMultivariant(ctx context.Context, t testing.TB, url string, want int) multivariant {
 	t.Helper()
 	var last string
 	for {

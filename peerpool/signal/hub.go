@@ -283,16 +283,6 @@ func (h *Hub) Announce(p *cmaf.Part) {
 	}
 }
 
-// CountHTTP tells the hub that the server sent n bytes of rendition's
-// media over HTTP; it steers the number of seed targets.
-func (h *Hub) CountHTTP(rendition string, n int) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if ls := h.seeds[rendition]; ls != nil {
-		ls.count.httpBytes += int64(n)
-	}
-}
-
 // Close ends every session.
 func (h *Hub) Close() {
 	h.mu.Lock()

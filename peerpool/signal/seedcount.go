@@ -3,13 +3,16 @@ package signal
 import "time"
 
 // Each seed target costs the server one copy of its rendition; each part a
-// viewer could not get from its neighbours in time costs a copy's share
-// over HTTP. The hub moves the number of seed targets of each rendition
-// between Config.SeedsPerRendition and Config.MaxSeedsPerRendition by what
-// the server actually sent over HTTP: above one copy per window, the swarm
-// lacks upload or depth near the root and one more seed (one more copy)
-// saves more than it costs; below half a copy, the swarm carries the
-// stream and a seed is given back.
+// swarm viewer could not get from its neighbours in time costs a copy's
+// share over HTTP. The hub moves the number of seed targets of each
+// rendition between Config.SeedsPerRendition and
+// Config.MaxSeedsPerRendition by the HTTP bytes the rendition's swarm
+// viewers report (viewers outside the swarm, plain HLS players, are no
+// seed's business): above one copy per window, the swarm lacks upload or
+// depth near the root and one more seed (one more copy) saves more than it
+// costs; below half a copy, the swarm carries the stream and a seed is
+// given back. A viewer lying in its reports can at most make the server
+// seed MaxSeedsPerRendition copies.
 
 // seedAdaptEvery is the measuring window: long enough for a new seed
 // target's connection to come up and carry a few segments.

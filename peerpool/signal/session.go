@@ -202,6 +202,9 @@ func (s *session) statsLocked(m *wire.Stats) string {
 		return "stats counters went backwards"
 	}
 	s.lastStats = *m
+	if ls := s.hub.seeds[s.rendition]; ls != nil {
+		ls.count.httpBytes += m.HTTPBytes - last.HTTPBytes
+	}
 	if s.hub.cfg.OnStats != nil {
 		s.hub.cfg.OnStats(m.HTTPBytes-last.HTTPBytes, m.P2PBytes-last.P2PBytes, m.Stalls-last.Stalls)
 	}

@@ -157,6 +157,22 @@ type StreamStatus struct {
 	AttachedSince time.Time
 	BytesServed   uint64
 	URL           string
+	// Viewers is the number of viewers in the stream's swarm now.
+	Viewers int
+	// Copies are, per rendition since the stream attached, the bytes the
+	// server sent for it divided by its bytes (plain HTTP costs one copy
+	// per viewer).
+	Copies []RenditionCopies
+	// P2PShare is the share of the media bytes viewers reported that came
+	// from other viewers, since the stream attached.
+	P2PShare float64
+}
+
+// RenditionCopies are the server copies of one rendition, by channel.
+type RenditionCopies struct {
+	Rendition string
+	HTTP      float64 // sent by the origin
+	Peer      float64 // pushed into the swarm by the plugin's seeder
 }
 
 // Status describes the plugin process. Pid, Version and ListenAddress may be

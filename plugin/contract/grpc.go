@@ -297,10 +297,15 @@ func statusToPB(st Status) *pb.StatusReply {
 		StartedUnixMs: unixMs(st.Started),
 	}
 	for _, s := range st.Streams {
-		r.Streams = append(r.Streams, &pb.StreamStatus{
+		ps := &pb.StreamStatus{
 			Path: s.Path, State: string(s.State), Renditions: s.Renditions,
 			AttachedSinceUnixMs: unixMs(s.AttachedSince), BytesServed: s.BytesServed, Url: s.URL,
-		})
+			Viewers: int32(s.Viewers), P2PShare: s.P2PShare,
+		}
+		for _, c := range s.Copies {
+			ps.Copies = append(ps.Copies, &pb.RenditionCopies{Rendition: c.Rendition, Http: c.HTTP, Peer: c.Peer})
+		}
+		r.Streams = append(r.Streams, ps)
 	}
 	return r
 }
@@ -311,10 +316,15 @@ func statusFromPB(r *pb.StatusReply) Status {
 		Started: fromUnixMs(r.GetStartedUnixMs()),
 	}
 	for _, s := range r.GetStreams() {
-		st.Streams = append(st.Streams, StreamStatus{
+		ss := StreamStatus{
 			Path: s.GetPath(), State: StreamState(s.GetState()), Renditions: s.GetRenditions(),
 			AttachedSince: fromUnixMs(s.GetAttachedSinceUnixMs()), BytesServed: s.GetBytesServed(), URL: s.GetUrl(),
-		})
+			Viewers: int(s.GetViewers()), P2PShare: s.GetP2PShare(),
+		}
+		for _, c := range s.GetCopies() {
+			ss.Copies = append(ss.Copies, RenditionCopies{Rendition: c.GetRendition(), HTTP: c.GetHttp(), Peer: c.GetPeer()})
+		}
+		st.Streams = append(st.Streams, ss)
 	}
 	return st
 }

@@ -137,7 +137,7 @@ func WriteStatus(out io.Writer, st contract.Status, now time.Time) {
 	streams := append([]contract.StreamStatus(nil), st.Streams...)
 	sort.Slice(streams, func(i, j int) bool { return streams[i].Path < streams[j].Path })
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PATH\tSTATE\tRENDITIONS\tATTACHED\tSERVED\tURL")
+	fmt.Fprintln(tw, "PATH\tSTATE\tRENDITIONS\tATTACHED\tSERVED\tVIEWERS\tSERVER COPIES\tP2P\tURL")
 	for _, s := range streams {
 		since := "-"
 		if !s.AttachedSince.IsZero() {
@@ -151,9 +151,23 @@ func WriteStatus(out io.Writer, st contract.Status, now time.Time) {
 		if u == "" {
 			u = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Path, s.State, r, since, humanBytes(s.BytesServed), u)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%.0f%%\t%s\n", s.Path, s.State, r, since, humanBytes(s.BytesServed),
+			s.Viewers, copiesText(s.Copies), 100*s.P2PShare, u)
 	}
 	tw.Flush()
+}
+
+// copiesText renders server copies per rendition, e.g. "source 2.4
+// (http 0.3), 360p 1.1 (http 0.1)".
+func copiesText(cs []contract.RenditionCopies) string {
+	if len(cs) == 0 {
+		return "-"
+	}
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		parts = append(parts, fmt.Sprintf("%s %.1f (http %.1f)", c.Rendition, c.HTTP+c.Peer, c.HTTP))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func humanBytes(n uint64) string {

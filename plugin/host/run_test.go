@@ -20,10 +20,12 @@ func TestWriteStatus(t *testing.T) {
 	var b strings.Builder
 	WriteStatus(&b, contract.Status{Pid: 7, Version: "v1", ListenAddress: ":8880", Started: now.Add(-time.Hour), Streams: []contract.StreamStatus{
 		{Path: "live/z", State: contract.StateWaitingForReconnect, BytesServed: 3 << 20, AttachedSince: now.Add(-time.Minute)},
-		{Path: "live/a", State: contract.StateAttached, Renditions: []string{"source", "720p"}},
+		{Path: "live/a", State: contract.StateAttached, Renditions: []string{"source", "720p"}, Viewers: 12, P2PShare: 0.914,
+			Copies: []contract.RenditionCopies{{Rendition: "source", HTTP: 0.25, Peer: 2}, {Rendition: "720p", HTTP: 1, Peer: 0}}},
 	}}, now)
 	out := b.String()
-	for _, want := range []string{"pid 7, version v1, listening on :8880, up 1h0m0s, 2 stream(s)", "PATH", "live/a  attached", "source,720p", "waiting-for-reconnect", "3.0 MiB", "1m0s"} {
+	for _, want := range []string{"pid 7, version v1, listening on :8880, up 1h0m0s, 2 stream(s)", "PATH", "live/a  attached", "source,720p", "waiting-for-reconnect", "3.0 MiB", "1m0s",
+		"VIEWERS", "SERVER COPIES", "P2P", "source 2.2 (http 0.2), 720p 1.0 (http 1.0)", "91%"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("missing %q in\n%s", want, out)
 		}

@@ -370,11 +370,14 @@ type StreamStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
 	// "attached" or "waiting-for-reconnect".
-	State               string   `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
-	Renditions          []string `protobuf:"bytes,3,rep,name=renditions,proto3" json:"renditions,omitempty"`
-	AttachedSinceUnixMs int64    `protobuf:"varint,4,opt,name=attached_since_unix_ms,json=attachedSinceUnixMs,proto3" json:"attached_since_unix_ms,omitempty"`
-	BytesServed         uint64   `protobuf:"varint,5,opt,name=bytes_served,json=bytesServed,proto3" json:"bytes_served,omitempty"`
-	Url                 string   `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
+	State               string             `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	Renditions          []string           `protobuf:"bytes,3,rep,name=renditions,proto3" json:"renditions,omitempty"`
+	AttachedSinceUnixMs int64              `protobuf:"varint,4,opt,name=attached_since_unix_ms,json=attachedSinceUnixMs,proto3" json:"attached_since_unix_ms,omitempty"`
+	BytesServed         uint64             `protobuf:"varint,5,opt,name=bytes_served,json=bytesServed,proto3" json:"bytes_served,omitempty"`
+	Url                 string             `protobuf:"bytes,6,opt,name=url,proto3" json:"url,omitempty"`
+	Viewers             int32              `protobuf:"varint,7,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	Copies              []*RenditionCopies `protobuf:"bytes,8,rep,name=copies,proto3" json:"copies,omitempty"`
+	P2PShare            float64            `protobuf:"fixed64,9,opt,name=p2p_share,json=p2pShare,proto3" json:"p2p_share,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -451,6 +454,89 @@ func (x *StreamStatus) GetUrl() string {
 	return ""
 }
 
+func (x *StreamStatus) GetViewers() int32 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
+func (x *StreamStatus) GetCopies() []*RenditionCopies {
+	if x != nil {
+		return x.Copies
+	}
+	return nil
+}
+
+func (x *StreamStatus) GetP2PShare() float64 {
+	if x != nil {
+		return x.P2PShare
+	}
+	return 0
+}
+
+// Server copies of one rendition since the stream attached: bytes sent for
+// it over HTTP and to the swarm, divided by its bytes.
+type RenditionCopies struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rendition     string                 `protobuf:"bytes,1,opt,name=rendition,proto3" json:"rendition,omitempty"`
+	Http          float64                `protobuf:"fixed64,2,opt,name=http,proto3" json:"http,omitempty"`
+	Peer          float64                `protobuf:"fixed64,3,opt,name=peer,proto3" json:"peer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RenditionCopies) Reset() {
+	*x = RenditionCopies{}
+	mi := &file_swarmtx_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RenditionCopies) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RenditionCopies) ProtoMessage() {}
+
+func (x *RenditionCopies) ProtoReflect() protoreflect.Message {
+	mi := &file_swarmtx_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RenditionCopies.ProtoReflect.Descriptor instead.
+func (*RenditionCopies) Descriptor() ([]byte, []int) {
+	return file_swarmtx_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RenditionCopies) GetRendition() string {
+	if x != nil {
+		return x.Rendition
+	}
+	return ""
+}
+
+func (x *RenditionCopies) GetHttp() float64 {
+	if x != nil {
+		return x.Http
+	}
+	return 0
+}
+
+func (x *RenditionCopies) GetPeer() float64 {
+	if x != nil {
+		return x.Peer
+	}
+	return 0
+}
+
 type StatusReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pid           int32                  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
@@ -464,7 +550,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_swarmtx_proto_msgTypes[5]
+	mi := &file_swarmtx_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +562,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_swarmtx_proto_msgTypes[5]
+	mi := &file_swarmtx_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +575,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_swarmtx_proto_rawDescGZIP(), []int{5}
+	return file_swarmtx_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StatusReply) GetPid() int32 {
@@ -536,7 +622,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_swarmtx_proto_msgTypes[6]
+	mi := &file_swarmtx_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +634,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_swarmtx_proto_msgTypes[6]
+	mi := &file_swarmtx_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +647,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_swarmtx_proto_rawDescGZIP(), []int{6}
+	return file_swarmtx_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -579,7 +665,7 @@ type ShutdownReply struct {
 
 func (x *ShutdownReply) Reset() {
 	*x = ShutdownReply{}
-	mi := &file_swarmtx_proto_msgTypes[7]
+	mi := &file_swarmtx_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +677,7 @@ func (x *ShutdownReply) String() string {
 func (*ShutdownReply) ProtoMessage() {}
 
 func (x *ShutdownReply) ProtoReflect() protoreflect.Message {
-	mi := &file_swarmtx_proto_msgTypes[7]
+	mi := &file_swarmtx_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +690,7 @@ func (x *ShutdownReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownReply.ProtoReflect.Descriptor instead.
 func (*ShutdownReply) Descriptor() ([]byte, []int) {
-	return file_swarmtx_proto_rawDescGZIP(), []int{7}
+	return file_swarmtx_proto_rawDescGZIP(), []int{8}
 }
 
 var File_swarmtx_proto protoreflect.FileDescriptor
@@ -643,7 +729,7 @@ const file_swarmtx_proto_rawDesc = "" +
 	"RENDITIONS\x10\x02\x12\v\n" +
 	"\aWARNING\x10\x03\x12\t\n" +
 	"\x05ERROR\x10\x04\"\x0f\n" +
-	"\rStatusRequest\"\xc2\x01\n" +
+	"\rStatusRequest\"\xae\x02\n" +
 	"\fStreamStatus\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1e\n" +
@@ -652,7 +738,14 @@ const file_swarmtx_proto_rawDesc = "" +
 	"renditions\x123\n" +
 	"\x16attached_since_unix_ms\x18\x04 \x01(\x03R\x13attachedSinceUnixMs\x12!\n" +
 	"\fbytes_served\x18\x05 \x01(\x04R\vbytesServed\x12\x10\n" +
-	"\x03url\x18\x06 \x01(\tR\x03url\"\xbc\x01\n" +
+	"\x03url\x18\x06 \x01(\tR\x03url\x12\x18\n" +
+	"\aviewers\x18\a \x01(\x05R\aviewers\x123\n" +
+	"\x06copies\x18\b \x03(\v2\x1b.swarmtx.v1.RenditionCopiesR\x06copies\x12\x1b\n" +
+	"\tp2p_share\x18\t \x01(\x01R\bp2pShare\"W\n" +
+	"\x0fRenditionCopies\x12\x1c\n" +
+	"\trendition\x18\x01 \x01(\tR\trendition\x12\x12\n" +
+	"\x04http\x18\x02 \x01(\x01R\x04http\x12\x12\n" +
+	"\x04peer\x18\x03 \x01(\x01R\x04peer\"\xbc\x01\n" +
 	"\vStatusReply\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
@@ -680,7 +773,7 @@ func file_swarmtx_proto_rawDescGZIP() []byte {
 }
 
 var file_swarmtx_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_swarmtx_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_swarmtx_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_swarmtx_proto_goTypes = []any{
 	(AttachEvent_Kind)(0),   // 0: swarmtx.v1.AttachEvent.Kind
 	(*StreamOptions)(nil),   // 1: swarmtx.v1.StreamOptions
@@ -688,25 +781,27 @@ var file_swarmtx_proto_goTypes = []any{
 	(*AttachEvent)(nil),     // 3: swarmtx.v1.AttachEvent
 	(*StatusRequest)(nil),   // 4: swarmtx.v1.StatusRequest
 	(*StreamStatus)(nil),    // 5: swarmtx.v1.StreamStatus
-	(*StatusReply)(nil),     // 6: swarmtx.v1.StatusReply
-	(*ShutdownRequest)(nil), // 7: swarmtx.v1.ShutdownRequest
-	(*ShutdownReply)(nil),   // 8: swarmtx.v1.ShutdownReply
+	(*RenditionCopies)(nil), // 6: swarmtx.v1.RenditionCopies
+	(*StatusReply)(nil),     // 7: swarmtx.v1.StatusReply
+	(*ShutdownRequest)(nil), // 8: swarmtx.v1.ShutdownRequest
+	(*ShutdownReply)(nil),   // 9: swarmtx.v1.ShutdownReply
 }
 var file_swarmtx_proto_depIdxs = []int32{
 	1, // 0: swarmtx.v1.AttachRequest.options:type_name -> swarmtx.v1.StreamOptions
 	0, // 1: swarmtx.v1.AttachEvent.kind:type_name -> swarmtx.v1.AttachEvent.Kind
-	5, // 2: swarmtx.v1.StatusReply.streams:type_name -> swarmtx.v1.StreamStatus
-	2, // 3: swarmtx.v1.Bridge.Attach:input_type -> swarmtx.v1.AttachRequest
-	4, // 4: swarmtx.v1.Bridge.Status:input_type -> swarmtx.v1.StatusRequest
-	7, // 5: swarmtx.v1.Bridge.Shutdown:input_type -> swarmtx.v1.ShutdownRequest
-	3, // 6: swarmtx.v1.Bridge.Attach:output_type -> swarmtx.v1.AttachEvent
-	6, // 7: swarmtx.v1.Bridge.Status:output_type -> swarmtx.v1.StatusReply
-	8, // 8: swarmtx.v1.Bridge.Shutdown:output_type -> swarmtx.v1.ShutdownReply
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	6, // 2: swarmtx.v1.StreamStatus.copies:type_name -> swarmtx.v1.RenditionCopies
+	5, // 3: swarmtx.v1.StatusReply.streams:type_name -> swarmtx.v1.StreamStatus
+	2, // 4: swarmtx.v1.Bridge.Attach:input_type -> swarmtx.v1.AttachRequest
+	4, // 5: swarmtx.v1.Bridge.Status:input_type -> swarmtx.v1.StatusRequest
+	8, // 6: swarmtx.v1.Bridge.Shutdown:input_type -> swarmtx.v1.ShutdownRequest
+	3, // 7: swarmtx.v1.Bridge.Attach:output_type -> swarmtx.v1.AttachEvent
+	7, // 8: swarmtx.v1.Bridge.Status:output_type -> swarmtx.v1.StatusReply
+	9, // 9: swarmtx.v1.Bridge.Shutdown:output_type -> swarmtx.v1.ShutdownReply
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_swarmtx_proto_init() }
@@ -720,7 +815,7 @@ func file_swarmtx_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_swarmtx_proto_rawDesc), len(file_swarmtx_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
