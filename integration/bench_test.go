@@ -53,7 +53,7 @@ func BenchmarkSwarm(b *testing.B) {
 		swarmBench
 	}{
 		{"short", swarmBench{viewers: 8, upload: 2, watch: 20 * time.Second}},
-		{"viewers=30/upload=2x", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, browsers: true}},
+		{"viewers=30/upload=2x/browsers", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, browsers: true}},
 		{"viewers=30/upload=1x", swarmBench{viewers: 30, upload: 1, watch: 60 * time.Second}},
 		{"viewers=30/upload=2x/churn", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, churn: true}},
 	} {
@@ -204,8 +204,9 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 			unit := map[int]string{0: "swarm", 1: "http"}[i]
 			b.ReportMetric(l, "browser-"+unit+"-lag-s")
 			b.ReportMetric(last.StartupMs/1000, "browser-"+unit+"-startup-s")
-			figs = append(figs, fmt.Sprintf("%s: lag %.2f s, startup %.2f s, stalls %d (%.0f ms), P2P %.0f%%",
-				name, l, last.StartupMs/1000, last.Stalls-window[0].Stalls, last.StallMs-window[0].StallMs, 100*sw.P2PShare))
+			ahead := medianOf(window, func(r harness.PlayerReport) float64 { return r.BufferedEnd - r.CurrentTime })
+			figs = append(figs, fmt.Sprintf("%s: lag %.2f s, buffer %.2f s, startup %.2f s, stalls %d (%.0f ms), P2P %.0f%%, HTTP because %v",
+				name, l, ahead, last.StartupMs/1000, last.Stalls-window[0].Stalls, last.StallMs-window[0].StallMs, 100*sw.P2PShare, sw.Misses))
 		}
 		summary += "; " + strings.Join(figs, "; ")
 	}

@@ -28,6 +28,9 @@ type swarmStats struct {
 	HashMismatches int     `json:"hashMismatches"`
 	ProtocolErrors int     `json:"protocolErrors"`
 	P2PShare       float64 `json:"p2pShare"`
+	// Misses count why parts went to HTTP: noTime, noNeighbour,
+	// unannounced, timeout.
+	Misses map[string]int `json:"misses"`
 }
 
 // TestBrowsersShareParts: two Chromium players (iframes of one browser, each

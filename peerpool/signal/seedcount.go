@@ -4,53 +4,59 @@ import "time"
 
 // Each seed target costs the server one copy of its rendition; each part a
 // swarm viewer could not get from its neighbours in time costs a copy's
-// share over HTTP. The hub moves the number of seed targets of each
-// rendition between Config.SeedsPerRendition and
-// Config.MaxSeedsPerRendition by the HTTP bytes the rendition's swarm
-// viewers report (viewers outside the swarm, plain HLS players, are no
-// seed's business): above one copy per window, the swarm lacks upload or
-// depth near the root and one more seed (one more copy) saves more than it
-// costs; below half a copy, the swarm carries the stream and a seed is
-// given back. A viewer lying in its reports can at most make the server
-// seed MaxSeedsPerRendition copies.
+// share over HTTP. More seeds make the swarm shallower and its roots less
+// busy, so fewer parts miss their deadline — up to a point that depends on
+// the audience and its upload. The hub finds that point by probing: every
+// window it moves the rendition's seed count one step, and turns back when
+// the window's total (seed copies + the HTTP copies the rendition's swarm
+// viewers report) came out worse than the one before. The count stays
+// between Config.SeedsPerRendition and Config.MaxSeedsPerRendition. HTTP is
+// taken from the viewers' reports, so plain HLS players outside the swarm
+// do not sway it; a viewer lying in its reports can at most make the
+// server seed MaxSeedsPerRendition copies.
 
 // seedAdaptEvery is the measuring window: long enough for a new seed
 // target's connection to come up and carry a few segments.
 const seedAdaptEvery = 8 * time.Second
 
-// Thresholds, in copies of the rendition sent over HTTP during a window.
-const (
-	moreSeedsAbove  = 1.0
-	fewerSeedsBelow = 0.5
-)
+// seedNoise is the change in copies per window taken as noise rather than
+// as the effect of the last step.
+const seedNoise = 0.25
 
 // seedCount is the adaptive seed count of one rendition.
 type seedCount struct {
 	n          int
+	dir        int // +1 or -1: the next step
+	last       float64
+	haveLast   bool
 	since      time.Time
 	httpBytes  int64
 	mediaBytes int64
 }
 
-// adaptLocked ends a window that has lasted seedAdaptEvery and moves n
-// within lo..hi by what the window measured. It reports whether n changed.
+// adaptLocked ends a window that has lasted seedAdaptEvery and steps n
+// within lo..hi. It reports whether n changed.
 func (c *seedCount) adaptLocked(now time.Time, lo, hi int) bool {
 	if c.since.IsZero() {
-		c.n, c.since = lo, now
+		c.n, c.dir, c.since = lo, 1, now
 		return false
 	}
 	if now.Sub(c.since) < seedAdaptEvery || c.mediaBytes == 0 {
 		return false
 	}
-	copies := float64(c.httpBytes) / float64(c.mediaBytes)
-	old := c.n
-	switch {
-	case copies > moreSeedsAbove:
-		c.n++
-	case copies < fewerSeedsBelow:
-		c.n--
+	total := float64(c.n) + float64(c.httpBytes)/float64(c.mediaBytes)
+	if c.haveLast && total > c.last+seedNoise {
+		c.dir = -c.dir // the last step made it worse: go back
 	}
-	c.n = min(max(c.n, lo), hi)
+	c.last, c.haveLast = total, true
+	old := c.n
+	c.n += c.dir
+	if c.n >= hi {
+		c.n, c.dir = hi, -1
+	}
+	if c.n <= lo {
+		c.n, c.dir = lo, 1
+	}
 	c.since, c.httpBytes, c.mediaBytes = now, 0, 0
 	return c.n != old
 }

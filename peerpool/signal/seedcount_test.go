@@ -5,39 +5,53 @@ import (
 	"time"
 )
 
-func TestSeedCountFollowsHTTPCopies(t *testing.T) {
+// The probing seed count settles around the count with the fewest total
+// copies of a swarm whose HTTP need falls with each seed, and stays within
+// its bounds.
+func TestSeedCountFindsTheCheapestCount(t *testing.T) {
+	// HTTP copies the swarm needs with n seeds: 6 with 2 seeds, 3.5 with 3,
+	// 2.2 with 4, 1.6 with 5, 1.4 with 6, 1.3 beyond: the total (seeds +
+	// HTTP) is lowest at 4 (6.2), then 3 (6.5) and 5 (6.6).
+	httpCopies := map[int]float64{2: 6, 3: 3.5, 4: 2.2, 5: 1.6, 6: 1.4, 7: 1.3, 8: 1.3}
 	var c seedCount
-	t0 := time.Unix(1000, 0)
-	c.adaptLocked(t0, 2, 4)
+	at := time.Unix(1000, 0)
+	c.adaptLocked(at, 2, 8)
 	if c.n != 2 {
 		t.Fatalf("starts at %d seeds, want the minimum 2", c.n)
 	}
-	window := func(at time.Time, http, media int64) bool {
-		c.httpBytes, c.mediaBytes = http, media
-		return c.adaptLocked(at, 2, 4)
-	}
-	if window(t0.Add(seedAdaptEvery/2), 5000, 1000) {
+	if c.adaptLocked(at.Add(seedAdaptEvery/2), 2, 8) {
 		t.Fatal("changed before the window ended")
 	}
-	steps := []struct {
-		http, media int64
-		want        int
-	}{
-		{1500, 1000, 3}, // 1.5 copies over HTTP: one more seed
-		{2000, 1000, 4},
-		{9000, 1000, 4}, // at the maximum
-		{700, 1000, 4},  // between the thresholds: hold
-		{100, 1000, 3},  // the swarm carries it: give one back
-		{0, 1000, 2},
-		{0, 1000, 2}, // at the minimum
-		{5000, 0, 2}, // no media in the window: no decision
-	}
-	at := t0
-	for i, s := range steps {
+	seen := map[int]int{}
+	for range 40 {
 		at = at.Add(seedAdaptEvery)
-		window(at, s.http, s.media)
-		if c.n != s.want {
-			t.Fatalf("step %d (%d HTTP bytes of %d): %d seeds, want %d", i, s.http, s.media, c.n, s.want)
+		c.mediaBytes = 1_000_000
+		c.httpBytes = int64(httpCopies[c.n] * 1_000_000)
+		c.adaptLocked(at, 2, 8)
+		if c.n < 2 || c.n > 8 {
+			t.Fatalf("%d seeds, outside 2..8", c.n)
 		}
+		seen[c.n]++
+	}
+	if near := seen[3] + seen[4] + seen[5]; near < 36 || seen[4] < seen[3] || seen[4] < seen[5] {
+		t.Errorf("windows by seed count %v: want nearly all at 3-5, most at 4 (the cheapest)", seen)
+	}
+
+	// A swarm that needs no HTTP at all goes back to the minimum.
+	for range 10 {
+		at = at.Add(seedAdaptEvery)
+		c.mediaBytes, c.httpBytes = 1_000_000, 0
+		c.adaptLocked(at, 2, 8)
+	}
+	if c.n > 3 {
+		t.Errorf("%d seeds for a swarm that needs no HTTP, want 2 or 3", c.n)
+	}
+
+	// No media in a window: no decision.
+	n := c.n
+	at = at.Add(seedAdaptEvery)
+	c.mediaBytes, c.httpBytes = 0, 5_000_000
+	if c.adaptLocked(at, 2, 8) || c.n != n {
+		t.Error("changed on a window without media")
 	}
 }

@@ -21,6 +21,9 @@
 //     time to the first DATA frame (0 for stored parts).
 import { partFromURL } from './wire.js';
 
+// HTTP_MARGIN_MS is kept for the HTTP fallback when the swarm is waited for.
+const HTTP_MARGIN_MS = 400;
+
 function newStats() {
   return {
     aborted: false, loaded: 0, retry: 0, total: 0, chunkCount: 0, bwEstimate: 0,
@@ -32,12 +35,19 @@ function newStats() {
 
 // makeSwarmLoader returns a loader class bound to swarm. DefaultLoader is
 // hls.js's default (Hls.DefaultConfig.loader). opts.deadline(partDurationS)
-// returns how long to wait for the swarm, in ms, counted from the part's
-// announcement (default: one part duration, at most 1 s; the player holds
-// three parts back, so a part given up on still arrives over HTTP in time).
+// returns how long at most to wait for the swarm, in ms, counted from the
+// part's announcement (default: one and a half part durations, at most 1 s).
+// The wait is also cut to what the player's buffer allows (the buffer ahead
+// of the playhead, as watchPlayer reports it, minus HTTP_MARGIN_MS), so a
+// part given up on still arrives over HTTP before the playhead needs it.
 export function makeSwarmLoader(DefaultLoader, swarm, opts) {
   const o = opts || {};
-  const deadline = o.deadline || ((d) => Math.max(50, Math.min(1000, d * 1000)));
+  const deadline = o.deadline || ((d) => Math.max(50, Math.min(1000, d * 1500)));
+  const wait = (d) => {
+    const p = swarm && swarm.player ? swarm.player() || {} : {};
+    const budget = p.bufferMs >= 0 ? p.bufferMs - HTTP_MARGIN_MS : Infinity;
+    return Math.min(deadline(d), budget);
+  };
   return class SwarmLoader {
     constructor(config) {
       this.config = config;
@@ -58,7 +68,7 @@ export function makeSwarmLoader(DefaultLoader, swarm, opts) {
       const id = context.part && swarm ? partFromURL(context.url, swarm.base) : null;
       if (!id) { this.http(context, config, callbacks, null, t0); return; }
       this.part = id;
-      swarm.get(id, deadline(context.part.duration || 0)).then((got) => {
+      swarm.get(id, () => wait(context.part.duration || 0)).then((got) => {
         if (gen !== this.gen) return;
         if (!got) { this.http(context, config, callbacks, id, t0); return; }
         this.part = null;

@@ -9,7 +9,8 @@
 //
 // Options: {swarm: true|false (default: on when the stream is on the origin
 // that served this bundle, i.e. a swarmtx origin with a swarm at
-// <stream>/swarm), upload: {enabled, capBps}, turnOnly, saveData, hls: {...}}.
+// <stream>/swarm), upload: {enabled, capBps}, turnOnly, saveData,
+// liveSync (hls.js liveSyncDuration with the swarm on, default 1.6 s), hls: {...}}.
 // With the swarm on, LL-HLS parts come from other viewers over WebRTC when
 // they can and over HTTP otherwise; p.stats() then includes bytes by source.
 import Hls from 'hls.js';
@@ -25,6 +26,14 @@ function servedBySwarmtx(src) {
   try { return new URL(src, location.href).origin === (bundleOrigin || location.origin); } catch (_) { return false; }
 }
 
+// SWARM_LIVE_SYNC_S is hls.js's liveSyncDuration with the swarm on: the
+// player holds about half a second further behind live than plain LL-HLS
+// at swarmtx's default 500 ms parts (measured: 2.0 s against 1.6 s), which
+// gives a part time for a few swarm hops and still for HTTP. The loader
+// never waits longer than the buffer allows, so a slow swarm costs HTTP
+// bytes, not stalls. options.liveSync (seconds) changes it.
+const SWARM_LIVE_SYNC_S = 1.6;
+
 // hlsConfigWithSwarm returns hlsConfig(overrides) plus a fragment loader that
 // takes parts from the swarm of the stream at src. The Swarm is
 // config.fLoader.swarm; call swarm.close() when done.
@@ -36,7 +45,8 @@ export function hlsConfigWithSwarm(src, options, overrides) {
   });
   const Loader = makeSwarmLoader(Hls.DefaultConfig.loader, swarm, { deadline: opts.deadline });
   Loader.swarm = swarm;
-  return hlsConfig(Object.assign({ fLoader: Loader }, overrides || {}));
+  const c = { fLoader: Loader, liveSyncDuration: opts.liveSync || SWARM_LIVE_SYNC_S };
+  return hlsConfig(Object.assign(c, overrides || {}));
 }
 
 // watchPlayer feeds a swarm the player's stalls and live lag (for its
@@ -56,10 +66,22 @@ export function watchPlayer(swarm, hls, video) {
       stalls: st.stalls,
       stallMs: st.stallMs + (st.stallStart !== null ? performance.now() - st.stallStart : 0),
       lagMs: date ? Date.now() - date.getTime() : -1,
+      bufferMs: st.playing ? bufferedAheadMs(video) : -1,
     };
   };
   if (swarm) swarm.attachPlayer(read);
   return read;
+}
+
+// bufferedAheadMs is how much media the video element holds ahead of its
+// playhead: how long a part that is not there yet may still take.
+function bufferedAheadMs(video) {
+  const b = video.buffered;
+  const t = video.currentTime;
+  for (let i = 0; i < b.length; i++) {
+    if (b.start(i) <= t + 0.1 && t <= b.end(i)) return (b.end(i) - t) * 1000;
+  }
+  return 0;
 }
 
 // hlsConfig is the hls.js configuration swarmtx's playlists are made for.

@@ -82,6 +82,9 @@ export class Swarm {
     this.waiters = new Map();          // key -> [waiter]
     this.pendingHave = [];
     this.counters = { httpBytes: 0, p2pBytes: 0, uploadBytes: 0, p2pParts: 0, httpParts: 0, hashMismatches: 0, protocolErrors: 0 };
+    // Why get() gave a part up to HTTP: no time left in the player's buffer,
+    // no open neighbour, no announcement came, the wait ran out.
+    this.misses = { noTime: 0, noNeighbour: 0, unannounced: 0, timeout: 0 };
     this.declined = [];                // {n, id, key}: WANTs declined while busy, offered again when drained
     this.player = () => ({ stalls: 0, stallMs: 0, lagMs: -1 });
     // Measured delivery rate of parts pulled from neighbours (bytes/ms, EWMA).
@@ -503,30 +506,36 @@ export class Swarm {
   // if the swarm cannot deliver it within deadlineMs. Parts that no
   // neighbour holds and that this peer is the designated HTTP fetcher of
   // resolve null at once.
-  get(id, deadlineMs) {
+  // get resolves with a part from the store or the neighbours, or null when
+  // none can deliver it in time. deadline is the wait in ms, or a function
+  // returning it (read when the part is announced).
+  get(id, deadline) {
     const key = W.partKey(id);
     const e = this.store.get(key);
     if (e) return Promise.resolve({ data: e.data, source: 'store' });
     if (id.r !== this.rendition) this.setRendition(id.r);
-    if (!this.welcome || deadlineMs <= 0) return Promise.resolve(null);
+    if (!this.welcome) return Promise.resolve(null);
     if (!this.announced.has(key)) {
       // hls.js asks for the part its playlist names in a preload hint
       // before the part is cut: wait for the announcement, then for the
       // swarm as for any part.
       const waitMs = this.announceWaitMs(id);
-      if (waitMs <= 0) return Promise.resolve(null);
+      if (waitMs <= 0) { this.misses.unannounced++; return Promise.resolve(null); }
       return new Promise((resolve) => {
         const e = { resolve };
         e.timer = setTimeout(() => {
           const list = (this.early.get(key) || []).filter((x) => x !== e);
           if (list.length) this.early.set(key, list); else this.early.delete(key);
+          this.misses.unannounced++;
           resolve(false);
         }, waitMs);
         const list = this.early.get(key) || [];
         list.push(e);
         this.early.set(key, list);
-      }).then((ok) => (ok && this.announced.has(key) ? this.get(id, deadlineMs) : null));
+      }).then((ok) => (ok && this.announced.has(key) ? this.get(id, deadline) : null));
     }
+    const deadlineMs = typeof deadline === 'function' ? deadline() : deadline;
+    if (!(deadlineMs > 0)) { this.misses.noTime++; return Promise.resolve(null); }
     let anyHas = false, anyOpen = false;
     for (const n of this.neighbours.values()) {
       if (!n.open) continue;
@@ -536,10 +545,11 @@ export class Swarm {
     // In a seeded swarm every part arrives through the neighbours: wait for
     // them. Otherwise the neighbours share the HTTP fetches among themselves.
     const seeded = this.welcome.seeded === true;
-    if (!anyOpen || (!seeded && !anyHas && this.designatedFetcher(key) === this.id)) return Promise.resolve(null);
+    if (!anyOpen) { this.misses.noNeighbour++; return Promise.resolve(null); }
+    if (!seeded && !anyHas && this.designatedFetcher(key) === this.id) return Promise.resolve(null);
     return new Promise((resolve) => {
       const w = { id, key, resolve, done: false, startAt: now() };
-      w.timer = setTimeout(() => this.giveUp(w), deadlineMs);
+      w.timer = setTimeout(() => { this.misses.timeout++; this.giveUp(w); }, deadlineMs);
       const list = this.waiters.get(key) || [];
       list.push(w);
       this.waiters.set(key, list);
@@ -637,6 +647,7 @@ export class Swarm {
       stalls: p.stalls || 0, stallMs: Math.round(p.stallMs || 0),
       lagMs: typeof p.lagMs === 'number' && p.lagMs >= 0 ? Math.round(p.lagMs) : -1,
       upload: this.canUpload,
+      misses: Object.assign({}, this.misses),
     };
   }
 
