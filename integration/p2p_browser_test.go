@@ -137,6 +137,9 @@ document.write('<script>(' + (() => {
     if (o.src.endsWith('%s')) { Object.assign(c, swarmtx.hlsConfig()); return; }
     const sc = swarmtx.hlsConfigWithSwarm(o.src, {log: (m) => console.log('[player ' + o.id + '] ' + m)});
     Object.assign(c, sc);
+    // The harness's videos are 320x180: like a page that sizes its player,
+    // let hls.js pick no rendition larger than that (spares the two cores).
+    c.capLevelToPlayerSize = true;
     window.__swarm = sc.fLoader.swarm;
     setTimeout(() => swarmtx.watchPlayer(window.__swarm, window.hls, document.getElementById('v')), 0);
   };

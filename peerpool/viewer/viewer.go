@@ -134,8 +134,8 @@ const (
 	signalQueue      = 1024
 	maxAnnounced     = 4096
 	announceWait     = 250 * time.Millisecond
-	activeNeighbour  = 6 * time.Second // a neighbour no part moved to or from for this long is not waited for
-	minHTTPMargin    = 50 * time.Millisecond
+	activeNeighbour  = 6 * time.Second        // a neighbour no part moved to or from for this long is not waited for
+	minHTTPMargin    = 150 * time.Millisecond // HTTP fallback time kept before the playhead needs a part
 	httpAttempts     = 3
 	playlistBackoff  = 500 * time.Millisecond
 	defaultStore     = 64
