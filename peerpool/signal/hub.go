@@ -30,6 +30,10 @@ type Mesh interface {
 	Ban(id, reason string) []tracker.Change
 	// Seeds ranks up to n uploaders as seed candidates, best first.
 	Seeds(n int) []string
+	// ReportStats feeds a peer's measured upload.
+	ReportStats(id string, st tracker.Stats)
+	// Rebalance moves high-upload peers upstream and replaces slow links.
+	Rebalance() []tracker.Change
 }
 
 // LocalPeer is a peer inside the plugin: the seeder of one rendition. The
@@ -264,6 +268,9 @@ func (h *Hub) Announce(p *cmaf.Part) {
 	h.mu.Lock()
 	after := func() {}
 	if time.Since(h.refresh) > seedRefreshEvery {
+		// The mesh follows measured upload at the same pace (a few links
+		// per call, none younger than the tracker's MinEdgeAge).
+		h.applyLocked(h.mesh.Rebalance())
 		after = h.refreshSeedsLocked()
 	}
 	defer after()

@@ -45,7 +45,9 @@ func (m *fullMesh) Leave(id string) []tracker.Change {
 
 func (m *fullMesh) Ban(id, _ string) []tracker.Change { return m.Leave(id) }
 
-func (m *fullMesh) Seeds(n int) []string { return m.peers[:min(n, len(m.peers))] }
+func (m *fullMesh) Seeds(n int) []string              { return m.peers[:min(n, len(m.peers))] }
+func (m *fullMesh) ReportStats(string, tracker.Stats) {}
+func (m *fullMesh) Rebalance() []tracker.Change       { return nil }
 
 type client struct {
 	t    *testing.T

@@ -38,6 +38,7 @@ type session struct {
 	neighbours map[wire.PeerID]bool
 	reportedBy map[wire.PeerID]bool
 	lastStats  wire.Stats
+	statsAt    time.Time // when lastStats came (join, before the first)
 }
 
 func newSession(h *Hub, c *websocket.Conn, remote string) *session {
@@ -142,6 +143,7 @@ func (s *session) join(j *wire.Join) bool {
 		MaxFrame:           h.cfg.MaxFrame,
 		Seeded:             h.cfg.Seeded,
 	})
+	s.statsAt = time.Now()
 	h.applyLocked(h.mesh.Join(string(s.id), tracker.PeerParams{
 		CanUpload:    j.Upload.Enabled && !j.SaveData,
 		UploadCapBps: j.Upload.CapBps,
@@ -198,10 +200,17 @@ func (s *session) handle(msg wire.Signal) string {
 
 func (s *session) statsLocked(m *wire.Stats) string {
 	last := s.lastStats
-	if m.HTTPBytes < last.HTTPBytes || m.P2PBytes < last.P2PBytes || m.Stalls < last.Stalls {
+	if m.HTTPBytes < last.HTTPBytes || m.P2PBytes < last.P2PBytes || m.UploadBytes < last.UploadBytes || m.Stalls < last.Stalls {
 		return "stats counters went backwards"
 	}
+	now := time.Now()
 	s.lastStats = *m
+	if window := now.Sub(s.statsAt); !s.statsAt.IsZero() && window > 0 {
+		// What a viewer says it uploaded steers only where the tracker
+		// places it; neighbours' reports of bad bytes still ban it.
+		s.hub.mesh.ReportStats(string(s.id), tracker.Stats{BytesSent: m.UploadBytes - last.UploadBytes, Window: window})
+	}
+	s.statsAt = now
 	if ls := s.hub.seeds[s.rendition]; ls != nil {
 		ls.count.httpBytes += m.HTTPBytes - last.HTTPBytes
 	}

@@ -75,6 +75,7 @@ Usage:
   swarmtx attach [flags]   MediaMTX hook (runOnReady): attach MTX_PATH to the plugin
   swarmtx plugin [flags]   run the plugin process (launched by attach, or by systemd)
   swarmtx status [flags]   show the running plugin and its streams
+  swarmtx relay --url URL  carry a stream's swarm from this box (a high-upload peer)
   swarmtx version          print the version
   swarmtx help             this text
 
@@ -97,6 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdPlugin(args[1:], stderr)
 	case "status":
 		return cmdStatus(args[1:], stdout, stderr)
+	case "relay":
+		return cmdRelay(args[1:], stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "swarmtx %s (plugin protocol %d)\n", swarmtxVersion(), contract.ProtocolVersion)
 		return 0

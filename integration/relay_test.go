@@ -1,0 +1,105 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/swarmtx/swarmtx/integration/harness"
+	"github.com/swarmtx/swarmtx/peerpool/viewer"
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
+
+// TestRelayCarriesTheSwarm: `swarmtx relay --url` joins a stream's swarm as
+// an operator would run it on another box. Four viewers that do not upload
+// (opted out) can only get parts from peers through the relay; they play,
+// most of their bytes come from it, and the relay stops cleanly on SIGINT.
+func TestRelayCarriesTheSwarm(t *testing.T) {
+	const part = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	s := startStack(t, stackOptions{AttachFlags: "--ladder source"})
+	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360", VideoBitrate: 1000})
+	waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 1)
+
+	logPath := filepath.Join(t.TempDir(), "relay.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	relay := exec.Command(s.bin, "relay", "--url", s.base()+"/live/show/", "--interfaces", "lo")
+	relay.Stdout, relay.Stderr = logFile, logFile
+	if err := relay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- relay.Wait() }()
+	defer relay.Process.Kill()
+	relayLog := func() string { b, _ := os.ReadFile(logPath); return string(b) }
+	t.Logf("relay log %s", logPath)
+	sleepCtx(ctx, t, 3*time.Second)
+
+	var vs []*viewer.Viewer
+	for range 4 {
+		v, err := viewer.Run(ctx, viewer.Config{
+			URL:          s.base() + "/live/show/",
+			Rendition:    "source",
+			CanUpload:    false,
+			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 3 * d },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		vs = append(vs, v)
+	}
+	sleepCtx(ctx, t, 25*time.Second)
+
+	var p2p, http int64
+	for i, v := range vs {
+		st := v.Stats()
+		p2p += st.P2PBytes
+		http += st.HTTPBytes
+		t.Logf("viewer %d (no upload): %d parts, P2P %.0f%%, stalls %d (longest %v), peers %d",
+			i, st.PartsPlayed, 100*st.P2PShare(), st.Stalls, st.LongestStall, st.Peers)
+		if !st.Playing || st.LongestStall > part {
+			t.Errorf("viewer %d: playing %v, longest stall %v", i, st.Playing, st.LongestStall)
+		}
+		if st.UploadBytes != 0 {
+			t.Errorf("viewer %d opted out of uploading but sent %d bytes", i, st.UploadBytes)
+		}
+	}
+	// The relay logs its figures every 10 s.
+	m := regexp.MustCompile(`uploaded_bytes=(\d+)`).FindAllStringSubmatch(relayLog(), -1)
+	if len(m) == 0 {
+		t.Fatalf("the relay logged no figures:\n%s", tail(relayLog(), 3000))
+	}
+	uploaded, _ := strconv.ParseInt(m[len(m)-1][1], 10, 64)
+	share := float64(p2p) / float64(max(p2p+http, 1))
+	t.Logf("relay uploaded %d bytes (last report); viewers got %d bytes from peers, %.0f%% of their media", uploaded, p2p, 100*share)
+	if share < 0.5 {
+		t.Errorf("viewers got %.0f%% of their media from peers; with the relay it should be most", 100*share)
+	}
+	if uploaded < p2p/2 {
+		t.Errorf("the relay reports %d bytes uploaded, less than half of the %d the viewers got from peers (only it and the seeder can send)", uploaded, p2p)
+	}
+
+	if err := relay.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("relay exited with %v after SIGINT\n%s", err, tail(relayLog(), 2000))
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("relay still running 10 s after SIGINT")
+	}
+}
