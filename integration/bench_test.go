@@ -43,8 +43,9 @@ const streamBytesPerSec = 141_000
 // With browsers it adds hls.js in Chromium through the swarm and HTTP-only
 // with the same player settings (lag and startup of each). "short" is the
 // form CI runs (make test); it checks the invariants every form must keep:
-// every viewer plays, no bad byte is played, and the server sends at most
-// half a copy per viewer. The figures of the other forms are for reading:
+// every viewer plays and no bad byte is played; and, where viewers upload
+// at least twice the bitrate, the server sends at most half a copy per
+// viewer. The figures of the other forms are for reading:
 //
 //	go test -run '^$' -bench 'Swarm/viewers=30' -benchtime 1x ./integration
 func BenchmarkSwarm(b *testing.B) {
@@ -212,7 +213,10 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	}
 	b.Log(summary)
 
-	if copies > float64(c.viewers)/2 {
-		b.Errorf("server sent %.1f copies for %d viewers, more than half the viewer count", copies, c.viewers)
+	// With an upload of only the bitrate, whole-part store-and-forward
+	// makes the tree a chain too deep for the playback deadline: most parts
+	// go to HTTP. The bound holds from twice the bitrate.
+	if c.upload >= 2 && copies > float64(c.viewers)/2 {
+		b.Errorf("server sent %.1f copies for %d viewers uploading %.0fx the bitrate, more than half the viewer count", copies, c.viewers, c.upload)
 	}
 }
