@@ -23,26 +23,10 @@ func TestGoViewersShareTheStream(t *testing.T) {
 	const viewers = 10
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	s := startStack(t, stackOptions{AttachFlags: "--ladder source"})
-	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360", VideoBitrate: 1000})
-	waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 1)
-
+	s := startSwarmStream(ctx, t)
 	var vs []*viewer.Viewer
-	for i := 0; i < viewers; i++ {
-		v, err := viewer.Run(ctx, viewer.Config{
-			URL:          s.base() + "/live/show/",
-			Rendition:    "source",
-			CanUpload:    true,
-			UploadCapBps: 250_000, // twice the stream's ~125 KB/s
-			// At twice the bitrate a hop takes half a part's duration: give
-			// the swarm what the playback buffer allows, HTTP only at the end.
-			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 3 * d },
-		})
-		if err != nil {
-			t.Fatalf("viewer %d: %v", i, err)
-		}
-		defer v.Close()
-		vs = append(vs, v)
+	for range viewers {
+		vs = append(vs, joinSwarm(ctx, t, s, nil))
 	}
 	before := serverCopies(ctx, t, s.base())
 	time.Sleep(30 * time.Second)
@@ -89,4 +73,37 @@ type copiesSample struct{ http, peer, served, made float64 }
 // serverCopies reads the source rendition's server and media byte counters.
 func serverCopies(ctx context.Context, t testing.TB, base string) copiesSample {
 	return serverCopiesOf(ctx, t, base, "source")
+}
+
+// startSwarmStream starts a stack with one source-only stream at live/show,
+// published like OBS at 640x360 and 1 Mbit/s: the swarm tests' stream.
+func startSwarmStream(ctx context.Context, t testing.TB) *stack {
+	t.Helper()
+	s := startStack(t, stackOptions{AttachFlags: "--ladder source"})
+	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360", VideoBitrate: 1000})
+	waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 1)
+	return s
+}
+
+// joinSwarm runs a Go viewer of live/show's source rendition that uploads
+// up to twice the stream's bitrate and waits for its neighbours up to three
+// part durations; adjust changes the config first. It is closed on cleanup.
+func joinSwarm(ctx context.Context, t testing.TB, s *stack, adjust func(*viewer.Config)) *viewer.Viewer {
+	t.Helper()
+	cfg := viewer.Config{
+		URL:          s.base() + "/live/show/",
+		Rendition:    "source",
+		CanUpload:    true,
+		UploadCapBps: 280_000, // twice the stream's ~141 KB/s
+		PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 3 * d },
+	}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	v, err := viewer.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
 }

@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/swarmtx/swarmtx/integration/harness"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
-	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
 // TestRelayCarriesTheSwarm: `swarmtx relay --url` joins a stream's swarm as
@@ -24,9 +22,7 @@ func TestRelayCarriesTheSwarm(t *testing.T) {
 	const part = 500 * time.Millisecond
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	s := startStack(t, stackOptions{AttachFlags: "--ladder source"})
-	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360", VideoBitrate: 1000})
-	waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 1)
+	s := startSwarmStream(ctx, t)
 
 	logPath := filepath.Join(t.TempDir(), "relay.log")
 	logFile, err := os.Create(logPath)
@@ -48,17 +44,7 @@ func TestRelayCarriesTheSwarm(t *testing.T) {
 
 	var vs []*viewer.Viewer
 	for range 4 {
-		v, err := viewer.Run(ctx, viewer.Config{
-			URL:          s.base() + "/live/show/",
-			Rendition:    "source",
-			CanUpload:    false,
-			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 3 * d },
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer v.Close()
-		vs = append(vs, v)
+		vs = append(vs, joinSwarm(ctx, t, s, func(c *viewer.Config) { c.CanUpload, c.UploadCapBps = false, 0 }))
 	}
 	sleepCtx(ctx, t, 25*time.Second)
 
