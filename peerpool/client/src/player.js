@@ -26,12 +26,13 @@ function servedBySwarmtx(src) {
   try { return new URL(src, location.href).origin === (bundleOrigin || location.origin); } catch (_) { return false; }
 }
 
-// SWARM_LIVE_SYNC_S is hls.js's liveSyncDuration with the swarm on: the
-// player holds about half a second further behind live than plain LL-HLS
-// at swarmtx's default 500 ms parts (measured: 2.0 s against 1.6 s), which
-// gives a part time for a few swarm hops and still for HTTP. The loader
-// never waits longer than the buffer allows, so a slow swarm costs HTTP
-// bytes, not stalls. options.liveSync (seconds) changes it.
+// SWARM_LIVE_SYNC_S is hls.js's liveSyncDuration with the swarm on. Set by
+// the page, hls.js counts it differently from PART-HOLD-BACK: at swarmtx's
+// default 500 ms parts the player holds 0.1-0.3 s further behind live than
+// plain LL-HLS (benchmark: 1.67 s against 1.56 s), which leaves a part time
+// for a few swarm hops and still for HTTP. The loader never waits longer
+// than the buffer allows, so a slow swarm costs HTTP bytes, not stalls.
+// options.liveSync (seconds) changes it.
 const SWARM_LIVE_SYNC_S = 1.6;
 
 // hlsConfigWithSwarm returns hlsConfig(overrides) plus a fragment loader that
