@@ -57,6 +57,7 @@ func (p *Peer) busyLocked() bool {
 // declineLocked answers a WANT with NOPE because this peer is busy, and
 // remembers to offer the part again.
 func (p *Peer) declineLocked(c *conn, id wire.PartID) {
+	p.st.Declined++
 	c.queueControlLocked(wire.FrameNope, id)
 	if len(p.declined) >= maxDeclined {
 		p.declined = p.declined[1:]

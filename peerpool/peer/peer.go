@@ -157,6 +157,7 @@ type Stats struct {
 	PartsFromPeer int64 // verified parts received from neighbours
 	PartsServed   int64 // parts sent in full (answers to WANT and pushes)
 	Duplicates    int64 // verified parts received that were already stored
+	Declined      int64 // WANTs answered NOPE because the upload queue was full (busy.go)
 	HashMismatch  int64
 	ProtocolError int64
 	Banned        []wire.PeerID

@@ -679,3 +679,46 @@ func TestFloodingNeighbour(t *testing.T) {
 		}
 	}
 }
+
+// A peer with a small upload cap asked for one part by three neighbours at
+// once serves one, declines the others while its queue is full, and says
+// HAVE to them again when it drains: every neighbour still gets the part.
+func TestBusyPeerDeclinesAndReoffers(t *testing.T) {
+	s := newSwarm(t)
+	holder := s.add("00000000000000000000000000000008", Config{CanUpload: true, UploadCapBps: 200_000})
+	var askers []*Peer
+	for _, id := range []wire.PeerID{"fffffffffffffffffffffffffffffff1", "fffffffffffffffffffffffffffffff2", "fffffffffffffffffffffffffffffff3"} {
+		a := s.add(id, Config{})
+		s.link(holder, a)
+		askers = append(askers, a)
+	}
+	// 80 KB takes 0.4 s at the cap: more than busyHorizon once queued.
+	p := makePart(9, 80_000)
+	for _, a := range askers {
+		a.Expect(p.ann)
+	}
+	holder.Offer(p.id, p.data)
+	errs := make(chan error, len(askers))
+	for _, a := range askers {
+		go func() {
+			data, err := a.Want(ctxFor(t, 10*time.Second), p.id)
+			if err == nil && !bytes.Equal(data, p.data) {
+				err = errors.New("bytes differ")
+			}
+			errs <- err
+		}()
+	}
+	for range askers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := holder.Stats()
+	t.Logf("holder served %d, declined %d", st.PartsServed, st.Declined)
+	if st.Declined == 0 {
+		t.Error("three WANTs at once at 200 kB/s and none declined")
+	}
+	if st.PartsServed != 3 {
+		t.Errorf("holder served %d parts, want 3 (declined neighbours are offered the part again)", st.PartsServed)
+	}
+}
