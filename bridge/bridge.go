@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -74,8 +73,6 @@ type stream struct {
 	cancel        context.CancelFunc
 	done          chan struct{}
 	expire        *time.Timer
-
-	bytesServed atomic.Uint64
 }
 
 // New returns a Bridge; serve its Handler over HTTP.
@@ -148,8 +145,8 @@ func (b *Bridge) newHub(path string, partTarget time.Duration, tr *traffic) *sig
 		PartTarget: partTarget,
 		OnStats:    tr.viewerReport,
 		OnViewers:  tr.setViewers,
-		OnBan:     func(reason string) { m.PeersBanned.WithLabelValues(path, reason).Inc() },
-		Logger:    b.log,
+		OnBan:      func(reason string) { m.PeersBanned.WithLabelValues(path, reason).Inc() },
+		Logger:     b.log,
 	}, tracker.New(tracker.Config{}))
 }
 
@@ -158,7 +155,6 @@ func (b *Bridge) countServed(path, rendition string, n int) {
 	st := b.streams[path]
 	b.mu.Unlock()
 	if st != nil {
-		st.bytesServed.Add(uint64(n))
 		st.traffic.servedHTTP(rendition, n)
 	}
 }
@@ -322,7 +318,6 @@ func (b *Bridge) Status(context.Context) (contract.Status, error) {
 			Path:          st.path,
 			State:         st.state,
 			AttachedSince: st.attachedSince,
-			BytesServed:   st.bytesServed.Load(),
 			URL:           b.streamURL(st.path),
 		}
 		st.traffic.fill(&ss)

@@ -83,7 +83,8 @@ func (t *traffic) setViewers(n int) {
 	t.mu.Unlock()
 }
 
-// fill adds the stream's totals since it attached to ss.
+// fill adds the stream's totals since it attached to ss: bytes served over
+// HTTP, viewers, server copies per rendition, P2P share.
 func (t *traffic) fill(ss *contract.StreamStatus) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -93,6 +94,7 @@ func (t *traffic) fill(ss *contract.StreamStatus) {
 	}
 	for _, name := range t.order {
 		r := t.renditions[name]
+		ss.BytesServed += uint64(r.http)
 		if r.made == 0 {
 			continue
 		}

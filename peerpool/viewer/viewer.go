@@ -640,13 +640,8 @@ func (l *limiter) wait(ctx context.Context) bool {
 		l.tokens--
 		return true
 	}
-	d := time.Duration((1 - l.tokens) / l.rate * float64(time.Second))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
+	if !sleepCtx(ctx, time.Duration((1-l.tokens)/l.rate*float64(time.Second))) {
 		return false
-	case <-t.C:
 	}
 	l.tokens = 0
 	l.at = time.Now()
