@@ -148,8 +148,14 @@ func TestHostileSessionsCloseAlone(t *testing.T) {
 		if reason == "" && err == nil {
 			t.Errorf("%s: the session ended without a reason or an error", tc.name)
 		}
-		if !strings.Contains(s.pluginLog(), tc.want) {
-			t.Errorf("%s: the plugin log has no line with %q", tc.name, tc.want)
+		// The plugin logs when its read loop ends, which may be just after
+		// the client saw the close: give the line a few seconds.
+		logged := false
+		for deadline := time.Now().Add(5 * time.Second); !logged && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			logged = strings.Contains(s.pluginLog(), tc.want)
+		}
+		if !logged {
+			t.Errorf("%s: the plugin log has no line with %q after 5 s", tc.name, tc.want)
 		}
 	}
 
