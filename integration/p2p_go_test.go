@@ -10,6 +10,7 @@ import (
 	"github.com/swarmtx/swarmtx/integration/harness"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
+	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
 // TestGoViewersShareTheStream: Go viewers (the same protocol as the browser
@@ -107,3 +108,7 @@ func joinSwarm(ctx context.Context, t testing.TB, s *stack, adjust func(*viewer.
 	t.Cleanup(func() { v.Close() })
 	return v
 }
+
+// defaultPart is the part duration of streams the tests attach without
+// --part-duration: swarmtx's default.
+var defaultPart = contract.DefaultStreamOptions().PartDuration

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,20 +19,25 @@ import (
 // frame it sends. Its neighbours (honest Go viewers and a Chromium player)
 // detect the bad parts against the announced SHA-256, never play them,
 // drop it and report it; the server bans it and closes its session; every
-// honest viewer keeps playing without a stall longer than a part.
+// honest viewer keeps playing without a stall longer than a part. When it
+// comes back from the same network (its X-Forwarded-For, as a proxy on the
+// server's host would send it) it may watch but is never asked for a part.
 func TestCorruptingViewerIsBanned(t *testing.T) {
-	const (
-		honest = 6
-		part   = 500 * time.Millisecond
-	)
+	const honest = 6
+	part := defaultPart
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s := startSwarmStream(ctx, t)
 	run := func(tamper func([]byte)) *viewer.Viewer {
 		return joinSwarm(ctx, t, s, func(c *viewer.Config) { c.TamperUpload = tamper })
 	}
+	corrupt := func(frame []byte) { frame[len(frame)-1] ^= 0x5a }
+	badNetwork := http.Header{"X-Forwarded-For": {"198.51.100.66"}}
+	runBad := func() *viewer.Viewer {
+		return joinSwarm(ctx, t, s, func(c *viewer.Config) { c.TamperUpload, c.SignalHeader = corrupt, badNetwork })
+	}
 	// The hostile viewer joins first, so it is among everyone's neighbours.
-	bad := run(func(frame []byte) { frame[len(frame)-1] ^= 0x5a })
+	bad := runBad()
 	var vs []*viewer.Viewer
 	for range honest {
 		vs = append(vs, run(nil))
@@ -61,8 +67,25 @@ func TestCorruptingViewerIsBanned(t *testing.T) {
 	if n, _ := metricValue(body, `swarmtx_peers_banned_total{path="live/show",reason="hash-mismatch"}`); n < 1 {
 		t.Errorf("/metrics counts %v peers banned for hash-mismatch, want 1", n)
 	}
-	// The swarm goes on without it.
+	// The swarm goes on without it, and with it back as a receiver only.
+	back := runBad()
 	sleepCtx(ctx, t, 10*time.Second)
+	st := back.Stats()
+	t.Logf("banned viewer back from its network: P2P %.0f%%, uploaded %d bytes, peers %d", 100*st.P2PShare(), st.UploadBytes, st.Peers)
+	if st.UploadBytes != 0 || !st.Playing || back.Err() != nil {
+		t.Errorf("the banned viewer back from its network: uploaded %d bytes, playing %v, ended %v; want it watching and never asked",
+			st.UploadBytes, st.Playing, back.Err())
+	}
+	if !strings.Contains(s.pluginLog(), "may only receive: its network was banned") {
+		t.Error("the plugin did not log the banned network's new viewer")
+	}
+	_, body, err = get(ctx, s.base()+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := metricValue(body, `swarmtx_peers_banned_total{path="live/show",reason="hash-mismatch"}`); n != 1 {
+		t.Errorf("/metrics counts %v peers banned for hash-mismatch, want just the one", n)
+	}
 
 	var detected int64
 	for i, v := range vs {
@@ -106,10 +129,8 @@ func TestCorruptingViewerIsBanned(t *testing.T) {
 // (sent to it and logged by the plugin); the frame-breaking viewer is
 // banned for "protocol"; the honest viewers keep their sessions and play on.
 func TestHostileSessionsCloseAlone(t *testing.T) {
-	const (
-		honest = 4
-		part   = 500 * time.Millisecond
-	)
+	const honest = 4
+	part := defaultPart
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s := startSwarmStream(ctx, t)

@@ -15,18 +15,21 @@ import (
 // conn is the connection to one neighbour. Fields below "guarded" are
 // guarded by the Peer's mutex.
 type conn struct {
-	p       *Peer
-	id      wire.PeerID
-	seed    bool // the neighbour is a seed: its unsolicited DATA is accepted
-	offerer bool // this side offers
-	log     *slog.Logger
-	ctx     context.Context
-	cancel  context.CancelFunc
-	pc      *webrtc.PeerConnection
-	inbox   chan *wire.Relay
-	wake    chan struct{}             // sender: work queued
-	low     chan struct{}             // sender: bufferedAmountLow
-	cands   []webrtc.ICECandidateInit // before the remote description; run goroutine only
+	p    *Peer
+	id   wire.PeerID
+	seed bool // the neighbour is a seed: its unsolicited DATA is accepted
+	// noUpload: the server says the neighbour will not upload. Its HAVE
+	// is ignored, so it is never asked and any DATA from it is refused.
+	noUpload bool
+	offerer  bool // this side offers
+	log      *slog.Logger
+	ctx      context.Context
+	cancel   context.CancelFunc
+	pc       *webrtc.PeerConnection
+	inbox    chan *wire.Relay
+	wake     chan struct{}             // sender: work queued
+	low      chan struct{}             // sender: bufferedAmountLow
+	cands    []webrtc.ICECandidateInit // before the remote description; run goroutine only
 
 	// guarded
 	dc           *webrtc.DataChannel
@@ -76,7 +79,8 @@ const maxControlQueue = 8192
 
 // newConn creates the connection to neighbour id and starts its
 // goroutines. Called with p.mu held.
-func (p *Peer) newConn(id wire.PeerID, seed, offerer bool) (*conn, error) {
+func (p *Peer) newConn(info wire.PeerInfo, offerer bool) (*conn, error) {
+	id, seed := info.ID, info.Seed
 	policy := webrtc.ICETransportPolicyAll
 	if p.cfg.RelayOnly {
 		policy = webrtc.ICETransportPolicyRelay
@@ -88,7 +92,7 @@ func (p *Peer) newConn(id wire.PeerID, seed, offerer bool) (*conn, error) {
 	ctx, cancel := context.WithCancel(p.ctx)
 	ns := p.st.nstats(id)
 	c := &conn{
-		p: p, id: id, seed: seed, offerer: offerer,
+		p: p, id: id, seed: seed, noUpload: info.NoUpload, offerer: offerer,
 		log:      p.log.With("neighbour", short(id)),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -174,8 +178,10 @@ func (c *conn) setupDC(dc *webrtc.DataChannel) {
 		}
 		c.dc, c.open = dc, true
 		c.log.Debug("data channel open")
-		for _, id := range p.store.newest(haveOnOpen) {
-			c.queueControlLocked(wire.FrameHave, id)
+		if p.cfg.CanUpload {
+			for _, id := range p.store.newest(haveOnOpen) {
+				c.queueControlLocked(wire.FrameHave, id)
+			}
 		}
 		c.signal()
 		p.changed()
@@ -492,7 +498,7 @@ func (c *conn) handleFrameLocked(m webrtc.DataChannelMessage, post []func()) []f
 		id := f.Part
 		switch f.Type {
 		case wire.FrameHave:
-			if !c.has.has(id) {
+			if !c.noUpload && !c.has.has(id) {
 				c.has.add(id)
 				p.changed()
 			}

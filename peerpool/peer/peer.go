@@ -289,7 +289,7 @@ func (p *Peer) SetNeighbours(add []wire.PeerInfo, remove []wire.PeerID) {
 		if p.cfg.Seed != info.Seed {
 			offerer = p.cfg.Seed
 		}
-		c, err := p.newConn(info.ID, info.Seed, offerer)
+		c, err := p.newConn(info, offerer)
 		if err != nil {
 			p.log.Error("cannot create a connection", "neighbour", short(info.ID), "err", err)
 			continue
@@ -418,8 +418,9 @@ func (p *Peer) storedLocked(id wire.PartID, data []byte, from *conn) {
 			}
 		}
 		// No HAVE to a neighbour we are pushing the part to: it would
-		// only make it WANT what is on its way.
-		if c.open && !c.has.has(id) && !c.uploadingLocked(id) {
+		// only make it WANT what is on its way; none at all when this
+		// peer does not upload.
+		if p.cfg.CanUpload && c.open && !c.has.has(id) && !c.uploadingLocked(id) {
 			c.queueControlLocked(wire.FrameHave, id)
 		}
 	}

@@ -722,3 +722,43 @@ func TestBusyPeerDeclinesAndReoffers(t *testing.T) {
 		t.Errorf("holder served %d parts, want 3 (declined neighbours are offered the part again)", st.PartsServed)
 	}
 }
+
+// A neighbour the server marks noUpload is never asked for a part, even
+// when it says HAVE: a banned viewer's network may only receive.
+func TestNoUploadNeighbourIsNeverAsked(t *testing.T) {
+	s := newSwarm(t)
+	marked := s.add("00000000000000000000000000000002", Config{CanUpload: true})
+	good := s.add("fffffffffffffffffffffffffffffffe", Config{CanUpload: true})
+	v := s.add("", Config{})
+	marked.SetNeighbours([]wire.PeerInfo{{ID: v.cfg.ID}}, nil)
+	v.SetNeighbours([]wire.PeerInfo{{ID: marked.cfg.ID, NoUpload: true}}, nil)
+	s.link(v, good)
+	p := makePart(7, 50_000)
+	v.Expect(p.ann)
+	marked.Offer(p.id, p.data)
+	waitFor(t, func() bool { return v.Stats().Neighbours[marked.cfg.ID].Connected })
+	time.Sleep(200 * time.Millisecond) // its HAVE has arrived by now
+	if holders, _ := v.Availability(p.id); holders != 0 {
+		t.Errorf("%d holders counted: the noUpload neighbour's HAVE was taken", holders)
+	}
+	ctx := ctxFor(t, 10*time.Second)
+	done := make(chan error, 1)
+	go func() {
+		data, err := v.Want(ctx, p.id)
+		if err == nil && !bytes.Equal(data, p.data) {
+			err = errors.New("bytes differ")
+		}
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	good.Offer(p.id, p.data)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := marked.Stats(); st.BytesSent != 0 {
+		t.Errorf("the noUpload neighbour was asked and sent %d bytes", st.BytesSent)
+	}
+	if n := v.Stats().Neighbours[good.cfg.ID]; n.PartsReceived != 1 {
+		t.Errorf("the part came %d times from the honest neighbour, want 1", n.PartsReceived)
+	}
+}

@@ -78,6 +78,10 @@ type Config struct {
 	OnViewers func(n int)
 	// OnBan is told each ban and its reason; optional.
 	OnBan func(reason string)
+	// AddressBanFor is how long viewers joining from a banned viewer's
+	// network may only receive (addrban.go); default 10 minutes, negative
+	// turns address bans off.
+	AddressBanFor time.Duration
 	// Seeded tells viewers that the plugin's seeders push every part into
 	// the swarm (see AddSeed), so they wait for it before using HTTP.
 	Seeded bool
@@ -103,6 +107,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Burst <= 0 {
 		c.Burst = 60
+	}
+	if c.AddressBanFor == 0 {
+		c.AddressBanFor = 10 * time.Minute
 	}
 	if c.JoinTimeout <= 0 {
 		c.JoinTimeout = 10 * time.Second
@@ -140,6 +147,7 @@ type Hub struct {
 	seeds    map[string]*localSeed           // by rendition
 	seedIDs  map[wire.PeerID]*localSeed
 	refresh  time.Time // last seed refresh
+	bans     addressBans
 	closed   bool
 }
 
@@ -155,6 +163,7 @@ func NewHub(path string, cfg Config, mesh Mesh) *Hub {
 		recent:   make(map[string][]*wire.PartAnnounce),
 		seeds:    make(map[string]*localSeed),
 		seedIDs:  make(map[wire.PeerID]*localSeed),
+		bans:     make(addressBans),
 	}
 }
 
@@ -315,7 +324,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered the request
 	}
 	c.SetReadLimit(wire.MaxSignalSize)
-	s := newSession(h, c, r.RemoteAddr)
+	s := newSession(h, c, r.RemoteAddr, viewerNetwork(r))
 	s.run(r.Context())
 }
 
@@ -334,7 +343,8 @@ func (h *Hub) applyLocked(changes []tracker.Change) {
 		}
 		msg := &wire.Peers{}
 		for _, id := range ch.Add {
-			msg.Add = append(msg.Add, wire.PeerInfo{ID: wire.PeerID(id)})
+			n := h.sessions[wire.PeerID(id)]
+			msg.Add = append(msg.Add, wire.PeerInfo{ID: wire.PeerID(id), NoUpload: n != nil && !n.canUpload})
 			s.neighbours[wire.PeerID(id)] = true
 		}
 		for _, id := range ch.Remove {

@@ -2,6 +2,7 @@ package signal
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -66,11 +67,14 @@ func newHubServer(t *testing.T, cfg Config) (*Hub, string) {
 	return h, "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
-func dial(t *testing.T, url string) *client {
+func dial(t *testing.T, url string) *client { t.Helper(); return dialWith(t, url, nil) }
+
+// dialWith dials with extra request headers (e.g. a proxy's X-Forwarded-For).
+func dialWith(t *testing.T, url string, h http.Header) *client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, url, nil)
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +151,12 @@ func (c *client) closedWith(want string) {
 
 func join(t *testing.T, url, rendition string) *client {
 	t.Helper()
-	c := dial(t, url)
+	return joinWith(t, url, rendition, nil)
+}
+
+func joinWith(t *testing.T, url, rendition string, h http.Header) *client {
+	t.Helper()
+	c := dialWith(t, url, h)
 	c.send(&wire.Join{V: 1, Rendition: rendition, Upload: wire.Upload{Enabled: true}})
 	w := next[*wire.Welcome](c)
 	c.id = w.ID

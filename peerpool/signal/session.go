@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ type session struct {
 	hub     *Hub
 	conn    *websocket.Conn
 	remote  string
+	network netip.Prefix // what a ban of this viewer covers (addrban.go)
 	limiter *rate.Limiter
 	out     chan []byte
 	done    chan struct{}
@@ -41,11 +43,12 @@ type session struct {
 	statsAt    time.Time // when lastStats came (join, before the first)
 }
 
-func newSession(h *Hub, c *websocket.Conn, remote string) *session {
+func newSession(h *Hub, c *websocket.Conn, remote string, network netip.Prefix) *session {
 	return &session{
 		hub:        h,
 		conn:       c,
 		remote:     remote,
+		network:    network,
 		limiter:    rate.NewLimiter(rate.Limit(h.cfg.MessagesPerSecond), h.cfg.Burst),
 		out:        make(chan []byte, outQueue),
 		done:       make(chan struct{}),
@@ -125,6 +128,10 @@ func (s *session) join(j *wire.Join) bool {
 	s.id = wire.NewPeerID()
 	s.rendition = j.Rendition
 	s.canUpload = j.Upload.Enabled && !j.SaveData
+	if s.canUpload && h.bans.banned(s.network, time.Now()) {
+		s.canUpload = false
+		h.log.Info("viewer may only receive: its network was banned", "peer", s.id, "remote", s.remote, "network", s.network)
+	}
 	h.sessions[s.id] = s
 	policy := "all"
 	if h.cfg.RelayOnly || j.TurnOnly {
@@ -145,7 +152,7 @@ func (s *session) join(j *wire.Join) bool {
 	})
 	s.statsAt = time.Now()
 	h.applyLocked(h.mesh.Join(string(s.id), tracker.PeerParams{
-		CanUpload:    j.Upload.Enabled && !j.SaveData,
+		CanUpload:    s.canUpload,
 		UploadCapBps: j.Upload.CapBps,
 		Rendition:    j.Rendition,
 	}))
@@ -235,6 +242,7 @@ func (s *session) reportLocked(m *wire.Report) func() {
 	}
 	delete(h.sessions, bad.id)
 	h.applyLocked(h.mesh.Ban(string(bad.id), m.Reason))
+	h.bans.ban(bad.network, time.Now(), h.cfg.AddressBanFor)
 	h.viewersChangedLocked()
 	if h.cfg.OnBan != nil {
 		h.cfg.OnBan(m.Reason)

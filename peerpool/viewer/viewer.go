@@ -63,7 +63,10 @@ type Config struct {
 	PartDeadline func(part wire.PartID, dur time.Duration) time.Duration
 	// HTTPClient fetches playlists and media; nil means a shared client.
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// SignalHeader is added to the signaling WebSocket's request, e.g. the
+	// X-Forwarded-For a reverse proxy would add.
+	SignalHeader http.Header
+	Logger       *slog.Logger
 	// StartupParts is how many parts are buffered before playback starts,
 	// and how far behind the newest part playback starts (hls.js's
 	// PART-HOLD-BACK of three parts); default 3.
@@ -423,7 +426,7 @@ func (v *Viewer) signalURL() string {
 func (v *Viewer) join(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, v.signalURL(), &websocket.DialOptions{HTTPClient: v.client})
+	c, _, err := websocket.Dial(ctx, v.signalURL(), &websocket.DialOptions{HTTPClient: v.client, HTTPHeader: v.cfg.SignalHeader})
 	if err != nil {
 		return fmt.Errorf("viewer: signaling: %w", err)
 	}

@@ -74,9 +74,12 @@
 //	    server's seeders push every part into the swarm, so a viewer waits
 //	    for its neighbours before fetching a part over HTTP; without it,
 //	    viewers share the HTTP fetches among themselves.
-//	{"t":"peers", "add":[{"id":PeerID, "seed":true}], "remove":[PeerID]}
+//	{"t":"peers", "add":[{"id":PeerID, "seed":true, "noUpload":false}], "remove":[PeerID]}
 //	    Neighbour changes, ≤ 64 each (either may be null). seed marks the
-//	    server's own peer and relays. For each added pair the server decides
+//	    server's own peer and relays. noUpload marks a neighbour that will
+//	    not upload (it opted out, or the server lets it only receive, e.g.
+//	    because its address was banned): ignore its HAVE and never WANT from
+//	    it, so any DATA it sends is a protocol error. For each added pair the server decides
 //	    who offers (an implementation detail of the server, not of this
 //	    package).
 //	{"t":"signal", "from":PeerID, "sdp":{...}} / {"t":"signal", "from":PeerID, "candidate":{...}}

@@ -170,9 +170,13 @@ type Peers struct {
 }
 
 // PeerInfo is one neighbour; Seed marks the server's own peer and relays.
+// NoUpload marks a neighbour that will not upload (it opted out, or the
+// server allows it only to receive): its HAVE is ignored and it is never
+// asked for a part.
 type PeerInfo struct {
-	ID   PeerID `json:"id"`
-	Seed bool   `json:"seed"`
+	ID       PeerID `json:"id"`
+	Seed     bool   `json:"seed"`
+	NoUpload bool   `json:"noUpload"`
 }
 
 // PartAnnounce announces a part the moment it is cut. SHA256 is what every

@@ -43,8 +43,9 @@ function fnv(s) {
 
 // Neighbour is one peer we share a data channel with.
 class Neighbour {
-  constructor(id, seed) {
+  constructor(id, seed, noUpload) {
     this.id = id; this.seed = seed;
+    this.noUpload = noUpload;    // the server says it will not upload: never ask it
     this.pc = null; this.dc = null; this.open = false;
     this.remoteSet = false; this.pendingCandidates = [];
     this.has = new Set();        // part keys it announced with HAVE
@@ -149,7 +150,7 @@ export class Swarm {
         break;
       case 'peers':
         for (const id of m.remove) { const n = this.neighbours.get(id); if (n) this.dropNeighbour(n, 'removed by the tracker'); }
-        for (const p of m.add) this.addNeighbour(p.id, p.seed);
+        for (const p of m.add) this.addNeighbour(p.id, p.seed, p.noUpload);
         break;
       case 'signal':
         this.onRelay(m).catch((e) => this.log('swarm: signal from ' + m.from + ': ' + e.message));
@@ -176,9 +177,9 @@ export class Swarm {
 
   // ---- neighbours and WebRTC ----
 
-  addNeighbour(id, seed) {
+  addNeighbour(id, seed, noUpload) {
     if (!this.welcome || id === this.id || this.neighbours.has(id) || this.banned.has(id)) return;
-    const n = new Neighbour(id, seed);
+    const n = new Neighbour(id, seed, noUpload);
     this.neighbours.set(id, n);
     // The smaller PeerID offers; a seed always offers.
     if (!seed && this.id < id) this.makeOffer(n).catch((e) => this.dropNeighbour(n, 'offer: ' + e.message));
@@ -309,6 +310,7 @@ export class Swarm {
     }
     switch (f.type) {
       case W.HAVE:
+        if (n.noUpload) break; // it may not upload: asking would be wasted, its DATA refused
         n.has.add(key);
         n.lastHaveAt = now();
         if (n.has.size > HAVE_PER_NEIGHBOUR) n.has.delete(n.has.values().next().value);

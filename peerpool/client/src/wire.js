@@ -176,10 +176,11 @@ export function decodeFromServer(text) {
       if (!Array.isArray(add) || add.length > 64 || !Array.isArray(remove) || remove.length > 64) throw new ProtocolError('peers: bad lists');
       m.add = add.map((p) => {
         if (p === null || typeof p !== 'object') throw new ProtocolError('peers: add entry');
-        for (const k of Object.keys(p)) if (k !== 'id' && k !== 'seed') throw new ProtocolError('peers: key ' + short(k));
+        for (const k of Object.keys(p)) if (k !== 'id' && k !== 'seed' && k !== 'noUpload') throw new ProtocolError('peers: key ' + short(k));
         if (!validPeerID(p.id)) throw new ProtocolError('peers: bad id ' + short(p.id));
         if (p.seed != null && typeof p.seed !== 'boolean') throw new ProtocolError('peers: seed');
-        return { id: p.id, seed: !!p.seed };
+        if (p.noUpload != null && typeof p.noUpload !== 'boolean') throw new ProtocolError('peers: noUpload');
+        return { id: p.id, seed: !!p.seed, noUpload: !!p.noUpload };
       });
       remove.forEach((id) => { if (!validPeerID(id)) throw new ProtocolError('peers: bad id ' + short(id)); });
       m.remove = remove;

@@ -1,0 +1,84 @@
+package signal
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// A banned viewer can come back with a new session and a new PeerID, so a
+// ban also marks the network it came from. Viewers joining from there
+// during Config.AddressBanFor may only receive: the tracker never places
+// them upstream and their neighbours are told never to ask them for parts
+// (wire.PeerInfo.NoUpload). They still play and still take parts from
+// peers, so honest viewers behind the same NAT lose only their upload.
+
+// maxAddressBans bounds the banned networks remembered per stream.
+const maxAddressBans = 4096
+
+// viewerNetwork is what an address ban covers: the viewer's IPv4 address,
+// or its IPv6 /64 (one host can hold a whole /64). The address is the
+// connection's peer or, when that is loopback (a reverse proxy on this
+// host), the last X-Forwarded-For entry the proxy added. The zero Prefix
+// means unknown; it is never banned.
+func viewerNetwork(r *http.Request) netip.Prefix {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	addr := ap.Addr().Unmap()
+	if addr.IsLoopback() {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			entries := strings.Split(xff[len(xff)-1], ",")
+			if a, err := netip.ParseAddr(strings.TrimSpace(entries[len(entries)-1])); err == nil {
+				addr = a.Unmap()
+			}
+		}
+	}
+	bits := 32
+	if addr.Is6() {
+		bits = 64
+	}
+	p, _ := addr.WithZone("").Prefix(bits)
+	return p
+}
+
+// addressBans is the set of banned networks with their expiry. Not safe
+// for concurrent use (the hub's mutex guards it).
+type addressBans map[netip.Prefix]time.Time
+
+// ban marks network until now+d.
+func (b addressBans) ban(network netip.Prefix, now time.Time, d time.Duration) {
+	if !network.IsValid() || d <= 0 {
+		return
+	}
+	if len(b) >= maxAddressBans {
+		b.sweep(now)
+	}
+	if len(b) >= maxAddressBans {
+		for n := range b { // all still current: forget one at random
+			delete(b, n)
+			break
+		}
+	}
+	b[network] = now.Add(d)
+}
+
+// banned reports whether network is under a ban at now.
+func (b addressBans) banned(network netip.Prefix, now time.Time) bool {
+	until, ok := b[network]
+	if ok && !now.Before(until) {
+		delete(b, network)
+		return false
+	}
+	return ok
+}
+
+func (b addressBans) sweep(now time.Time) {
+	for n, until := range b {
+		if !now.Before(until) {
+			delete(b, n)
+		}
+	}
+}

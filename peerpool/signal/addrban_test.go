@@ -1,0 +1,96 @@
+package signal
+
+import (
+	"net/http"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
+
+func TestViewerNetwork(t *testing.T) {
+	for _, c := range []struct {
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"198.51.100.7:5000", nil, "198.51.100.7/32"},
+		{"198.51.100.7:5000", []string{"203.0.113.9"}, "198.51.100.7/32"}, // not from a local proxy: the header is not trusted
+		{"127.0.0.1:5000", nil, "127.0.0.1/32"},
+		{"127.0.0.1:5000", []string{"10.0.0.1, 203.0.113.9"}, "203.0.113.9/32"}, // the entry the proxy added is the last
+		{"127.0.0.1:5000", []string{"10.0.0.1", "203.0.113.9"}, "203.0.113.9/32"},
+		{"127.0.0.1:5000", []string{"not an address"}, "127.0.0.1/32"},
+		{"[::1]:5000", []string{"2001:db8:1:2:3:4:5:6"}, "2001:db8:1:2::/64"},
+		{"[2001:db8:a:b:c:d:e:f]:5000", nil, "2001:db8:a:b::/64"},
+		{"[::ffff:198.51.100.7]:5000", nil, "198.51.100.7/32"},
+		{"[fe80::1%eth0]:5000", nil, "fe80::/64"},
+		{"garbage", nil, "invalid Prefix"},
+	} {
+		r := &http.Request{RemoteAddr: c.remote, Header: http.Header{}}
+		for _, v := range c.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := viewerNetwork(r).String(); got != c.want {
+			t.Errorf("%s %q: network %s, want %s", c.remote, c.xff, got, c.want)
+		}
+	}
+}
+
+func TestAddressBansExpireAndStayBounded(t *testing.T) {
+	b := make(addressBans)
+	now := time.Unix(1000, 0)
+	n := netip.MustParsePrefix("203.0.113.9/32")
+	b.ban(n, now, time.Minute)
+	b.ban(netip.Prefix{}, now, time.Minute) // unknown networks are never banned
+	if !b.banned(n, now.Add(59*time.Second)) || b.banned(n, now.Add(time.Minute)) {
+		t.Error("a one-minute ban does not last exactly a minute")
+	}
+	if len(b) != 0 {
+		t.Errorf("%d bans kept after expiry", len(b))
+	}
+	for i := range maxAddressBans + 10 {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		b.ban(netip.PrefixFrom(a, 32), now, time.Minute)
+	}
+	if len(b) != maxAddressBans {
+		t.Errorf("%d bans kept, want the bound %d", len(b), maxAddressBans)
+	}
+}
+
+// A banned viewer that comes back from the same network joins, but its
+// neighbours are told it will not upload; other networks are untouched.
+func TestBannedNetworkMayOnlyReceive(t *testing.T) {
+	_, url := newHubServer(t, Config{})
+	from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
+	bad := joinWith(t, url, "720p", from("203.0.113.7"))
+	r1 := join(t, url, "720p")
+	r2 := join(t, url, "720p")
+	next[*wire.Peers](r1)
+	next[*wire.Peers](r2)
+	r1.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
+	r2.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
+	bad.closedWith("banned")
+
+	added := func(c *client, id wire.PeerID) wire.PeerInfo {
+		t.Helper()
+		for {
+			for _, p := range next[*wire.Peers](c).Add {
+				if p.ID == id {
+					return p
+				}
+			}
+		}
+	}
+	back := joinWith(t, url, "720p", from("203.0.113.7"))
+	if p := added(r1, back.id); !p.NoUpload {
+		t.Errorf("the banned network's new viewer was offered as an uploader: %+v", p)
+	}
+	if p := added(back, r1.id); p.NoUpload {
+		t.Errorf("an honest neighbour is marked noUpload for the newcomer: %+v", p)
+	}
+	other := joinWith(t, url, "720p", from("203.0.113.8"))
+	if p := added(r2, other.id); p.NoUpload {
+		t.Errorf("a viewer from another network is marked noUpload: %+v", p)
+	}
+}
