@@ -21,6 +21,7 @@ type swarmBench struct {
 	watch    time.Duration // measured run, after startup
 	churn    bool          // a fifth of the viewers are replaced during the run
 	browsers bool          // two Chromium players: one through the swarm, one HTTP-only
+	part     time.Duration // LL-HLS part duration (0: swarmtx's default)
 }
 
 // streamBytesPerSec is the benchmark stream: 1 Mbit/s of video (640x360,
@@ -55,6 +56,8 @@ func BenchmarkSwarm(b *testing.B) {
 	}{
 		{"short", swarmBench{viewers: 8, upload: 2, watch: 20 * time.Second}},
 		{"viewers=30/upload=2x/browsers", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, browsers: true}},
+		{"viewers=30/upload=2x", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second}},
+		{"viewers=30/upload=2x/parts=200ms", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, part: 200 * time.Millisecond}},
 		{"viewers=30/upload=1x", swarmBench{viewers: 30, upload: 1, watch: 60 * time.Second}},
 		{"viewers=30/upload=2x/churn", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, churn: true}},
 	} {
@@ -70,7 +73,11 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	b.StopTimer()
 	ctx, cancel := context.WithTimeout(b.Context(), c.watch+3*time.Minute)
 	defer cancel()
-	s := startStack(b, stackOptions{AttachFlags: "--ladder source"})
+	flags := "--ladder source"
+	if c.part > 0 {
+		flags += " --part-duration " + c.part.String()
+	}
+	s := startStack(b, stackOptions{AttachFlags: flags})
 	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360", VideoBitrate: 1000})
 	waitMultivariant(ctx, b, s.base()+"/live/show/index.m3u8", 1)
 

@@ -35,8 +35,8 @@ func TestSwarmOfThirtyFourViewers(t *testing.T) {
 		watchFor   = 60 * time.Second
 		churnFrom  = 15 * time.Second
 		churnEvery = 2 * time.Second
-		part       = 500 * time.Millisecond // swarmtx's default part target
 	)
+	part := defaultPart
 	renditions := []swarmRendition{
 		{name: "source", goViewers: 24, uploadBps: 280_000}, // ~1.13 Mbit/s with audio
 		{name: "180p", goViewers: 6, uploadBps: 110_000},    // ~0.43 Mbit/s with audio

@@ -19,7 +19,7 @@ import (
 // (opted out) can only get parts from peers through the relay; they play,
 // most of their bytes come from it, and the relay stops cleanly on SIGINT.
 func TestRelayCarriesTheSwarm(t *testing.T) {
-	const part = 500 * time.Millisecond
+	part := defaultPart
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s := startSwarmStream(ctx, t)

@@ -10,7 +10,8 @@
 // Options: {swarm: true|false (default: on when the stream is on the origin
 // that served this bundle, i.e. a swarmtx origin with a swarm at
 // <stream>/swarm), upload: {enabled, capBps}, turnOnly, saveData,
-// liveSync (hls.js liveSyncDuration with the swarm on, default 1.6 s), hls: {...}}.
+// liveSync (fixes hls.js liveSyncDuration with the swarm on; default: the
+// playlist's PART-HOLD-BACK + 0.1 s, at least 1 s), hls: {...}}.
 // With the swarm on, LL-HLS parts come from other viewers over WebRTC when
 // they can and over HTTP otherwise; p.stats() then includes bytes by source.
 import Hls from 'hls.js';
@@ -26,13 +27,17 @@ function servedBySwarmtx(src) {
   try { return new URL(src, location.href).origin === (bundleOrigin || location.origin); } catch (_) { return false; }
 }
 
-// SWARM_LIVE_SYNC_S is hls.js's liveSyncDuration with the swarm on. Set by
-// the page, hls.js counts it differently from PART-HOLD-BACK: at swarmtx's
-// default 500 ms parts the player holds 0.1-0.3 s further behind live than
-// plain LL-HLS (benchmark: 1.67 s against 1.56 s), which leaves a part time
-// for a few swarm hops and still for HTTP. The loader never waits longer
-// than the buffer allows, so a slow swarm costs HTTP bytes, not stalls.
-// options.liveSync (seconds) changes it.
+// With the swarm on, the player holds SWARM_EXTRA_S further behind live
+// than plain LL-HLS (the playlist's PART-HOLD-BACK, three parts), and at
+// least SWARM_MIN_S: a part needs about that long from its cut to cross a
+// few swarm hops and still leave time for HTTP (benchmark: at 500 ms parts
+// 1.67 s of lag against 1.56 s for plain LL-HLS; at 200 ms parts 1.25 s
+// against 1.06 s). hls.js's liveSyncDuration is set from the playlist as
+// soon as it is loaded (followHoldBack); until then it is SWARM_LIVE_SYNC_S.
+// The loader never waits longer than the buffer allows, so a slow swarm
+// costs HTTP bytes, not stalls. options.liveSync (seconds) fixes the target.
+const SWARM_EXTRA_S = 0.1;
+const SWARM_MIN_S = 1.0;
 const SWARM_LIVE_SYNC_S = 1.6;
 
 // hlsConfigWithSwarm returns hlsConfig(overrides) plus a fragment loader that
@@ -46,13 +51,18 @@ export function hlsConfigWithSwarm(src, options, overrides) {
   });
   const Loader = makeSwarmLoader(Hls.DefaultConfig.loader, swarm, { deadline: opts.deadline });
   Loader.swarm = swarm;
+  Loader.followHoldBack = !opts.liveSync;
   const c = { fLoader: Loader, liveSyncDuration: opts.liveSync || SWARM_LIVE_SYNC_S };
   return hlsConfig(Object.assign(c, overrides || {}));
 }
 
 // watchPlayer feeds a swarm the player's stalls and live lag (for its
-// reports to the server) and returns a function reading them.
+// reports to the server) and returns a function reading them. For a player
+// made with hlsConfigWithSwarm it also keeps the target latency at
+// PART-HOLD-BACK + SWARM_EXTRA_S (at least SWARM_MIN_S).
 export function watchPlayer(swarm, hls, video) {
+  const L = hls && hls.config.fLoader;
+  if (L && L.followHoldBack) followHoldBack(hls);
   const st = { stalls: 0, stallMs: 0, playing: false, stallStart: null };
   video.addEventListener('playing', () => {
     st.playing = true;
@@ -72,6 +82,15 @@ export function watchPlayer(swarm, hls, video) {
   };
   if (swarm) swarm.attachPlayer(read);
   return read;
+}
+
+// followHoldBack sets hls.js's liveSyncDuration from each loaded playlist's
+// PART-HOLD-BACK; hls.js reads it whenever it computes the live position.
+function followHoldBack(hls) {
+  hls.on(Hls.Events.LEVEL_UPDATED, (_, d) => {
+    const hb = d && d.details && d.details.partHoldBack;
+    if (hb > 0) hls.config.liveSyncDuration = Math.max(SWARM_MIN_S, hb + SWARM_EXTRA_S);
+  });
 }
 
 // bufferedAheadMs is how much media the video element holds ahead of its
