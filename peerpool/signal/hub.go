@@ -28,11 +28,14 @@ type Mesh interface {
 	Join(id string, p tracker.PeerParams) []tracker.Change
 	Leave(id string) []tracker.Change
 	Ban(id, reason string) []tracker.Change
+	// Update changes a peer's parameters (its rendition, on a switch).
+	Update(id string, p tracker.PeerParams) []tracker.Change
 	// Seeds ranks up to n uploaders as seed candidates, best first.
 	Seeds(n int) []string
 	// ReportStats feeds a peer's measured upload.
 	ReportStats(id string, st tracker.Stats)
-	// Rebalance moves high-upload peers upstream and replaces slow links.
+	// Rebalance moves high-upload peers upstream, replaces slow links and
+	// gathers viewers of a rendition.
 	Rebalance() []tracker.Change
 }
 

@@ -46,6 +46,8 @@ func (m *fullMesh) Leave(id string) []tracker.Change {
 
 func (m *fullMesh) Ban(id, _ string) []tracker.Change { return m.Leave(id) }
 
+func (m *fullMesh) Update(string, tracker.PeerParams) []tracker.Change { return nil }
+
 func (m *fullMesh) Seeds(n int) []string              { return m.peers[:min(n, len(m.peers))] }
 func (m *fullMesh) ReportStats(string, tracker.Stats) {}
 func (m *fullMesh) Rebalance() []tracker.Change       { return nil }

@@ -37,6 +37,7 @@ type session struct {
 	id         wire.PeerID
 	rendition  string
 	canUpload  bool
+	uploadCap  int64
 	neighbours map[wire.PeerID]bool
 	reportedBy map[wire.PeerID]bool
 	lastStats  wire.Stats
@@ -128,6 +129,7 @@ func (s *session) join(j *wire.Join) bool {
 	s.id = wire.NewPeerID()
 	s.rendition = j.Rendition
 	s.canUpload = j.Upload.Enabled && !j.SaveData
+	s.uploadCap = j.Upload.CapBps
 	if s.canUpload && h.bans.banned(s.network, time.Now()) {
 		s.canUpload = false
 		h.log.Info("viewer may only receive: its network was banned", "peer", s.id, "remote", s.remote, "network", s.network)
@@ -153,8 +155,8 @@ func (s *session) join(j *wire.Join) bool {
 	s.statsAt = time.Now()
 	h.applyLocked(h.mesh.Join(string(s.id), tracker.PeerParams{
 		CanUpload:    s.canUpload,
-		UploadCapBps: j.Upload.CapBps,
-		Rendition:    j.Rendition,
+		UploadCapBps: s.uploadCap,
+		Rendition:    s.rendition,
 	}))
 	s.sendRecentLocked()
 	h.viewersChangedLocked()
@@ -192,6 +194,8 @@ func (s *session) handle(msg wire.Signal) string {
 	case *wire.Rendition:
 		if m.Rendition != s.rendition {
 			s.rendition = m.Rendition
+			// Neighbours are kept; Rebalance gathers it with its new rendition.
+			h.applyLocked(h.mesh.Update(string(s.id), tracker.PeerParams{CanUpload: s.canUpload, UploadCapBps: s.uploadCap, Rendition: s.rendition}))
 			s.sendRecentLocked()
 			after = h.refreshSeedsLocked()
 		}

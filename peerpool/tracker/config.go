@@ -5,8 +5,9 @@
 // and the pion peers act on them.
 //
 // One Swarm serves one stream across all of its renditions: a viewer that
-// switches rendition keeps its neighbours (per-rendition availability is
-// tracked elsewhere).
+// switches rendition keeps its neighbours, and Rebalance then trades its
+// links to viewers of other renditions for links to viewers of its own
+// (Config.SameRendition), since only those hold parts it needs.
 //
 // A Swarm is safe for concurrent use: every method takes an internal mutex.
 // Each method is one short critical section; Join and Leave cost O(1) in the
@@ -73,6 +74,12 @@ type Config struct {
 	// MaxRebalanceOps bounds the rewiring operations per Rebalance call
 	// (each touches at most four peers). Default 4.
 	MaxRebalanceOps int
+	// SameRendition: while a peer has fewer than this many neighbours
+	// playing its rendition, Rebalance swaps its neighbours on other
+	// renditions for uploaders on its own (parts are per rendition: a
+	// neighbour on another one has nothing it needs). Default
+	// MinNeighbours.
+	SameRendition int
 	// RebalanceSample is how many random peers one Rebalance examines.
 	// Default 64.
 	RebalanceSample int
@@ -146,6 +153,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxRebalanceOps <= 0 {
 		c.MaxRebalanceOps = 4
+	}
+	if c.SameRendition <= 0 {
+		c.SameRendition = c.MinNeighbours
 	}
 	if c.RebalanceSample <= 0 {
 		c.RebalanceSample = 64

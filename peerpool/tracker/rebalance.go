@@ -32,6 +32,11 @@ type move struct {
 //     B–W: every degree is kept);
 //     ranked by hops gained × (1 + clamp(log2(capacity/mean), 0, 2)),
 //     so high-upload peers move upstream first;
+//     - same rendition: while p has fewer than SameRendition neighbours
+//     on its rendition, replace its weakest neighbour u on another one by
+//     a free uploader on p's, or, when none is free, swap links with a
+//     peer c on p's rendition and its neighbour w on another (p–u, c–w
+//     become p–c, u–w); ranked 1 + the neighbours p still lacks;
 //  4. applies at most MaxRebalanceOps operations in all (top-ups
 //     included). No link younger than MinEdgeAge is removed, nobody is
 //     pushed below MinNeighbours or above MaxNeighbours, and nobody loses
@@ -107,6 +112,58 @@ func (s *Swarm) dropCandidate(p, excl1, excl2 *peer) *peer {
 	return w
 }
 
+// sameRendition counts p's neighbours playing p's rendition.
+func (s *Swarm) sameRendition(p *peer) int {
+	n := 0
+	for _, e := range p.nbrs {
+		if e.p.params.Rendition == p.params.Rendition {
+			n++
+		}
+	}
+	return n
+}
+
+// otherRendition is p's neighbour best swapped for one on p's rendition
+// (see propose), or nil: p lacks same-rendition neighbours, and this one
+// plays another rendition, is an old link and can spare it.
+func (s *Swarm) otherRendition(p *peer) *peer {
+	if s.sameRendition(p) >= s.cfg.SameRendition {
+		return nil
+	}
+	var w *peer
+	for _, e := range p.nbrs {
+		c := e.p
+		if c.params.Rendition == p.params.Rendition || !s.old(p, c) || c.deg() <= s.cfg.MinNeighbours {
+			continue
+		}
+		if w == nil || s.worse(c, w) {
+			w = c
+		}
+	}
+	return w
+}
+
+// renditionSwap looks among a sample of peers for c on p's rendition, not
+// linked to p, with an old link to a neighbour w on another rendition that
+// is not linked to u: the swap p–u, c–w → p–c, u–w gives both p and c a
+// neighbour on their rendition.
+func (s *Swarm) renditionSwap(p, u *peer) (c, w *peer) {
+	items := s.all.items
+	for range 2 * sampleTry {
+		c := items[s.cfg.Rand.IntN(len(items))]
+		if c == p || c == u || c.params.Rendition != p.params.Rendition || c.connected(p) || !(c.up() || p.up()) {
+			continue
+		}
+		for _, e := range c.nbrs {
+			w := e.p
+			if w != u && w != p && w.params.Rendition != c.params.Rendition && s.old(c, w) && !w.connected(u) && (w.up() || u.up()) {
+				return c, w
+			}
+		}
+	}
+	return nil, nil
+}
+
 func (s *Swarm) upWeight(p *peer, ref float64) float64 {
 	c := s.capacity(p)
 	if c <= 0 || ref <= 0 {
@@ -153,6 +210,19 @@ func (s *Swarm) propose(p *peer) (move, bool) {
 	if u != nil {
 		if c := s.pick(p, 1, u); len(c) == 1 && !s.slow(c[0]) && c[0].depth <= u.depth+1 {
 			consider(move{prio: 1 + float64(max(0, u.depth-c[0].depth)), rm: [][2]*peer{{p, u}}, add: [][2]*peer{{p, c[0]}}})
+		}
+	}
+
+	// same rendition
+	if u := s.otherRendition(p); u != nil {
+		prio := 1 + float64(s.cfg.SameRendition-s.sameRendition(p))
+		same := func(c *peer) bool { return c.up() && c.params.Rendition == p.params.Rendition }
+		if c := s.pickWhere(p, 1, u, same); len(c) == 1 {
+			consider(move{prio: prio, rm: [][2]*peer{{p, u}}, add: [][2]*peer{{p, c[0]}}})
+		} else if c, w := s.renditionSwap(p, u); c != nil {
+			// Peers of a rendition are often full: swap links instead,
+			// p–u and c–w for p–c and u–w (every degree is kept).
+			consider(move{prio: prio, rm: [][2]*peer{{p, u}, {c, w}}, add: [][2]*peer{{p, c}, {u, w}}})
 		}
 	}
 

@@ -17,8 +17,8 @@ type PeerParams struct {
 	// UploadCapBps is the viewer's upload cap in bytes/s; 0 = unknown or
 	// unlimited.
 	UploadCapBps int64
-	// Rendition the peer is playing; informational (status), the mesh does
-	// not depend on it.
+	// Rendition the peer is playing. Joins ignore it; Rebalance gathers
+	// the viewers of a rendition (Config.SameRendition).
 	Rendition string
 }
 
@@ -374,6 +374,11 @@ func (s *Swarm) sample(sets *[nBuckets]pset, maxBucket int, f func(*peer)) {
 // expander with logarithmic depth; ranking the sample biases it towards
 // low depth and high upload. O(k + sampleTry) whatever the swarm size.
 func (s *Swarm) pick(x *peer, k int, excl *peer) []*peer {
+	return s.pickWhere(x, k, excl, nil)
+}
+
+// pickWhere is pick among the candidates ok accepts (nil: all).
+func (s *Swarm) pickWhere(x *peer, k int, excl *peer, ok func(*peer) bool) []*peer {
 	if k <= 0 {
 		return nil
 	}
@@ -391,7 +396,7 @@ func (s *Swarm) pick(x *peer, k int, excl *peer) []*peer {
 			return
 		}
 		c.mark = ep
-		if validEdge(x, c) {
+		if validEdge(x, c) && (ok == nil || ok(c)) {
 			pool = append(pool, c)
 		}
 	})

@@ -614,3 +614,58 @@ func BenchmarkRebalance(b *testing.B) {
 		s.Rebalance()
 	}
 }
+
+// Viewers of a small rendition who joined among viewers of a big one end
+// up with neighbours on their own rendition after a few rebalances.
+func TestRebalanceGathersRenditions(t *testing.T) {
+	s, c := newTest(11, nil)
+	small := func(i int) bool { return i%5 == 4 } // 8 of 40 play 180p
+	for i := range 40 {
+		p := up(400_000)
+		if small(i) {
+			p.Rendition = "180p"
+		}
+		s.Join(fmt.Sprint("p", i), p)
+	}
+	s.Seeds(2)
+	sameOf := func(i int) int {
+		n := 0
+		for _, id := range s.Neighbours(fmt.Sprint("p", i)) {
+			var j int
+			fmt.Sscan(id[1:], &j)
+			if small(j) == small(i) {
+				n++
+			}
+		}
+		return n
+	}
+	least := func() (int, float64) {
+		low, sum, n := 1<<30, 0, 0
+		for i := range 40 {
+			if small(i) {
+				low = min(low, sameOf(i))
+				sum += sameOf(i)
+				n++
+			}
+		}
+		return low, float64(sum) / float64(n)
+	}
+	lowBefore, meanBefore := least()
+	for range 30 {
+		c.advance(time.Minute)
+		s.Rebalance()
+		check(t, s, true)
+	}
+	low, mean := least()
+	t.Logf("180p viewers' neighbours on 180p: least %d, mean %.1f before; least %d, mean %.1f after", lowBefore, meanBefore, low, mean)
+	if low < s.cfg.SameRendition {
+		t.Errorf("a 180p viewer has %d neighbours on 180p after rebalancing, want at least %d", low, s.cfg.SameRendition)
+	}
+	// Settled: no endless rewiring.
+	total := 0
+	for range 10 {
+		c.advance(time.Minute)
+		total += len(s.Rebalance())
+	}
+	t.Logf("changes over 10 further rebalances: %d", total)
+}
