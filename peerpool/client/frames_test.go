@@ -2,15 +2,10 @@ package client
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"math/rand/v2"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/evanw/esbuild/pkg/api"
 
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -101,35 +96,5 @@ func TestJSFrameParserAgreesWithGo(t *testing.T) {
 		add(b)
 	}
 
-	dir := t.TempDir()
-	var lines strings.Builder
-	for _, c := range cases {
-		j, _ := json.Marshal(c)
-		lines.Write(j)
-		lines.WriteByte('\n')
-	}
-	casesPath := filepath.Join(dir, "cases.jsonl")
-	if err := os.WriteFile(casesPath, []byte(lines.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(dir, "frames_check.mjs")
-	wd, _ := os.Getwd()
-	res := api.Build(api.BuildOptions{
-		AbsWorkingDir: wd,
-		EntryPoints:   []string{"test/frames_check.js"},
-		Bundle:        true,
-		Platform:      api.PlatformNode,
-		Format:        api.FormatESModule,
-		Outfile:       script,
-		Write:         true,
-		LogLevel:      api.LogLevelWarning,
-	})
-	if len(res.Errors) > 0 {
-		t.Fatalf("esbuild: %s", res.Errors[0].Text)
-	}
-	out, err := exec.Command(node, script, casesPath).CombinedOutput()
-	t.Logf("node: %s", strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatalf("the JS frame parser disagrees with Go: %v", err)
-	}
+	runNodeCheck(t, node, "test/frames_check.js", cases)
 }

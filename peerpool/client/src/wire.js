@@ -35,12 +35,15 @@ export function validPeerID(s) { return typeof s === 'string' && PEER_ID_RE.test
 
 const isInt = (x, lo, hi) => typeof x === 'number' && Number.isInteger(x) && x >= lo && x <= hi;
 
-// checkPartID throws unless p is {r, msn, i} with valid values.
+// checkPartID throws unless p is {r, msn, i} with valid values; an omitted
+// (or null) msn or i is 0, as for every field of the protocol.
 export function checkPartID(p, where) {
   if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new ProtocolError(where + ': part id is not an object');
   for (const k of Object.keys(p)) {
     if (k !== 'r' && k !== 'msn' && k !== 'i') throw new ProtocolError(where + ': part id has unknown key ' + short(k));
   }
+  if (p.msn == null) p.msn = 0;
+  if (p.i == null) p.i = 0;
   if (!validRendition(p.r)) throw new ProtocolError(where + ': bad rendition ' + short(p.r));
   if (!isInt(p.msn, 0, MAX_MSN)) throw new ProtocolError(where + ': bad msn ' + short(p.msn));
   if (!isInt(p.i, 0, MAX_PART_INDEX)) throw new ProtocolError(where + ': bad part index ' + short(p.i));
@@ -90,8 +93,8 @@ export function encodeSignal(m) {
       break;
     case 'signal':
       if (!validPeerID(m.to) || (!m.sdp === !m.candidate)) throw new Error('signal: bad relay');
-      if (m.sdp && (m.sdp.sdp.length < 1 || m.sdp.sdp.length > 12 << 10)) throw new Error('signal: sdp size');
-      if (m.candidate && (m.candidate.candidate.length > 512 || m.candidate.sdpMid.length > 32 ||
+      if (m.sdp && (m.sdp.sdp.length < 1 || byteLength(m.sdp.sdp) > 12 << 10)) throw new Error('signal: sdp size');
+      if (m.candidate && (byteLength(m.candidate.candidate) > 512 || byteLength(m.candidate.sdpMid) > 32 ||
         !isInt(m.candidate.sdpMLineIndex, 0, 15))) throw new Error('signal: bad candidate');
       break;
     case 'have':
@@ -121,10 +124,13 @@ const SERVER_KEYS = {
   error: ['reason'],
 };
 
+// byteLength is the UTF-8 length of s: the protocol's limits are in bytes.
+const byteLength = (s) => new TextEncoder().encode(s).length;
+
 function str(v, where, max) {
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') throw new ProtocolError(where + ' is not a string');
-  if (new TextEncoder().encode(v).length > max) throw new ProtocolError(where + ' is longer than ' + max + ' bytes');
+  if (byteLength(v) > max) throw new ProtocolError(where + ' is longer than ' + max + ' bytes');
   return v;
 }
 
@@ -194,7 +200,7 @@ export function decodeFromServer(text) {
         const s = m.sdp;
         if (typeof s !== 'object' || (s.type !== 'offer' && s.type !== 'answer')) throw new ProtocolError('signal: sdp.type');
         for (const k of Object.keys(s)) if (k !== 'type' && k !== 'sdp') throw new ProtocolError('signal: sdp key ' + short(k));
-        if (typeof s.sdp !== 'string' || s.sdp.length < 1 || s.sdp.length > 12 << 10) throw new ProtocolError('signal: sdp.sdp');
+        if (str(s.sdp, 'signal: sdp.sdp', 12 << 10) === '') throw new ProtocolError('signal: sdp.sdp is empty');
       } else {
         const c = m.candidate;
         if (typeof c !== 'object') throw new ProtocolError('signal: candidate');
@@ -213,13 +219,15 @@ export function decodeFromServer(text) {
     case 'part':
       checkPartID(m.id, 'part');
       if (!isInt(m.size, 1, MAX_PART_SIZE)) throw new ProtocolError('part: size ' + short(m.size));
+      if (m.sha256 == null) m.sha256 = '0'.repeat(64);
       if (typeof m.sha256 !== 'string' || !HASH_RE.test(m.sha256)) throw new ProtocolError('part: sha256');
       if (m.durationMs != null && !isInt(m.durationMs, 0, 60000)) throw new ProtocolError('part: durationMs');
       m.durationMs = m.durationMs || 0;
+      if (m.independent != null && typeof m.independent !== 'boolean') throw new ProtocolError('part: independent');
       m.independent = !!m.independent;
       break;
     case 'error':
-      str(m.reason, 'error: reason', 256);
+      if (str(m.reason, 'error: reason', 256) === '') throw new ProtocolError('error: reason is empty');
       break;
   }
   return m;
