@@ -149,6 +149,7 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	cpu, rss := plugin.result()
 
 	var http, p2p int64
+	var fell viewer.Fallbacks
 	var stalled, watched, longest, startup time.Duration
 	var lags []float64
 	for i, bv := range vs {
@@ -159,6 +160,9 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 		}
 		http += st.HTTPBytes
 		p2p += st.P2PBytes
+		fell.InFlight += st.Fallbacks.InFlight
+		fell.Declined += st.Fallbacks.Declined
+		fell.NoHolder += st.Fallbacks.NoHolder
 		stalled += st.StallTime
 		watched += end.Sub(bv.joined)
 		longest = max(longest, st.LongestStall)
@@ -196,9 +200,9 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	b.ReportMetric(lag, "lag-s")
 	b.ReportMetric(startup.Seconds(), "startup-s")
 	b.ReportMetric(100*cpu, "plugin-cpu-%")
-	summary := fmt.Sprintf("%d viewers, upload %.0fx, churn %v, %v: %.2f server copies (HTTP %.2f, seeding %.2f), P2P %.0f%%, stalled %.2f%% (longest %v), lag %.2f s, startup ≤ %v; plugin %.0f%% CPU, %.0f MB",
+	summary := fmt.Sprintf("%d viewers, upload %.0fx, churn %v, %v: %.2f server copies (HTTP %.2f, seeding %.2f), P2P %.0f%%, stalled %.2f%% (longest %v), lag %.2f s, startup ≤ %v; plugin %.0f%% CPU, %.0f MB; parts to HTTP after waiting: %d in flight, %d declined or stalled, %d with no holder",
 		c.viewers, c.upload, c.churn, c.watch, copies, (after.http-before.http)/made, (after.peer-before.peer)/made,
-		100*share, 100*stallRatio, longest.Round(time.Millisecond), lag, startup.Round(time.Millisecond), 100*cpu, rss)
+		100*share, 100*stallRatio, longest.Round(time.Millisecond), lag, startup.Round(time.Millisecond), 100*cpu, rss, fell.InFlight, fell.Declined, fell.NoHolder)
 
 	if br != nil {
 		var figs []string

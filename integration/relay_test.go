@@ -7,17 +7,22 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/swarmtx/swarmtx/integration/harness"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 )
 
 // TestRelayCarriesTheSwarm: `swarmtx relay --url` joins a stream's swarm as
 // an operator would run it on another box. Four viewers that do not upload
 // (opted out) can only get parts from peers through the relay; they play,
-// most of their bytes come from it, and the relay stops cleanly on SIGINT.
+// most of their bytes come from it. The relay reaches the origin through a
+// proxy; when every connection through it is cut (an outage between the
+// relay's box and the origin), the relay rejoins on its own and carries the
+// viewers again. It stops cleanly on SIGINT.
 func TestRelayCarriesTheSwarm(t *testing.T) {
 	part := defaultPart
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -30,7 +35,8 @@ func TestRelayCarriesTheSwarm(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	relay := exec.Command(s.bin, "relay", "--url", s.base()+"/live/show/", "--interfaces", "lo")
+	proxy := harness.StartCutProxy(t, strings.TrimPrefix(s.base(), "http://"))
+	relay := exec.Command(s.bin, "relay", "--url", "http://"+proxy.Addr()+"/live/show/", "--interfaces", "lo")
 	relay.Stdout, relay.Stderr = logFile, logFile
 	if err := relay.Start(); err != nil {
 		t.Fatal(err)
@@ -75,6 +81,40 @@ func TestRelayCarriesTheSwarm(t *testing.T) {
 	}
 	if uploaded < p2p/2 {
 		t.Errorf("the relay reports %d bytes uploaded, less than half of the %d the viewers got from peers (only it and the seeder can send)", uploaded, p2p)
+	}
+
+	// The outage: the relay loses its signaling and playlists at once.
+	joins := func() int { return strings.Count(relayLog(), "relay joined the swarm") }
+	t.Logf("cut %d connections between the relay and the origin", proxy.Cut())
+	deadline := time.Now().Add(20 * time.Second)
+	for joins() < 2 && time.Now().Before(deadline) {
+		sleepCtx(ctx, t, 200*time.Millisecond)
+	}
+	if joins() < 2 {
+		t.Fatalf("the relay did not rejoin within 20 s of the outage:\n%s", tail(relayLog(), 3000))
+	}
+	if !strings.Contains(relayLog(), "relay is out of the swarm; rejoining") {
+		t.Error("the relay rejoined without logging why it left")
+	}
+	p2p, http = 0, 0
+	for _, v := range vs {
+		st := v.Stats()
+		p2p -= st.P2PBytes
+		http -= st.HTTPBytes
+	}
+	sleepCtx(ctx, t, 15*time.Second)
+	for i, v := range vs {
+		st := v.Stats()
+		p2p += st.P2PBytes
+		http += st.HTTPBytes
+		if !st.Playing || v.Err() != nil {
+			t.Errorf("viewer %d after the relay's outage: playing %v, ended %v", i, st.Playing, v.Err())
+		}
+	}
+	share = float64(p2p) / float64(max(p2p+http, 1))
+	t.Logf("15 s after the relay rejoined: viewers got %.0f%% of their media from peers", 100*share)
+	if share < 0.5 {
+		t.Errorf("after the rejoin viewers got %.0f%% of their media from peers; the relay should carry most again", 100*share)
 	}
 
 	if err := relay.Process.Signal(syscall.SIGINT); err != nil {
