@@ -56,7 +56,7 @@ func BenchmarkSwarm(b *testing.B) {
 	}{
 		{"short", swarmBench{viewers: 8, upload: 2, watch: 20 * time.Second}},
 		{"viewers=30/upload=2x/browsers", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, browsers: true}},
-		{"viewers=30/upload=2x", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second}},
+		{"viewers=30/upload=2x/go-only", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second}},
 		{"viewers=30/upload=2x/parts=200ms", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, part: 200 * time.Millisecond}},
 		{"viewers=30/upload=1x", swarmBench{viewers: 30, upload: 1, watch: 60 * time.Second}},
 		{"viewers=30/upload=2x/churn", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, churn: true}},

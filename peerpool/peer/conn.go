@@ -21,6 +21,7 @@ type conn struct {
 	// noUpload: the server says the neighbour will not upload. Its HAVE
 	// is ignored, so it is never asked and any DATA from it is refused.
 	noUpload bool
+	blocked  bool // its data channel is full (guarded by p.mu)
 	offerer  bool // this side offers
 	log      *slog.Logger
 	ctx      context.Context
@@ -73,6 +74,7 @@ type upload struct {
 	id     wire.PartID
 	frames [][]byte
 	next   int
+	seq    uint64 // queue order across the peer (fifo.go)
 }
 
 const maxControlQueue = 8192
@@ -353,7 +355,8 @@ func (c *conn) queueUploadLocked(id wire.PartID) bool {
 		}
 		s.frames = frames
 	}
-	c.uploads = append(c.uploads, &upload{id: id, frames: s.frames})
+	c.p.uploadSeq++
+	c.uploads = append(c.uploads, &upload{id: id, frames: s.frames, seq: c.p.uploadSeq})
 	c.signal()
 	return true
 }
@@ -387,7 +390,9 @@ func (c *conn) sender() {
 			c.control[0] = nil
 			c.control = c.control[1:]
 		} else if c.open && len(c.uploads) > 0 {
-			if p.bucket != nil {
+			if !p.mayUploadLocked(c, c.uploads[0]) {
+				wait = fifoPoll
+			} else if p.bucket != nil {
 				wait = p.bucket.wait()
 			}
 			if wait == 0 {
@@ -428,16 +433,25 @@ func (c *conn) sender() {
 			}
 			continue
 		}
-		for dc.BufferedAmount()+uint64(len(frame)) > maxBuffered {
-			t := time.NewTimer(100 * time.Millisecond) // in case a low event is missed
-			select {
-			case <-c.ctx.Done():
+		if dc.BufferedAmount()+uint64(len(frame)) > maxBuffered {
+			p.mu.Lock()
+			c.blocked = true // the next upload in line may go meanwhile (fifo.go)
+			p.wakeUploadsLocked()
+			p.mu.Unlock()
+			for dc.BufferedAmount()+uint64(len(frame)) > maxBuffered {
+				t := time.NewTimer(100 * time.Millisecond) // in case a low event is missed
+				select {
+				case <-c.ctx.Done():
+					t.Stop()
+					return
+				case <-c.low:
+				case <-t.C:
+				}
 				t.Stop()
-				return
-			case <-c.low:
-			case <-t.C:
 			}
-			t.Stop()
+			p.mu.Lock()
+			c.blocked = false
+			p.mu.Unlock()
 		}
 		if u != nil && p.cfg.TamperData != nil {
 			frame = append([]byte(nil), frame...)
@@ -459,6 +473,7 @@ func (c *conn) sender() {
 				c.ns.PartsSent++
 				p.st.PartsServed++
 				p.reofferLocked()
+				p.wakeUploadsLocked()
 			}
 			p.mu.Unlock()
 		}

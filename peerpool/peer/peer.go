@@ -130,18 +130,19 @@ type Peer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	closed   bool
-	conns    map[wire.PeerID]*conn
-	banned   map[wire.PeerID]string
-	early    map[wire.PeerID]*earlyQueue
-	expected map[wire.PartID]*wire.PartAnnounce
-	expOrder []wire.PartID
-	store    *store
-	fetches  map[wire.PartID]*fetch
-	declined []declined    // WANTs answered NOPE while busy, see busy.go
-	avail    chan struct{} // closed and replaced whenever availability changes
-	st       Stats
+	mu        sync.Mutex
+	closed    bool
+	conns     map[wire.PeerID]*conn
+	banned    map[wire.PeerID]string
+	early     map[wire.PeerID]*earlyQueue
+	expected  map[wire.PartID]*wire.PartAnnounce
+	expOrder  []wire.PartID
+	store     *store
+	fetches   map[wire.PartID]*fetch
+	declined  []declined    // WANTs answered NOPE while busy, see busy.go
+	uploadSeq uint64        // uploads queued so far, for their order (fifo.go)
+	avail     chan struct{} // closed and replaced whenever availability changes
+	st        Stats
 }
 
 type earlyQueue struct {

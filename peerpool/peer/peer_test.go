@@ -762,3 +762,44 @@ func TestNoUploadNeighbourIsNeverAsked(t *testing.T) {
 		t.Errorf("the part came %d times from the honest neighbour, want 1", n.PartsReceived)
 	}
 }
+
+// A capped peer asked for a part by two neighbours at once sends the
+// copies one after the other: the first receiver has it after one copy's
+// time and can pass it on, instead of both waiting for two.
+func TestCappedUploadsGoOneAfterAnother(t *testing.T) {
+	s := newSwarm(t)
+	// Two 40 KB copies are 400 ms at the cap: short enough to be queued
+	// together (busy.go declines beyond 300 ms).
+	a := s.add("", Config{CanUpload: true, UploadCapBps: 200_000, MaxFrame: 4096})
+	b := s.add("", Config{})
+	c := s.add("", Config{})
+	s.link(a, b)
+	s.link(a, c)
+	p := makePart(8, 40_000)
+	b.Expect(p.ann)
+	c.Expect(p.ann)
+	a.Offer(p.id, p.data)
+	waitFor(t, func() bool {
+		return b.Stats().Neighbours[a.cfg.ID].Connected && c.Stats().Neighbours[a.cfg.ID].Connected
+	})
+	time.Sleep(300 * time.Millisecond) // the bucket is full again after the HAVEs
+	start := time.Now()
+	took := make(chan time.Duration, 2)
+	for _, v := range []*Peer{b, c} {
+		go func() {
+			data, err := v.Want(ctxFor(t, 20*time.Second), p.id)
+			if err != nil || !bytes.Equal(data, p.data) {
+				t.Errorf("Want: %v", err)
+			}
+			took <- time.Since(start)
+		}()
+	}
+	first, second := <-took, <-took
+	t.Logf("two 40 KB copies at a 200 KB/s cap: first done after %v, second after %v", first.Round(time.Millisecond), second.Round(time.Millisecond))
+	if first > second*7/10 {
+		t.Errorf("the first copy took %v of the second's %v: the uploads were interleaved", first, second)
+	}
+	if st := a.Stats(); st.Declined != 0 {
+		t.Errorf("the uploader declined %d WANTs: the test meant both copies to be queued at once", st.Declined)
+	}
+}
