@@ -74,7 +74,7 @@ type upload struct {
 	id     wire.PartID
 	frames [][]byte
 	next   int
-	seq    uint64 // queue order across the peer (fifo.go)
+	seq    uint64 // queue order across the peer (uploadorder.go)
 }
 
 const maxControlQueue = 8192
@@ -391,7 +391,7 @@ func (c *conn) sender() {
 			c.control = c.control[1:]
 		} else if c.open && len(c.uploads) > 0 {
 			if !p.mayUploadLocked(c, c.uploads[0]) {
-				wait = fifoPoll
+				wait = uploadPoll
 			} else if p.bucket != nil {
 				wait = p.bucket.wait()
 			}
@@ -435,7 +435,7 @@ func (c *conn) sender() {
 		}
 		if dc.BufferedAmount()+uint64(len(frame)) > maxBuffered {
 			p.mu.Lock()
-			c.blocked = true // the next upload in line may go meanwhile (fifo.go)
+			c.blocked = true // the next upload in line may go meanwhile (uploadorder.go)
 			p.wakeUploadsLocked()
 			p.mu.Unlock()
 			for dc.BufferedAmount()+uint64(len(frame)) > maxBuffered {

@@ -140,7 +140,7 @@ type Peer struct {
 	store     *store
 	fetches   map[wire.PartID]*fetch
 	declined  []declined    // WANTs answered NOPE while busy, see busy.go
-	uploadSeq uint64        // uploads queued so far, for their order (fifo.go)
+	uploadSeq uint64        // uploads queued so far, for their order (uploadorder.go)
 	avail     chan struct{} // closed and replaced whenever availability changes
 	st        Stats
 }
