@@ -32,7 +32,7 @@ test: deps build vet
 
 # The swarm benchmark's full forms (30 viewers; a few minutes each).
 bench: deps build
-	$(GO) test -timeout 30m -run '^$$' -bench 'Swarm' -benchtime 1x ./integration
+	$(GO) test -timeout 45m -run '^$$' -bench 'Swarm' -benchtime 1x ./integration
 
 # Runs every Fuzz target of every package for FUZZTIME each (go test allows
 # one -fuzz target per invocation, hence the loop).
