@@ -145,6 +145,20 @@ func makePart(msn uint64, size int) part {
 	return part{id: id, data: data, ann: &wire.PartAnnounce{ID: id, Size: size, SHA256: sha256.Sum256(data), DurationMs: 200}}
 }
 
+// wantAsync runs v.Want for p in the background; the channel gets its
+// error, or one saying the bytes differ from p's.
+func wantAsync(ctx context.Context, v *Peer, p part) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		data, err := v.Want(ctx, p.id)
+		if err == nil && !bytes.Equal(data, p.data) {
+			err = errors.New("bytes differ")
+		}
+		done <- err
+	}()
+	return done
+}
+
 func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -447,15 +461,7 @@ func TestNopeThenOther(t *testing.T) {
 	v.Expect(p.ann)
 	lazy.Offer(p.id, p.data)
 	waitFor(t, func() bool { return v.Stats().Neighbours[lazy.cfg.ID].Connected })
-	ctx := ctxFor(t, 10*time.Second)
-	done := make(chan error, 1)
-	go func() {
-		data, err := v.Want(ctx, p.id)
-		if err == nil && !bytes.Equal(data, p.data) {
-			err = errors.New("bytes differ")
-		}
-		done <- err
-	}()
+	done := wantAsync(ctxFor(t, 10*time.Second), v, p)
 	time.Sleep(100 * time.Millisecond) // lazy said NOPE by now (not asserted)
 	good.Offer(p.id, p.data)
 	if err := <-done; err != nil {
@@ -741,15 +747,7 @@ func TestNoUploadNeighbourIsNeverAsked(t *testing.T) {
 	if holders, _ := v.Availability(p.id); holders != 0 {
 		t.Errorf("%d holders counted: the noUpload neighbour's HAVE was taken", holders)
 	}
-	ctx := ctxFor(t, 10*time.Second)
-	done := make(chan error, 1)
-	go func() {
-		data, err := v.Want(ctx, p.id)
-		if err == nil && !bytes.Equal(data, p.data) {
-			err = errors.New("bytes differ")
-		}
-		done <- err
-	}()
+	done := wantAsync(ctxFor(t, 10*time.Second), v, p)
 	time.Sleep(100 * time.Millisecond)
 	good.Offer(p.id, p.data)
 	if err := <-done; err != nil {
