@@ -109,6 +109,17 @@ func joinSwarm(ctx context.Context, t testing.TB, s *stack, adjust func(*viewer.
 	return v
 }
 
+// mediaBytes sums the viewers' media bytes since they joined, over HTTP
+// and from peers.
+func mediaBytes(vs []*viewer.Viewer) (http, p2p int64) {
+	for _, v := range vs {
+		st := v.Stats()
+		http += st.HTTPBytes
+		p2p += st.P2PBytes
+	}
+	return http, p2p
+}
+
 // defaultPart is the part duration of streams the tests attach without
 // --part-duration: swarmtx's default.
 var defaultPart = contract.DefaultStreamOptions().PartDuration

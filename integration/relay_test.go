@@ -96,21 +96,15 @@ func TestRelayCarriesTheSwarm(t *testing.T) {
 	if !strings.Contains(relayLog(), "relay is out of the swarm; rejoining") {
 		t.Error("the relay rejoined without logging why it left")
 	}
-	p2p, http = 0, 0
-	for _, v := range vs {
-		st := v.Stats()
-		p2p -= st.P2PBytes
-		http -= st.HTTPBytes
-	}
+	http0, p2p0 := mediaBytes(vs)
 	sleepCtx(ctx, t, 15*time.Second)
+	http1, p2p1 := mediaBytes(vs)
 	for i, v := range vs {
-		st := v.Stats()
-		p2p += st.P2PBytes
-		http += st.HTTPBytes
-		if !st.Playing || v.Err() != nil {
+		if st := v.Stats(); !st.Playing || v.Err() != nil {
 			t.Errorf("viewer %d after the relay's outage: playing %v, ended %v", i, st.Playing, v.Err())
 		}
 	}
+	p2p, http = p2p1-p2p0, http1-http0
 	share = float64(p2p) / float64(max(p2p+http, 1))
 	t.Logf("15 s after the relay rejoined: viewers got %.0f%% of their media from peers", 100*share)
 	if share < 0.5 {

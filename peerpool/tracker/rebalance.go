@@ -124,12 +124,9 @@ func (s *Swarm) sameRendition(p *peer) int {
 }
 
 // otherRendition is p's neighbour best swapped for one on p's rendition
-// (see propose), or nil: p lacks same-rendition neighbours, and this one
-// plays another rendition, is an old link and can spare it.
+// (see propose), or nil: it plays another rendition, is an old link and
+// can spare it.
 func (s *Swarm) otherRendition(p *peer) *peer {
-	if s.sameRendition(p) >= s.cfg.SameRendition {
-		return nil
-	}
 	var w *peer
 	for _, e := range p.nbrs {
 		c := e.p
@@ -214,15 +211,17 @@ func (s *Swarm) propose(p *peer) (move, bool) {
 	}
 
 	// same rendition
-	if u := s.otherRendition(p); u != nil {
-		prio := 1 + float64(s.cfg.SameRendition-s.sameRendition(p))
-		same := func(c *peer) bool { return c.up() && c.params.Rendition == p.params.Rendition }
-		if c := s.pickWhere(p, 1, u, same); len(c) == 1 {
-			consider(move{prio: prio, rm: [][2]*peer{{p, u}}, add: [][2]*peer{{p, c[0]}}})
-		} else if c, w := s.renditionSwap(p, u); c != nil {
-			// Peers of a rendition are often full: swap links instead,
-			// p–u and c–w for p–c and u–w (every degree is kept).
-			consider(move{prio: prio, rm: [][2]*peer{{p, u}, {c, w}}, add: [][2]*peer{{p, c}, {u, w}}})
+	if n := s.sameRendition(p); n < s.cfg.SameRendition {
+		if u := s.otherRendition(p); u != nil {
+			prio := 1 + float64(s.cfg.SameRendition-n)
+			same := func(c *peer) bool { return c.up() && c.params.Rendition == p.params.Rendition }
+			if c := s.pickWhere(p, 1, u, same); len(c) == 1 {
+				consider(move{prio: prio, rm: [][2]*peer{{p, u}}, add: [][2]*peer{{p, c[0]}}})
+			} else if c, w := s.renditionSwap(p, u); c != nil {
+				// Peers of a rendition are often full: swap links instead,
+				// p–u and c–w for p–c and u–w (every degree is kept).
+				consider(move{prio: prio, rm: [][2]*peer{{p, u}, {c, w}}, add: [][2]*peer{{p, c}, {u, w}}})
+			}
 		}
 	}
 

@@ -125,7 +125,8 @@ const SERVER_KEYS = {
 };
 
 // byteLength is the UTF-8 length of s: the protocol's limits are in bytes.
-const byteLength = (s) => new TextEncoder().encode(s).length;
+const utf8 = new TextEncoder();
+const byteLength = (s) => utf8.encode(s).length;
 
 function str(v, where, max) {
   if (v === undefined || v === null) return '';
