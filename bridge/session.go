@@ -36,6 +36,10 @@ type session struct {
 	source  *cmaf.Segmenter // touched only by the pull goroutine
 	rungs   map[string]*lockedSegmenter
 	enc     *ladder.Encoder
+	// droppedCounted is how many of enc's drops the metric already has:
+	// the metric follows drops as they happen, so an operator sees the
+	// ladder falling behind while the stream runs.
+	droppedCounted int64
 
 	sps, pps   []byte
 	badFrames  int
@@ -230,7 +234,7 @@ func (s *session) finish() {
 	}
 	if s.enc != nil {
 		_ = s.enc.Close() // waits for ffmpeg's last frames
-		s.metrics.LadderDropped.WithLabelValues(s.st.path).Add(float64(s.enc.Dropped()))
+		s.countLadderDrops()
 	}
 	for name, r := range s.rungs {
 		r.mu.Lock()
@@ -289,6 +293,16 @@ func (s *session) onVideo(pts time.Duration, au [][]byte) {
 			au = append([][]byte{s.sps, s.pps}, au...)
 		}
 		_ = s.enc.WriteH264(p, d, au) // drops are counted and warned by the encoder
+		s.countLadderDrops()
+	}
+}
+
+// countLadderDrops brings the ladder's dropped-frames metric up to the
+// encoder's count.
+func (s *session) countLadderDrops() {
+	if n := s.enc.Dropped(); n > s.droppedCounted {
+		s.metrics.LadderDropped.WithLabelValues(s.st.path).Add(float64(n - s.droppedCounted))
+		s.droppedCounted = n
 	}
 }
 

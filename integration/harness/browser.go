@@ -45,6 +45,11 @@ type BrowserOptions struct {
 	Host string
 	// Flags are extra Chromium flags.
 	Flags []string
+	// Nice, when above 0, runs Chromium at that lower CPU priority. On a
+	// real server the viewers' browsers are elsewhere; a test that measures
+	// the server's own work (the ladder's encoders) on a small machine
+	// should not let the test's browser take the CPU that work needs.
+	Nice int
 }
 
 // PlayerReport is one snapshot a test page POSTs every 500 ms.
@@ -201,6 +206,10 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 	args = append(args, opts.Flags...)
 	args = append(args, base+"/")
 	cmd := exec.Command(chrome, args...)
+	if opts.Nice > 0 {
+		// nice execs Chromium in place: the pid and process group stay.
+		cmd = exec.Command("nice", append([]string{"-n", strconv.Itoa(opts.Nice), chrome}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Chromium forks a zygote, renderers and utilities: kill the whole group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
