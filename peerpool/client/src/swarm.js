@@ -21,6 +21,17 @@ const MAX_SERVING = 16;         // parts queued for one neighbour at once
 // neighbours that got the part meanwhile, and says HAVE again when drained:
 // the part spreads down a tree shaped by each viewer's upload.
 const BUSY_HORIZON_MS = 300;
+// With an upload cap, uploads go one at a time, the newest part first and
+// copies of one part in the order asked (as the Go peer,
+// peerpool/peer/uploadorder.go): interleaved copies would all finish at the
+// end, and parts are verified whole before they are passed on, so the first
+// receiver could forward only then. An upload whose channel is full does
+// not hold up the others.
+function ahead(a, b) {
+  if (a.id.msn !== b.id.msn) return a.id.msn > b.id.msn;
+  if (a.id.i !== b.id.i) return a.id.i > b.id.i;
+  return a.seq < b.seq;
+}
 const BUSY_UPLOADS = 8;
 const MAX_DECLINED = 256;
 const STATS_EVERY_MS = 2000;
@@ -51,8 +62,7 @@ class Neighbour {
     this.has = new Set();        // part keys it announced with HAVE
     this.inflight = new Map();   // key -> {asm, waiters, wantAt, firstAt}: our WANTs to it
     this.cancelled = new Set();  // keys we cancelled: late DATA for them is dropped
-    this.serving = [];           // {key, frames, next}: its WANTs we are answering
-    this.pumpTimer = null;
+    this.serving = [];           // {key, id, seq, frames, next}: its WANTs we are answering
     this.controlTokens = CONTROL_BURST; this.controlAt = now();
     this.lastHaveAt = -Infinity;
   }
@@ -90,8 +100,11 @@ export class Swarm {
     this.player = () => ({ stalls: 0, stallMs: 0, lagMs: -1 });
     // Measured delivery rate of parts pulled from neighbours (bytes/ms, EWMA).
     this.rateBpms = 0;
-    // Upload token bucket (bytes).
+    // Upload token bucket (bytes), the timer that waits for it, and the
+    // order uploads were asked in.
     this.tokens = 0; this.tokensAt = now();
+    this.pumpTimer = null;
+    this.uploadSeq = 0;
     this.timers = [
       setInterval(() => this.sendStats(), STATS_EVERY_MS),
       setInterval(() => this.flushHave(), HAVE_EVERY_MS),
@@ -259,7 +272,7 @@ export class Swarm {
       if (this.canUpload) for (const e of [...this.store.values()].slice(-64)) this.sendFrame(n, W.encodeControl(W.HAVE, e.id));
     };
     dc.onclose = () => this.dropNeighbour(n, 'data channel closed');
-    dc.onbufferedamountlow = () => this.pump(n);
+    dc.onbufferedamountlow = () => this.pump();
     dc.onmessage = (ev) => {
       try { this.onFrame(n, ev.data); } catch (e) {
         if (e instanceof W.ProtocolError) this.protocolError(n, e.message);
@@ -277,7 +290,7 @@ export class Swarm {
     if (this.neighbours.get(n.id) !== n) return;
     this.neighbours.delete(n.id);
     this.log('swarm: neighbour ' + n.id + ' gone: ' + why);
-    clearTimeout(n.pumpTimer);
+    n.serving = [];
     try { if (n.dc) n.dc.close(); } catch (_) { /* closing anyway */ }
     try { if (n.pc) n.pc.close(); } catch (_) { /* closing anyway */ }
     n.open = false;
@@ -382,38 +395,58 @@ export class Swarm {
       if (this.declined.length > MAX_DECLINED) this.declined.shift();
       return;
     }
-    n.serving.push({ key, frames: W.chunkPart(id, e.data, this.welcome.maxFrame), next: 0 });
-    this.pump(n);
+    n.serving.push({ key, id, seq: this.uploadSeq++, frames: W.chunkPart(id, e.data, this.welcome.maxFrame), next: 0 });
+    this.pump();
   }
 
-  // pump sends queued DATA frames while the channel has room and the upload
-  // cap has tokens.
-  pump(n) {
-    clearTimeout(n.pumpTimer); n.pumpTimer = null;
-    const dc = n.dc;
-    while (n.open && dc && dc.readyState === 'open' && n.serving.length) {
+  // pump sends queued DATA frames while channels have room and the upload
+  // cap has tokens: with a cap one upload at a time (see ahead), without
+  // one as much as each channel takes.
+  pump() {
+    clearTimeout(this.pumpTimer); this.pumpTimer = null;
+    const capped = this.upload.capBps > 0;
+    for (;;) {
+      const n = this.nextUpload(capped);
+      if (!n) return; // nothing to send, or every channel full: onbufferedamountlow resumes
       const s = n.serving[0];
       const frame = s.frames[s.next];
-      if (dc.bufferedAmount + frame.byteLength > HIGH_WATER) return; // onbufferedamountlow resumes
-      if (this.upload.capBps > 0) {
+      if (capped) {
         const t = now();
         const burst = Math.max(W.MAX_FRAME_SIZE, this.upload.capBps / 4);
         this.tokens = Math.min(burst, this.tokens + (t - this.tokensAt) * this.upload.capBps / 1000);
         this.tokensAt = t;
         if (this.tokens < frame.byteLength) {
           const wait = (frame.byteLength - this.tokens) * 1000 / this.upload.capBps;
-          n.pumpTimer = setTimeout(() => this.pump(n), Math.max(5, wait));
+          this.pumpTimer = setTimeout(() => this.pump(), Math.max(5, wait));
           return;
         }
         this.tokens -= frame.byteLength;
       }
-      if (!this.sendFrame(n, frame)) return;
+      if (!this.sendFrame(n, frame)) {
+        n.serving = []; // its channel is gone; dropNeighbour cleans up
+        continue;
+      }
       this.counters.uploadBytes += frame.byteLength;
       if (++s.next === s.frames.length) {
         n.serving.shift();
         this.reoffer();
       }
     }
+  }
+
+  // nextUpload picks the neighbour whose head upload sends next: among
+  // channels that are open and have room, with a cap the one ahead in the
+  // upload order, without one the first found.
+  nextUpload(capped) {
+    let best = null;
+    for (const n of this.neighbours.values()) {
+      if (!n.serving.length || !n.open || !n.dc || n.dc.readyState !== 'open') continue;
+      const s = n.serving[0];
+      if (n.dc.bufferedAmount + s.frames[s.next].byteLength > HIGH_WATER) continue;
+      if (!capped) return n;
+      if (!best || ahead(s, best.serving[0])) best = n;
+    }
+    return best;
   }
 
   // busy tells whether the queued uploads would take longer than
