@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/sha256"
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
@@ -125,6 +126,12 @@ func canonical(t *testing.T, m wire.Signal) string {
 			c.Remove = []wire.PeerID{}
 		}
 		v = &c
+	case *wire.PartAnnounce:
+		c := *m
+		if c.Chunks == nil {
+			c.Chunks = []wire.Hash{}
+		}
+		v = &c
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -198,9 +205,18 @@ func randomServerSignal(rng *rand.Rand) wire.Signal {
 		for i := range sum {
 			sum[i] = byte(rng.Uint32())
 		}
-		return &wire.PartAnnounce{ID: wire.PartID{Rendition: name, MSN: pickOne(rng, 0, 1<<53-1, rng.Uint64N(1<<53)), Index: rng.IntN(wire.MaxPartIndex + 1)},
+		a := &wire.PartAnnounce{ID: wire.PartID{Rendition: name, MSN: pickOne(rng, 0, 1<<53-1, rng.Uint64N(1<<53)), Index: rng.IntN(wire.MaxPartIndex + 1)},
 			Size: pickOne(rng, 1, wire.MaxPartSize, 1+rng.IntN(wire.MaxPartSize)), SHA256: sum,
 			DurationMs: pickOne(rng, 0, 60000, rng.IntN(60001)), Independent: rng.IntN(2) == 0}
+		if rng.IntN(3) > 0 {
+			// Chunk hashes: small parts so mutations reach the count check.
+			a.Size = pickOne(rng, 1, wire.MinChunkSize, 1+rng.IntN(8*wire.MinChunkSize))
+			a.ChunkSize = pickOne(rng, wire.MinChunkSize, wire.MinChunkSize+rng.IntN(wire.MinChunkSize), wire.MaxPartSize)
+			for range (a.Size + a.ChunkSize - 1) / a.ChunkSize {
+				a.Chunks = append(a.Chunks, wire.Hash(sha256.Sum256([]byte{byte(rng.Uint32())})))
+			}
+		}
+		return a
 	default:
 		return &wire.ServerError{Reason: pickOne(rng, randomText(rng, 1, 80), strings.Repeat("r", 256))}
 	}

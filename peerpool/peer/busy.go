@@ -43,9 +43,7 @@ func (p *Peer) busyLocked() bool {
 	for _, c := range p.conns {
 		for _, u := range c.uploads {
 			uploads++
-			for _, f := range u.frames[u.next:] {
-				bytes += len(f)
-			}
+			bytes += u.total - u.sent
 		}
 	}
 	if p.cfg.UploadCapBps > 0 {
@@ -73,7 +71,7 @@ func (p *Peer) reofferLocked() {
 		return
 	}
 	for _, d := range p.declined {
-		if !d.c.closed && d.c.open && !d.c.has.has(d.id) && p.store.get(d.id) != nil && !d.c.uploadingLocked(d.id) {
+		if !d.c.closed && d.c.open && !d.c.has.has(d.id) && p.holdsLocked(d.id) && !d.c.uploadingLocked(d.id) {
 			d.c.queueControlLocked(wire.FrameHave, d.id)
 		}
 	}

@@ -69,12 +69,15 @@ type incoming struct {
 	req          *request
 }
 
-// upload is a part being sent to one neighbour.
+// upload is a part being sent to one neighbour, from its verified bytes
+// (all of them, or a prefix while it is still arriving: cutthrough.go).
 type upload struct {
-	id     wire.PartID
-	frames [][]byte
-	next   int
-	seq    uint64 // queue order across the peer (uploadorder.go)
+	id       wire.PartID
+	total    int
+	data     []byte // the verified bytes known so far
+	sent     int
+	progress time.Time // when data last grew
+	seq      uint64    // queue order across the peer (uploadorder.go)
 }
 
 const maxControlQueue = 8192
@@ -335,11 +338,12 @@ func (c *conn) queueControlLocked(t wire.FrameType, id wire.PartID) {
 	c.signal()
 }
 
-// queueUploadLocked queues the stored part id for sending, unless it is
-// already queued or the queue is full (it reports whether it queued).
+// queueUploadLocked queues part id for sending from the verified bytes
+// this peer holds, unless it is already queued or the queue is full (it
+// reports whether it queued).
 func (c *conn) queueUploadLocked(id wire.PartID) bool {
-	s := c.p.store.get(id)
-	if c.closed || s == nil || len(c.uploads) >= maxUploads {
+	data, total := c.p.partBytesLocked(id)
+	if c.closed || len(data) == 0 || len(c.uploads) >= maxUploads {
 		return false
 	}
 	for _, u := range c.uploads {
@@ -347,16 +351,8 @@ func (c *conn) queueUploadLocked(id wire.PartID) bool {
 			return true
 		}
 	}
-	if s.frames == nil {
-		frames, err := wire.ChunkPart(id, s.data, c.p.cfg.MaxFrame)
-		if err != nil {
-			c.log.Error("cannot cut a part into frames", "part", id.String(), "err", err)
-			return false
-		}
-		s.frames = frames
-	}
 	c.p.uploadSeq++
-	c.uploads = append(c.uploads, &upload{id: id, frames: s.frames, seq: c.p.uploadSeq})
+	c.uploads = append(c.uploads, &upload{id: id, total: total, data: data, progress: time.Now(), seq: c.p.uploadSeq})
 	c.signal()
 	return true
 }
@@ -383,6 +379,7 @@ func (c *conn) sender() {
 		}
 		var frame []byte
 		var u *upload
+		payload := 0
 		last := false
 		var wait time.Duration
 		if c.open && len(c.control) > 0 {
@@ -390,23 +387,39 @@ func (c *conn) sender() {
 			c.control[0] = nil
 			c.control = c.control[1:]
 		} else if c.open && len(c.uploads) > 0 {
-			if !p.mayUploadLocked(c, c.uploads[0]) {
+			u = c.readyUploadLocked(time.Now())
+			switch {
+			case u == nil:
+				// Waiting for the bytes of a part still arriving (they
+				// wake us); look again now and then to drop a starved one.
+				wait = starvedUpload / 5
+			case !p.mayUploadLocked(c, u):
 				wait = uploadPoll
-			} else if p.bucket != nil {
+			case p.bucket != nil:
 				wait = p.bucket.wait()
 			}
-			if wait == 0 {
-				u = c.uploads[0]
-				frame = u.frames[u.next]
-				u.next++
-				if u.next == len(u.frames) {
-					c.uploads[0] = nil
-					c.uploads = c.uploads[1:]
+			if u != nil && wait == 0 {
+				var err error
+				if frame, err = c.nextFrameLocked(u); err != nil { // unreachable: ids and sizes were checked
+					c.log.Error("cannot encode a DATA frame", "part", u.id.String(), "err", err)
+					frame = nil
+				}
+				payload = len(frame) - wire.DataHeaderLen(u.id)
+				u.sent += payload
+				if u.sent == u.total {
+					for i, o := range c.uploads {
+						if o == u {
+							c.uploads = append(c.uploads[:i], c.uploads[i+1:]...)
+							break
+						}
+					}
 					last = true
 				}
 				if p.bucket != nil {
 					p.bucket.spend(len(frame))
 				}
+			} else {
+				u = nil
 			}
 		}
 		dc := c.dc
@@ -465,7 +478,7 @@ func (c *conn) sender() {
 			return
 		}
 		if u != nil {
-			n := int64(len(frame) - wire.DataHeaderLen(u.id))
+			n := int64(payload)
 			p.mu.Lock()
 			c.ns.BytesSent += n
 			p.st.BytesSent += n
@@ -519,7 +532,7 @@ func (c *conn) handleFrameLocked(m webrtc.DataChannelMessage, post []func()) []f
 			}
 		case wire.FrameWant:
 			switch {
-			case !p.cfg.CanUpload || p.store.get(id) == nil:
+			case !p.cfg.CanUpload || !p.holdsLocked(id):
 				c.queueControlLocked(wire.FrameNope, id)
 			case c.uploadingLocked(id):
 			case p.busyLocked():
@@ -619,7 +632,7 @@ func (c *conn) announceLocked(in *incoming, a *wire.PartAnnounce, post []func())
 	if int64(a.Size) != int64(in.total) {
 		return p.badLocked(c, wire.ReasonProtocol, fmt.Errorf("part %s: DATA total %d differs from the announced size %d", a.ID, in.total, a.Size), post)
 	}
-	asm, err := wire.NewAssembler(a.ID, a.Size, a.SHA256)
+	asm, err := wire.NewAssemblerFor(a)
 	if err != nil {
 		return p.badLocked(c, wire.ReasonProtocol, err, post)
 	}
@@ -638,6 +651,7 @@ func (c *conn) announceLocked(in *incoming, a *wire.PartAnnounce, post []func())
 // addLocked feeds one frame to an announced part's assembler.
 func (c *conn) addLocked(in *incoming, f wire.DataFrame, now time.Time, post []func()) []func() {
 	p := c.p
+	before := len(in.asm.Verified())
 	done, err := in.asm.Add(f)
 	if err != nil {
 		reason := wire.ReasonProtocol
@@ -647,6 +661,9 @@ func (c *conn) addLocked(in *incoming, f wire.DataFrame, now time.Time, post []f
 		return p.badLocked(c, reason, err, post)
 	}
 	if !done {
+		if len(in.asm.Verified()) > before {
+			p.verifiedMoreLocked(c, f.Part)
+		}
 		return post
 	}
 	id := f.Part

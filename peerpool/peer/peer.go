@@ -140,6 +140,7 @@ type Peer struct {
 	store     *store
 	fetches   map[wire.PartID]*fetch
 	declined  []declined    // WANTs answered NOPE while busy, see busy.go
+	earlyHave *idSet        // parts we said HAVE for before holding them whole (cutthrough.go)
 	uploadSeq uint64        // uploads queued so far, for their order (uploadorder.go)
 	avail     chan struct{} // closed and replaced whenever availability changes
 	st        Stats
@@ -222,16 +223,17 @@ func New(cfg Config, sig Signaler) (*Peer, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Peer{
 		cfg: cfg, sig: sig, api: api,
-		log:      cfg.Logger.With("peer", short(cfg.ID)),
-		ctx:      ctx,
-		cancel:   cancel,
-		conns:    make(map[wire.PeerID]*conn),
-		banned:   make(map[wire.PeerID]string),
-		early:    make(map[wire.PeerID]*earlyQueue),
-		expected: make(map[wire.PartID]*wire.PartAnnounce),
-		store:    newStore(cfg.StoreParts, cfg.StoreBytes),
-		fetches:  make(map[wire.PartID]*fetch),
-		avail:    make(chan struct{}),
+		log:       cfg.Logger.With("peer", short(cfg.ID)),
+		ctx:       ctx,
+		cancel:    cancel,
+		conns:     make(map[wire.PeerID]*conn),
+		banned:    make(map[wire.PeerID]string),
+		early:     make(map[wire.PeerID]*earlyQueue),
+		expected:  make(map[wire.PartID]*wire.PartAnnounce),
+		store:     newStore(cfg.StoreParts, cfg.StoreBytes),
+		earlyHave: newIDSet(maxExpected),
+		fetches:   make(map[wire.PartID]*fetch),
+		avail:     make(chan struct{}),
 	}
 	if cfg.UploadCapBps > 0 {
 		p.bucket = newBucket(cfg.UploadCapBps)
@@ -421,7 +423,10 @@ func (p *Peer) storedLocked(id wire.PartID, data []byte, from *conn) {
 		// No HAVE to a neighbour we are pushing the part to: it would
 		// only make it WANT what is on its way; none at all when this
 		// peer does not upload.
-		if p.cfg.CanUpload && c.open && !c.has.has(id) && !c.uploadingLocked(id) {
+		switch {
+		case c.uploadingLocked(id):
+			c.signal() // an upload of its first chunks waits for the rest (cutthrough.go)
+		case p.cfg.CanUpload && c.open && !c.has.has(id):
 			c.queueControlLocked(wire.FrameHave, id)
 		}
 	}

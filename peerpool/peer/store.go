@@ -18,8 +18,7 @@ type store struct {
 }
 
 type stored struct {
-	data   []byte
-	frames [][]byte // DATA frames, cut on first upload and shared by every upload
+	data []byte
 }
 
 func newStore(maxParts, maxBytes int) *store {

@@ -19,15 +19,19 @@ import "time"
 // checks (it is also woken when an upload ends).
 const uploadPoll = 20 * time.Millisecond
 
-// mayUploadLocked reports whether u, the head of c's queue, may send its
-// next frame: without a cap always, with one when no open neighbour's
-// head upload that is not blocked goes before it.
+// mayUploadLocked reports whether u, c's next upload, may send its next
+// frame: without a cap always, with one when no other open neighbour's
+// next upload, not blocked and with bytes to send, goes before it.
 func (p *Peer) mayUploadLocked(c *conn, u *upload) bool {
 	if p.bucket == nil {
 		return true
 	}
+	now := time.Now()
 	for _, o := range p.conns {
-		if o != c && o.open && !o.closed && !o.blocked && len(o.uploads) > 0 && ahead(o.uploads[0], u) {
+		if o == c || !o.open || o.closed || o.blocked || len(o.uploads) == 0 {
+			continue
+		}
+		if ou := o.readyUploadLocked(now); ou != nil && ahead(ou, u) {
 			return false
 		}
 	}

@@ -262,8 +262,9 @@ func (h *Hub) Viewers() int {
 	return len(h.sessions)
 }
 
-// Announce tells the viewers of the part's rendition its size and hash; it
-// runs the moment the part is cut, before any playlist lists it.
+// Announce tells the viewers of the part's rendition its size, hash and
+// chunk hashes (so peers pass it on chunk by chunk); it runs the moment the
+// part is cut, before any playlist lists it.
 func (h *Hub) Announce(p *cmaf.Part) {
 	a := &wire.PartAnnounce{
 		ID:          wire.PartID{Rendition: p.ID.Rendition, MSN: p.ID.MSN, Index: p.ID.Index},
@@ -272,6 +273,7 @@ func (h *Hub) Announce(p *cmaf.Part) {
 		DurationMs:  int(p.Duration / time.Millisecond),
 		Independent: p.Independent,
 	}
+	a.ChunkSize, a.Chunks = wire.ChunkHashes(p.Data)
 	msg, err := wire.EncodeSignal(a)
 	if err != nil {
 		h.log.Error("cannot announce part", "part", p.ID, "error", err)

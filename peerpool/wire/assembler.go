@@ -13,17 +13,22 @@ import (
 var ErrHashMismatch = errors.New("SHA-256 does not match the announced hash")
 
 // Assembler rebuilds one part from DATA frames received in order on one
-// data channel and verifies it against the server-announced SHA-256. It
-// holds at most the announced size (allocated at the first chunk). After any
-// error it stays failed. It is not safe for concurrent use.
+// data channel and verifies it against the server-announced SHA-256 and,
+// when the part was announced with them, each chunk's SHA-256 as soon as
+// the chunk is complete. It holds at most the announced size (allocated at
+// the first frame). After any error it stays failed. It is not safe for
+// concurrent use.
 type Assembler struct {
-	id   PartID
-	size int
-	want Hash
-	buf  []byte
-	h    hash.Hash
-	done bool
-	err  error
+	id        PartID
+	size      int
+	want      Hash
+	chunkSize int
+	chunks    []Hash
+	verified  int // bytes of buf verified chunk by chunk (all of it once done)
+	buf       []byte
+	h         hash.Hash
+	done      bool
+	err       error
 }
 
 // NewAssembler starts reassembling part id of the announced size
@@ -36,6 +41,22 @@ func NewAssembler(id PartID, size int, sum [32]byte) (*Assembler, error) {
 		return nil, fmt.Errorf("part %s: size %d is outside 1..%d", id, size, MaxPartSize)
 	}
 	return &Assembler{id: id, size: size, want: sum}, nil
+}
+
+// NewAssemblerFor starts reassembling the announced part, verifying its
+// chunks as they complete when it was announced with chunk hashes.
+func NewAssemblerFor(a *PartAnnounce) (*Assembler, error) {
+	if err := a.Validate(); err != nil {
+		return nil, err
+	}
+	asm, err := NewAssembler(a.ID, a.Size, a.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Chunks) > 0 {
+		asm.chunkSize, asm.chunks = a.ChunkSize, a.Chunks
+	}
+	return asm, nil
 }
 
 // Add appends one chunk. Chunks must be for this part, carry the announced
@@ -63,6 +84,22 @@ func (a *Assembler) Add(f DataFrame) (done bool, err error) {
 	}
 	a.buf = append(a.buf, f.Payload...)
 	a.h.Write(f.Payload)
+	for a.chunkSize > 0 {
+		end := ChunkEnd(a.verified, a.size, a.chunkSize)
+		if end > len(a.buf) {
+			break
+		}
+		k := a.verified / a.chunkSize
+		if got := Hash(sha256.Sum256(a.buf[a.verified:end])); got != a.chunks[k] {
+			err := fmt.Errorf("part %s: chunk %d (bytes %d..%d): %w (got %s, announced %s)", a.id, k, a.verified, end, ErrHashMismatch, got, a.chunks[k])
+			a.fail(err)
+			return false, err
+		}
+		a.verified = end
+		if end == a.size {
+			break
+		}
+	}
 	if len(a.buf) < a.size {
 		return false, nil
 	}
@@ -73,7 +110,7 @@ func (a *Assembler) Add(f DataFrame) (done bool, err error) {
 		a.fail(err)
 		return false, err
 	}
-	a.done, a.h = true, nil
+	a.done, a.h, a.verified = true, nil, a.size
 	return true, nil
 }
 
@@ -97,7 +134,7 @@ func (a *Assembler) check(f DataFrame) error {
 }
 
 func (a *Assembler) fail(err error) {
-	a.err, a.buf, a.h = err, nil, nil
+	a.err, a.buf, a.h, a.verified = err, nil, nil, 0
 }
 
 // Part is the part being assembled.
@@ -111,6 +148,12 @@ func (a *Assembler) Done() bool { return a.done }
 
 // Err is the error that failed the assembler, if any.
 func (a *Assembler) Err() error { return a.err }
+
+// Verified returns the bytes verified so far, a prefix of the part: chunk
+// by chunk when the part was announced with chunk hashes, else nothing
+// until the whole part is. The slice is the assembler's own and its bytes
+// never change; callers must not modify it.
+func (a *Assembler) Verified() []byte { return a.buf[:a.verified] }
 
 // Bytes returns the verified part once Add has returned done, else nil.
 // The slice is the assembler's own; callers must not modify it.

@@ -85,10 +85,14 @@
 //	{"t":"signal", "from":PeerID, "sdp":{...}} / {"t":"signal", "from":PeerID, "candidate":{...}}
 //	    A relayed message from peer "from"; same rules as above.
 //	{"t":"part", "id":PartID, "size":4096, "sha256":"<64 hex>",
-//	 "durationMs":200, "independent":true}
+//	 "durationMs":200, "independent":true, "chunkSize":16384, "chunks":["<64 hex>", ...]}
 //	    Sent the moment a part is cut, before any playlist lists it. size
 //	    1..16 MiB; durationMs 0..60000; independent: the part starts with a
 //	    key frame. The sha256 here is the only authority on a part's bytes.
+//	    chunks (optional, with chunkSize): the SHA-256 of each chunkSize
+//	    bytes of the part, the last chunk possibly shorter; chunkSize
+//	    1024..16 MiB, exactly ceil(size/chunkSize) hashes, at most 128.
+//	    Both are omitted (or 0 and empty) together.
 //	{"t":"error", "reason":"..."}
 //	    1..256 bytes; sent before the server closes the session.
 //
@@ -124,8 +128,15 @@
 // payload is at most maxFrame − DataHeaderLen.
 //
 // A receiver verifies the SHA-256 of a completed part against the announced
-// hash before it plays it, forwards it or sends HAVE for it (Assembler does
-// this). A mismatch means the sender is bad: close the channel and send
+// hash before it plays it (Assembler does this). It forwards only verified
+// bytes: a part announced without chunks once complete; a part announced
+// with chunks chunk by chunk, each verified against its chunk hash as soon
+// as its last byte arrives. A peer says HAVE for a part it holds whole or,
+// for a part with chunks, once the first chunk is verified while the rest
+// is still arriving; it answers a WANT for such a part by sending DATA as
+// the verified bytes grow, so a receiver must expect DATA paced by the
+// sender's own download (it may CANCEL and ask elsewhere when no DATA comes
+// for too long). A sender should end DATA frames at chunk boundaries. A mismatch means the sender is bad: close the channel and send
 // {"t":"report", "reason":"hash-mismatch"}. Any frame that fails to parse,
 // a DATA frame out of order, for a part not asked for, or with the wrong
 // total is a protocol error ("protocol"). A peer receiving DATA before the

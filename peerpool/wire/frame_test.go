@@ -296,8 +296,16 @@ func FuzzAssembler(f *testing.F) {
 		if len(part) == 0 {
 			return
 		}
-		sum := sha256.Sum256(part)
-		a, err := NewAssembler(pid, len(part), sum)
+		// Chunks of MinChunkSize: the verified prefix must only ever hold
+		// the part's own bytes.
+		ann := PartAnnounce{ID: pid, Size: len(part), SHA256: sha256.Sum256(part), ChunkSize: MinChunkSize}
+		for off := 0; off < len(part); off += MinChunkSize {
+			ann.Chunks = append(ann.Chunks, sha256.Sum256(part[off:min(off+MinChunkSize, len(part))]))
+		}
+		if len(ann.Chunks) > MaxChunks {
+			return
+		}
+		a, err := NewAssemblerFor(&ann)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,6 +328,9 @@ func FuzzAssembler(f *testing.F) {
 			if a.Received() > len(part) {
 				t.Fatalf("assembler holds %d bytes of a %d-byte part", a.Received(), len(part))
 			}
+			if v := a.Verified(); !bytes.Equal(v, part[:len(v)]) {
+				t.Fatal("the verified prefix differs from the part")
+			}
 			if err != nil {
 				if done && a.Bytes() == nil {
 					t.Fatal("done with an error but no bytes")
@@ -328,7 +339,7 @@ func FuzzAssembler(f *testing.F) {
 			}
 			if done {
 				got := a.Bytes()
-				if len(got) != len(part) || sha256.Sum256(got) != sum {
+				if len(got) != len(part) || Hash(sha256.Sum256(got)) != ann.SHA256 {
 					t.Fatalf("completed part of %d bytes does not hash to the announced hash", len(got))
 				}
 			}

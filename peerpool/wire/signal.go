@@ -41,6 +41,10 @@ const (
 	MaxPartSize = 16 << 20
 	// MaxDurationMs bounds part.durationMs and welcome.partTargetMs.
 	MaxDurationMs = 60_000
+	// MaxChunks bounds part.chunks (at 67 bytes of JSON each, 8.6 KB).
+	MaxChunks = 128
+	// MinChunkSize bounds part.chunkSize from below.
+	MinChunkSize = 1024
 )
 
 // Message types: the "t" of the envelope.
@@ -180,13 +184,18 @@ type PeerInfo struct {
 }
 
 // PartAnnounce announces a part the moment it is cut. SHA256 is what every
-// peer verifies the part's bytes against.
+// peer verifies the part's bytes against. Chunks, when present, are the
+// SHA-256 of each ChunkSize bytes of the part (the last chunk may be
+// shorter): a peer verifies and passes on each chunk as it arrives instead
+// of waiting for the whole part (ChunkHashes makes them).
 type PartAnnounce struct {
 	ID          PartID `json:"id"`
 	Size        int    `json:"size"`
 	SHA256      Hash   `json:"sha256"`
 	DurationMs  int    `json:"durationMs"`
 	Independent bool   `json:"independent"`
+	ChunkSize   int    `json:"chunkSize"`
+	Chunks      []Hash `json:"chunks"`
 }
 
 // ServerError is sent before the server closes a session.
@@ -435,6 +444,18 @@ func (m *PartAnnounce) Validate() error {
 	}
 	if m.DurationMs < 0 || m.DurationMs > MaxDurationMs {
 		return fmt.Errorf("part %s: durationMs %d is outside 0..%d", m.ID, m.DurationMs, MaxDurationMs)
+	}
+	if len(m.Chunks) > MaxChunks {
+		return fmt.Errorf("part %s: %d chunk hashes, more than %d", m.ID, len(m.Chunks), MaxChunks)
+	}
+	if m.ChunkSize == 0 && len(m.Chunks) == 0 {
+		return nil
+	}
+	if m.ChunkSize < MinChunkSize || m.ChunkSize > MaxPartSize {
+		return fmt.Errorf("part %s: chunkSize %d is outside %d..%d", m.ID, m.ChunkSize, MinChunkSize, MaxPartSize)
+	}
+	if want := (m.Size + m.ChunkSize - 1) / m.ChunkSize; len(m.Chunks) != want {
+		return fmt.Errorf("part %s: %d chunk hashes, want %d for size %d in chunks of %d", m.ID, len(m.Chunks), want, m.Size, m.ChunkSize)
 	}
 	return nil
 }

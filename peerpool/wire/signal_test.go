@@ -32,6 +32,7 @@ var goodSignals = []string{
 	`{"t":"peers","add":[{"id":"` + pidA + `","seed":true}],"remove":["` + pidB + `"]}`,
 	`{"t":"peers","add":[],"remove":[]}`,
 	`{"t":"part","id":{"r":"720p","msn":123,"i":2},"size":4096,"sha256":"` + hashHex + `","durationMs":200,"independent":true}`,
+	`{"t":"part","id":{"r":"720p","msn":123,"i":2},"size":2049,"sha256":"` + hashHex + `","durationMs":200,"independent":true,"chunkSize":1024,"chunks":["` + hashHex + `","` + hashHex + `","` + hashHex + `"]}`,
 	`{"t":"error","reason":"protocol: bad frame"}`,
 }
 
@@ -70,7 +71,7 @@ func TestDecodeSignalFields(t *testing.T) {
 	p := s.(*PartAnnounce)
 	want := PartAnnounce{ID: PartID{"720p", 123, 2}, Size: 4096, DurationMs: 200, Independent: true}
 	want.SHA256, _ = ParseHash(hashHex)
-	if *p != want {
+	if !reflect.DeepEqual(*p, want) {
 		t.Fatalf("got %+v, want %+v", *p, want)
 	}
 	if p.ID.String() != "720p/123.2" {
@@ -152,6 +153,11 @@ func TestDecodeBadSignals(t *testing.T) {
 		{`{"t":"part","id":{"r":"720p","msn":1,"i":0},"size":1,"sha256":"abc"}`, "sha256"},
 		{`{"t":"part","id":{"r":"720p","msn":1,"i":0},"size":1,"sha256":"` + hashHex + `","durationMs":-1}`, "durationMs -1"},
 		{`{"t":"part","id":{"r":"","msn":1,"i":0},"size":1,"sha256":"` + hashHex + `"}`, "part: id"},
+		{`{"t":"part","id":{"r":"720p","msn":1,"i":0},"size":2048,"sha256":"` + hashHex + `","chunkSize":1024,"chunks":["` + hashHex + `"]}`, "1 chunk hashes, want 2"},
+		{`{"t":"part","id":{"r":"720p","msn":1,"i":0},"size":2048,"sha256":"` + hashHex + `","chunkSize":1024}`, "0 chunk hashes, want 2"},
+		{`{"t":"part","id":{"r":"720p","msn":1,"i":0},"size":2048,"sha256":"` + hashHex + `","chunks":["` + hashHex + `"]}`, "chunkSize 0"},
+		{`{"t":"part","id":{"r":"720p","msn":1,"i":0},"size":2048,"sha256":"` + hashHex + `","chunkSize":512,"chunks":["` + hashHex + `"]}`, "chunkSize 512"},
+		{`{"t":"part","id":{"r":"720p","msn":1,"i":0},"size":2048,"sha256":"` + hashHex + `","chunkSize":2048,"chunks":["abc"]}`, "sha256"},
 		{`{"t":"error","reason":""}`, "error: reason is empty"},
 		{`{"t":"error","reason":"` + long(257) + `"}`, "error: reason is 257 bytes"},
 		{`{"t":"error","reason":"` + long(MaxSignalSize) + `"}`, "longer than 16384"},

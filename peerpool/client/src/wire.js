@@ -11,6 +11,8 @@ export const MAX_FRAME_SIZE = 65536;
 export const MIN_FRAME_SIZE = 1024;
 export const MAX_PART_SIZE = 16 << 20;
 export const MAX_SIGNAL_SIZE = 16 << 10;
+export const MAX_CHUNKS = 128;
+export const MIN_CHUNK_SIZE = 1024;
 const MAX_MSN = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 const MAX_PART_INDEX = 1000;
 
@@ -120,7 +122,7 @@ const SERVER_KEYS = {
   welcome: ['v', 'id', 'ice', 'iceTransportPolicy', 'partTargetMs', 'maxFrame', 'seeded'],
   peers: ['add', 'remove'],
   signal: ['from', 'sdp', 'candidate'],
-  part: ['id', 'size', 'sha256', 'durationMs', 'independent'],
+  part: ['id', 'size', 'sha256', 'durationMs', 'independent', 'chunkSize', 'chunks'],
   error: ['reason'],
 };
 
@@ -226,6 +228,21 @@ export function decodeFromServer(text) {
       m.durationMs = m.durationMs || 0;
       if (m.independent != null && typeof m.independent !== 'boolean') throw new ProtocolError('part: independent');
       m.independent = !!m.independent;
+      // Chunk hashes (the Go peer passes such parts on chunk by chunk; this
+      // client checks them and verifies whole parts).
+      if (m.chunkSize != null && !isInt(m.chunkSize, 0, MAX_PART_SIZE)) throw new ProtocolError('part: chunkSize');
+      m.chunkSize = m.chunkSize || 0;
+      if (m.chunks == null) m.chunks = [];
+      if (!Array.isArray(m.chunks) || m.chunks.length > MAX_CHUNKS) throw new ProtocolError('part: chunks');
+      m.chunks = m.chunks.map((h) => {
+        if (h == null) return '0'.repeat(64); // null is the zero value, as for sha256
+        if (typeof h !== 'string' || !HASH_RE.test(h)) throw new ProtocolError('part: chunk sha256');
+        return h;
+      });
+      if (m.chunkSize !== 0 || m.chunks.length !== 0) {
+        if (m.chunkSize < MIN_CHUNK_SIZE) throw new ProtocolError('part: chunkSize ' + m.chunkSize);
+        if (m.chunks.length !== Math.ceil(m.size / m.chunkSize)) throw new ProtocolError('part: ' + m.chunks.length + ' chunk hashes');
+      }
       break;
     case 'error':
       if (str(m.reason, 'error: reason', 256) === '') throw new ProtocolError('error: reason is empty');

@@ -28,7 +28,8 @@ function canonical(m) {
       else o.candidate = { candidate: m.candidate.candidate, sdpMid: m.candidate.sdpMid, sdpMLineIndex: m.candidate.sdpMLineIndex };
       break;
     case 'part':
-      o = { id: { r: m.id.r, msn: m.id.msn, i: m.id.i }, size: m.size, sha256: m.sha256, durationMs: m.durationMs, independent: m.independent };
+      o = { id: { r: m.id.r, msn: m.id.msn, i: m.id.i }, size: m.size, sha256: m.sha256, durationMs: m.durationMs, independent: m.independent,
+        chunkSize: m.chunkSize, chunks: m.chunks };
       break;
     case 'error':
       o = { reason: m.reason };
