@@ -33,6 +33,12 @@ function ahead(a, b) {
   return a.seq < b.seq;
 }
 const BUSY_UPLOADS = 8;
+// Parts announced with chunk hashes are passed on chunk by chunk: HAVE once
+// the first chunk is verified, DATA as the verified bytes grow (as the Go
+// peer, peerpool/peer/cutthrough.go). An upload whose bytes stop coming
+// for STARVED_MS (the download failed) is dropped with NOPE.
+const STARVED_MS = 5000;
+const EARLY_HAVE = 600; // parts we said HAVE for before holding them whole
 const MAX_DECLINED = 256;
 const STATS_EVERY_MS = 2000;
 const ACTIVE_MS = 3000; // a neighbour that sent no HAVE for this long is not waited for
@@ -62,7 +68,7 @@ class Neighbour {
     this.has = new Set();        // part keys it announced with HAVE
     this.inflight = new Map();   // key -> {asm, waiters, wantAt, firstAt}: our WANTs to it
     this.cancelled = new Set();  // keys we cancelled: late DATA for them is dropped
-    this.serving = [];           // {key, id, seq, frames, next}: its WANTs we are answering
+    this.serving = [];           // {key, id, seq, total, data, sent, progressAt}: its WANTs we are answering
     this.controlTokens = CONTROL_BURST; this.controlAt = now();
     this.lastHaveAt = -Infinity;
   }
@@ -97,6 +103,7 @@ export class Swarm {
     // no open neighbour, no announcement came, the wait ran out.
     this.misses = { noTime: 0, noNeighbour: 0, unannounced: 0, timeout: 0 };
     this.declined = [];                // {n, id, key}: WANTs declined while busy, offered again when drained
+    this.earlyHave = new Set();        // keys we said HAVE for while their chunks were arriving
     this.player = () => ({ stalls: 0, stallMs: 0, lagMs: -1 });
     // Measured delivery rate of parts pulled from neighbours (bytes/ms, EWMA).
     this.rateBpms = 0;
@@ -107,7 +114,7 @@ export class Swarm {
     this.uploadSeq = 0;
     this.timers = [
       setInterval(() => this.sendStats(), STATS_EVERY_MS),
-      setInterval(() => this.flushHave(), HAVE_EVERY_MS),
+      setInterval(() => { this.flushHave(); this.dropStarved(); }, HAVE_EVERY_MS),
     ];
     this.retryMs = 1000;
     if (this.rendition) this.connect();
@@ -348,7 +355,20 @@ export class Swarm {
           throw new W.ProtocolError('DATA for ' + key + ', which was not asked for');
         }
         if (!t.firstAt) t.firstAt = now();
-        if (!t.asm.add(f)) return;
+        const before = t.asm.verifiedLen;
+        let complete;
+        try { complete = t.asm.add(f); } catch (e) {
+          if (!(e instanceof W.HashMismatch)) throw e;
+          n.inflight.delete(key);
+          this.counters.hashMismatches++;
+          this.bad(n, 'hash-mismatch', e.message);
+          this.fetchFromPeers(key);
+          return;
+        }
+        if (!complete) {
+          if (t.asm.verifiedLen > before) this.verifiedMore(n, key, f.id);
+          return;
+        }
         n.inflight.delete(key);
         this.verified(n, t, key);
         break;
@@ -361,7 +381,7 @@ export class Swarm {
   acceptPush(n, f, key) {
     const a = this.announced.get(key);
     if (!a || f.offset !== 0 || this.store.has(key)) return null;
-    const t = { asm: new W.Assembler(a.id, a.size, a.sha256), wantAt: now(), firstAt: 0, pushed: true };
+    const t = { asm: new W.Assembler(a), wantAt: now(), firstAt: 0, pushed: true };
     n.inflight.set(key, t);
     return t;
   }
@@ -382,10 +402,39 @@ export class Swarm {
     this.keep(t.asm.id, key, bytes, { source: 'p2p', from: n.id, wantAt: t.wantAt, firstAt: t.firstAt, endAt });
   }
 
-  onWant(n, id, key) {
+  // verifiedMore runs when a download verified more chunks of a part (before
+  // its last): the first time it says HAVE to the other neighbours, every
+  // time it lets the uploads waiting for those bytes go on.
+  verifiedMore(from, key, id) {
+    if (this.canUpload && !this.earlyHave.has(key)) {
+      this.earlyHave.add(key);
+      if (this.earlyHave.size > EARLY_HAVE) this.earlyHave.delete(this.earlyHave.values().next().value);
+      const frame = W.encodeControl(W.HAVE, id);
+      for (const n of [...this.neighbours.values()]) {
+        if (n !== from && !n.has.has(key) && !n.serving.some((s) => s.key === key)) this.sendFrame(n, frame);
+      }
+    }
+    this.pump();
+  }
+
+  // available returns the verified bytes of a part this viewer can send:
+  // the whole part when stored, else the longest verified prefix among its
+  // downloads; null when it has none.
+  available(key) {
     const e = this.store.get(key);
+    if (e) return e.data;
+    let best = null;
+    for (const n of this.neighbours.values()) {
+      const t = n.inflight.get(key);
+      if (t && t.asm.verifiedLen > 0 && (!best || t.asm.verifiedLen > best.length)) best = t.asm.verified();
+    }
+    return best;
+  }
+
+  onWant(n, id, key) {
+    const data = this.available(key);
     if (n.serving.some((s) => s.key === key)) return;
-    if (!e || !this.canUpload || n.serving.length >= MAX_SERVING) {
+    if (!data || !this.canUpload || n.serving.length >= MAX_SERVING) {
       this.sendFrame(n, W.encodeControl(W.NOPE, id));
       return;
     }
@@ -395,7 +444,9 @@ export class Swarm {
       if (this.declined.length > MAX_DECLINED) this.declined.shift();
       return;
     }
-    n.serving.push({ key, id, seq: this.uploadSeq++, frames: W.chunkPart(id, e.data, this.welcome.maxFrame), next: 0 });
+    const a = this.announced.get(key);
+    const total = a ? a.size : data.length;
+    n.serving.push({ key, id, seq: this.uploadSeq++, total, data, sent: 0, progressAt: now() });
     this.pump();
   }
 
@@ -409,7 +460,7 @@ export class Swarm {
       const n = this.nextUpload(capped);
       if (!n) return; // nothing to send, or every channel full: onbufferedamountlow resumes
       const s = n.serving[0];
-      const frame = s.frames[s.next];
+      const frame = this.nextFrame(s);
       if (capped) {
         const t = now();
         const burst = Math.max(W.MAX_FRAME_SIZE, this.upload.capBps / 4);
@@ -427,10 +478,48 @@ export class Swarm {
         continue;
       }
       this.counters.uploadBytes += frame.byteLength;
-      if (++s.next === s.frames.length) {
-        n.serving.shift();
+      s.sent += frame.byteLength - W.dataHeaderLen(s.id);
+      if (s.sent === s.total) {
+        n.serving.splice(n.serving.indexOf(s), 1);
         this.reoffer();
       }
+    }
+  }
+
+  // nextFrame cuts s's next DATA frame from its verified bytes: at most the
+  // frame size, ending at a chunk boundary so the receiver can verify and
+  // pass on each chunk as soon as it arrives.
+  nextFrame(s) {
+    const a = this.announced.get(s.key);
+    let end = Math.min(s.data.length, s.sent + this.welcome.maxFrame - W.dataHeaderLen(s.id));
+    if (a && a.chunks.length) end = Math.min(end, W.chunkEnd(s.sent, s.total, a.chunkSize));
+    return W.encodeData(s.id, s.sent, s.total, s.data.subarray(s.sent, end));
+  }
+
+  // ready returns n's upload that sends next: of those with verified bytes
+  // not yet sent, the one ahead in the upload order.
+  ready(n) {
+    let best = null;
+    for (const s of n.serving) {
+      if (s.sent >= s.data.length) {
+        const data = this.available(s.key);
+        if (data && data.length > s.data.length) { s.data = data; s.progressAt = now(); }
+      }
+      if (s.sent < s.data.length && (!best || ahead(s, best))) best = s;
+    }
+    return best;
+  }
+
+  // dropStarved answers NOPE to the WANTs whose part stopped arriving.
+  dropStarved() {
+    const t = now();
+    for (const n of this.neighbours.values()) {
+      n.serving = n.serving.filter((s) => {
+        if (s.sent < s.data.length || t - s.progressAt < STARVED_MS) return true;
+        if (this.ready(n) === s) return true; // bytes came meanwhile
+        this.sendFrame(n, W.encodeControl(W.NOPE, s.id));
+        return false;
+      });
     }
   }
 
@@ -438,13 +527,17 @@ export class Swarm {
   // channels that are open and have room, with a cap the one ahead in the
   // upload order, without one the first found.
   nextUpload(capped) {
-    let best = null;
+    let best = null, bestS = null;
     for (const n of this.neighbours.values()) {
       if (!n.serving.length || !n.open || !n.dc || n.dc.readyState !== 'open') continue;
-      const s = n.serving[0];
-      if (n.dc.bufferedAmount + s.frames[s.next].byteLength > HIGH_WATER) continue;
-      if (!capped) return n;
-      if (!best || ahead(s, best.serving[0])) best = n;
+      const s = this.ready(n);
+      if (!s || n.dc.bufferedAmount + this.welcome.maxFrame > HIGH_WATER) continue;
+      if (!best || ahead(s, bestS)) { best = n; bestS = s; }
+      if (!capped) break;
+    }
+    if (best) { // pump sends this one next
+      best.serving.splice(best.serving.indexOf(bestS), 1);
+      best.serving.unshift(bestS);
     }
     return best;
   }
@@ -456,7 +549,7 @@ export class Swarm {
     for (const m of this.neighbours.values()) {
       for (const s of m.serving) {
         parts++;
-        for (let i = s.next; i < s.frames.length; i++) bytes += s.frames[i].byteLength;
+        bytes += s.total - s.sent;
       }
     }
     if (this.upload.capBps > 0) return bytes > this.upload.capBps * BUSY_HORIZON_MS / 1000;
@@ -470,7 +563,7 @@ export class Swarm {
     const list = this.declined;
     this.declined = [];
     for (const d of list) {
-      if (d.n.open && this.neighbours.get(d.n.id) === d.n && !d.n.has.has(d.key) && this.store.has(d.key) &&
+      if (d.n.open && this.neighbours.get(d.n.id) === d.n && !d.n.has.has(d.key) && this.available(d.key) &&
           !d.n.serving.some((s) => s.key === d.key)) {
         this.sendFrame(d.n, W.encodeControl(W.HAVE, d.id));
       }
@@ -492,6 +585,7 @@ export class Swarm {
         if (this.pendingHave.length > 64) this.pendingHave.shift();
       }
     }
+    this.pump(); // uploads of its first chunks wait for the rest
     const ws = this.waiters.get(key);
     if (ws) {
       this.waiters.delete(key);
@@ -649,7 +743,7 @@ export class Swarm {
     }
     if (!pick) return; // a HAVE will call again
     pick.cancelled.delete(key);
-    pick.inflight.set(key, { asm: new W.Assembler(a.id, a.size, a.sha256), wantAt: now(), firstAt: 0 });
+    pick.inflight.set(key, { asm: new W.Assembler(a), wantAt: now(), firstAt: 0 });
     this.sendFrame(pick, W.encodeControl(W.WANT, a.id));
   }
 

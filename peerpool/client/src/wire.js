@@ -276,26 +276,22 @@ export function encodeControl(type, p) {
   return buf;
 }
 
-// chunkPart cuts a part into in-order DATA frames of at most maxFrame bytes.
-export function chunkPart(p, data, maxFrame) {
-  if (data.length < 1 || data.length > MAX_PART_SIZE) throw new Error('chunkPart: size ' + data.length);
-  const frame = Math.min(Math.max(maxFrame, MIN_FRAME_SIZE), MAX_FRAME_SIZE);
-  const hdr = dataHeaderLen(p);
-  const room = frame - hdr;
-  const frames = [];
-  for (let off = 0; off < data.length; off += room) {
-    const n = Math.min(room, data.length - off);
-    const buf = new ArrayBuffer(hdr + n);
-    const view = new DataView(buf);
-    const bytes = new Uint8Array(buf);
-    view.setUint8(0, DATA);
-    let o = putPartID(view, bytes, 1, p);
-    view.setUint32(o, off);
-    view.setUint32(o + 4, data.length);
-    bytes.set(data.subarray(off, off + n), o + 8);
-    frames.push(buf);
+// encodeData returns the DATA frame carrying payload at offset of part p
+// of total bytes.
+export function encodeData(p, offset, total, payload) {
+  if (payload.length < 1 || total > MAX_PART_SIZE || offset + payload.length > total) {
+    throw new Error('encodeData: ' + payload.length + ' bytes at ' + offset + ' of ' + total);
   }
-  return frames;
+  const hdr = dataHeaderLen(p);
+  const buf = new ArrayBuffer(hdr + payload.length);
+  const view = new DataView(buf);
+  const bytes = new Uint8Array(buf);
+  view.setUint8(0, DATA);
+  const o = putPartID(view, bytes, 1, p);
+  view.setUint32(o, offset);
+  view.setUint32(o + 4, total);
+  bytes.set(payload, o + 8);
+  return buf;
 }
 
 // parseFrame reads one frame; data of a DATA frame aliases buf.
@@ -334,19 +330,33 @@ export function parseFrame(buf) {
 // plain-JavaScript SHA-256 elsewhere (http:// pages on a LAN address).
 export async function sha256Hex(bytes) {
   const subtle = typeof crypto !== 'undefined' && crypto.subtle;
-  const d = subtle ? new Uint8Array(await subtle.digest('SHA-256', bytes)) : sha256(bytes);
+  return hex(subtle ? new Uint8Array(await subtle.digest('SHA-256', bytes)) : sha256(bytes));
+}
+
+function hex(d) {
   let s = '';
   for (const b of d) s += (b < 16 ? '0' : '') + b.toString(16);
   return s;
 }
 
-// Assembler rebuilds one announced part from in-order DATA frames; verify()
-// checks the SHA-256 once it is complete. It allocates the announced size at
-// the first frame, never more.
+// chunkEnd is where the chunk holding byte offset ends, for a part of size
+// bytes in chunks of chunkSize (0: the part is one chunk).
+export const chunkEnd = (offset, size, chunkSize) =>
+  chunkSize > 0 ? Math.min((Math.floor(offset / chunkSize) + 1) * chunkSize, size) : size;
+
+// Assembler rebuilds one announced part (a "part" message) from in-order
+// DATA frames. When the part was announced with chunk hashes it verifies
+// each chunk as soon as it is complete (synchronously, so the verified
+// prefix can be passed on at once) and throws HashMismatch at the first bad
+// one; verify() checks the whole part's SHA-256 once it is complete. It
+// allocates the announced size at the first frame, never more.
 export class Assembler {
-  constructor(id, size, sha256) {
-    this.id = id; this.size = size; this.sha256 = sha256;
+  constructor(a) {
+    this.id = a.id; this.size = a.size; this.sha256 = a.sha256;
+    this.chunkSize = a.chunks && a.chunks.length ? a.chunkSize : 0;
+    this.chunks = a.chunks || [];
     this.buf = null; this.next = 0;
+    this.verifiedLen = 0; // bytes verified chunk by chunk
   }
 
   // add takes one parsed DATA frame and returns true once the part is complete.
@@ -357,13 +367,27 @@ export class Assembler {
     if (!this.buf) this.buf = new Uint8Array(this.size);
     this.buf.set(f.data, f.offset);
     this.next += f.data.length;
+    while (this.chunkSize > 0 && this.verifiedLen < this.size) {
+      const end = chunkEnd(this.verifiedLen, this.size, this.chunkSize);
+      if (end > this.next) break;
+      const k = Math.floor(this.verifiedLen / this.chunkSize);
+      if (hex(sha256(this.buf.subarray(this.verifiedLen, end))) !== this.chunks[k]) {
+        throw new HashMismatch('part ' + partKey(this.id) + ': chunk ' + k + ' does not match its announced hash');
+      }
+      this.verifiedLen = end;
+    }
     return this.next === this.size;
   }
+
+  // verified returns the bytes verified so far (a prefix of the part; all of
+  // it after verify()). Its bytes never change.
+  verified() { return this.buf ? this.buf.subarray(0, this.verifiedLen) : new Uint8Array(0); }
 
   // verify resolves to the bytes, or throws HashMismatch.
   async verify() {
     if (this.next !== this.size) throw new ProtocolError('part ' + partKey(this.id) + ' incomplete');
     if (await sha256Hex(this.buf) !== this.sha256) throw new HashMismatch('part ' + partKey(this.id) + ': SHA-256 does not match the announced hash');
+    this.verifiedLen = this.size;
     return this.buf;
   }
 }
