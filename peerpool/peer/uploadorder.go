@@ -4,11 +4,12 @@ import "time"
 
 // With an upload cap, a peer serving several neighbours at once would
 // interleave their frames, and every copy would finish only at the end.
-// Parts travel store-and-forward (a part is verified whole before it is
-// passed on), so that delays every receiver's forwarding. A capped peer
-// therefore sends one upload at a time: the first receiver holds the part
-// after one copy's upload time and forwards it while the next copy goes
-// out, so the part spreads as a doubling tree. The newest part goes first:
+// A receiver passes on only verified bytes (a whole part, or a chunk of a
+// part announced with chunk hashes: cutthrough.go), so that delays every
+// receiver's forwarding. A capped peer therefore sends one upload at a
+// time: the first receiver holds the part after one copy's upload time and
+// forwards it while the next copy goes out, so the part spreads as a
+// doubling tree. The newest part goes first:
 // the swarm is still spreading it, while an older one is nearer its
 // deadline, where HTTP takes over (benchmark, 200 ms parts: oldest-first
 // cost 3.8-5.2 server copies, newest-first 2.9-3.1, interleaving 3.2).
