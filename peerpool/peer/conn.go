@@ -357,6 +357,15 @@ func (c *conn) queueUploadLocked(id wire.PartID) bool {
 	return true
 }
 
+func (c *conn) removeUploadLocked(u *upload) {
+	for i, o := range c.uploads {
+		if o == u {
+			c.uploads = append(c.uploads[:i], c.uploads[i+1:]...)
+			return
+		}
+	}
+}
+
 func (c *conn) uploadingLocked(id wire.PartID) bool {
 	for _, u := range c.uploads {
 		if u.id == id {
@@ -399,24 +408,22 @@ func (c *conn) sender() {
 				wait = p.bucket.wait()
 			}
 			if u != nil && wait == 0 {
-				var err error
-				if frame, err = c.nextFrameLocked(u); err != nil { // unreachable: ids and sizes were checked
+				f, err := c.nextFrameLocked(u)
+				if err != nil { // unreachable: ids and sizes were checked on the way in
 					c.log.Error("cannot encode a DATA frame", "part", u.id.String(), "err", err)
-					frame = nil
-				}
-				payload = len(frame) - wire.DataHeaderLen(u.id)
-				u.sent += payload
-				if u.sent == u.total {
-					for i, o := range c.uploads {
-						if o == u {
-							c.uploads = append(c.uploads[:i], c.uploads[i+1:]...)
-							break
-						}
+					c.removeUploadLocked(u)
+					u = nil
+				} else {
+					frame = f
+					payload = len(frame) - wire.DataHeaderLen(u.id)
+					u.sent += payload
+					if u.sent == u.total {
+						c.removeUploadLocked(u)
+						last = true
 					}
-					last = true
-				}
-				if p.bucket != nil {
-					p.bucket.spend(len(frame))
+					if p.bucket != nil {
+						p.bucket.spend(len(frame))
+					}
 				}
 			} else {
 				u = nil

@@ -79,7 +79,7 @@ func (c *conn) readyUploadLocked(now time.Time) *upload {
 		}
 		if now.Sub(u.progress) > starvedUpload {
 			c.log.Debug("dropping an upload whose part stopped arriving", "part", u.id.String(), "sent", u.sent, "of", u.total)
-			c.uploads = append(c.uploads[:i], c.uploads[i+1:]...)
+			c.removeUploadLocked(u)
 			i--
 			c.queueControlLocked(wire.FrameNope, u.id)
 		}
