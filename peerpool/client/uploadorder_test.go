@@ -35,7 +35,8 @@ func want(from string, msn uint64, i, after int) uploadWant {
 
 // TestJSUploadOrder checks that a capped browser viewer uploads like the Go
 // peer: one copy at a time (two 40 KB copies at 200 KB/s: the first done
-// after one copy's time, not both at the end), and the newest part first.
+// after one copy's time, not both at the end), a copy under way finished
+// first, then the newest part.
 func TestJSUploadOrder(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -49,16 +50,18 @@ func TestJSUploadOrder(t *testing.T) {
 			Order: []int{0, 1}, FirstWithinMs: 290,
 		},
 		{
-			Name: "a newer part asked later", CapBps: 200_000, MaxFrame: 4096, Size: 20_000,
+			Name: "a copy under way finishes first", CapBps: 200_000, MaxFrame: 4096, Size: 20_000,
 			Wants: []uploadWant{want("a", 8, 0, 0), want("b", 8, 1, 30)},
-			// a's copy is under way when b asks for the newer part, which
-			// goes out next: 30 ms + 100 ms for its copy, then a's rest.
-			Order: []int{1, 0}, FirstWithinMs: 190,
+			// a's copy (100 ms at the cap) is under way when b asks for a
+			// newer part: a's goes on, b's follows.
+			Order: []int{0, 1}, FirstWithinMs: 160,
 		},
 		{
-			Name: "a newer segment's part", CapBps: 200_000, MaxFrame: 4096, Size: 20_000,
-			Wants: []uploadWant{want("a", 8, 3, 0), want("b", 9, 0, 30)},
-			Order: []int{1, 0}, FirstWithinMs: 190,
+			Name: "the newest part first among those waiting", CapBps: 200_000, MaxFrame: 4096, Size: 20_000,
+			Wants: []uploadWant{want("a", 8, 0, 0), want("b", 8, 3, 40), want("c", 9, 0, 50)},
+			// While a's copy goes out, b and then c ask: c's newer segment
+			// goes next, b's last.
+			Order: []int{0, 2, 1}, FirstWithinMs: 160,
 		},
 	})
 }

@@ -21,13 +21,15 @@ const MAX_SERVING = 16;         // parts queued for one neighbour at once
 // neighbours that got the part meanwhile, and says HAVE again when drained:
 // the part spreads down a tree shaped by each viewer's upload.
 const BUSY_HORIZON_MS = 300;
-// With an upload cap, uploads go one at a time, the newest part first and
-// copies of one part in the order asked (as the Go peer,
-// peerpool/peer/uploadorder.go): interleaved copies would all finish at the
-// end, and parts are verified whole before they are passed on, so the first
-// receiver could forward only then. An upload whose channel is full does
-// not hold up the others.
+// With an upload cap, uploads go one at a time: one under way first (its
+// receiver may be passing its chunks on already), then the newest part,
+// then copies of one part in the order asked (as the Go peer,
+// peerpool/peer/uploadorder.go). Interleaved copies would all finish at the
+// end, and a receiver passes on only verified chunks, so the first receiver
+// could forward only then. An upload whose channel is full does not hold up
+// the others.
 function ahead(a, b) {
+  if ((a.sent > 0) !== (b.sent > 0)) return a.sent > 0;
   if (a.id.msn !== b.id.msn) return a.id.msn > b.id.msn;
   if (a.id.i !== b.id.i) return a.id.i > b.id.i;
   return a.seq < b.seq;
