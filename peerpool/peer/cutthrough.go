@@ -68,8 +68,10 @@ func (c *conn) readyUploadLocked(now time.Time) *upload {
 	var best *upload
 	for i := 0; i < len(c.uploads); i++ {
 		u := c.uploads[i]
-		if data, _ := c.p.partBytesLocked(u.id); len(data) > len(u.data) {
-			u.data, u.progress = data, now
+		if u.sent == len(u.data) { // sent all it had: look for bytes verified since
+			if data, _ := c.p.partBytesLocked(u.id); len(data) > len(u.data) {
+				u.data, u.progress = data, now
+			}
 		}
 		if u.sent < len(u.data) {
 			if best == nil || ahead(u, best) {

@@ -459,9 +459,9 @@ export class Swarm {
     clearTimeout(this.pumpTimer); this.pumpTimer = null;
     const capped = this.upload.capBps > 0;
     for (;;) {
-      const n = this.nextUpload(capped);
-      if (!n) return; // nothing to send, or every channel full: onbufferedamountlow resumes
-      const s = n.serving[0];
+      const next = this.nextUpload(capped);
+      if (!next) return; // nothing to send, or every channel full: onbufferedamountlow resumes
+      const { n, s } = next;
       const frame = this.nextFrame(s);
       if (capped) {
         const t = now();
@@ -503,13 +503,17 @@ export class Swarm {
   ready(n) {
     let best = null;
     for (const s of n.serving) {
-      if (s.sent >= s.data.length) {
-        const data = this.available(s.key);
-        if (data && data.length > s.data.length) { s.data = data; s.progressAt = now(); }
-      }
+      this.refresh(s);
       if (s.sent < s.data.length && (!best || ahead(s, best))) best = s;
     }
     return best;
+  }
+
+  // refresh gives an upload that sent all it had the bytes verified since.
+  refresh(s) {
+    if (s.sent < s.data.length) return;
+    const data = this.available(s.key);
+    if (data && data.length > s.data.length) { s.data = data; s.progressAt = now(); }
   }
 
   // dropStarved answers NOPE to the WANTs whose part stopped arriving.
@@ -517,29 +521,25 @@ export class Swarm {
     const t = now();
     for (const n of this.neighbours.values()) {
       n.serving = n.serving.filter((s) => {
+        this.refresh(s);
         if (s.sent < s.data.length || t - s.progressAt < STARVED_MS) return true;
-        if (this.ready(n) === s) return true; // bytes came meanwhile
         this.sendFrame(n, W.encodeControl(W.NOPE, s.id));
         return false;
       });
     }
   }
 
-  // nextUpload picks the neighbour whose head upload sends next: among
-  // channels that are open and have room, with a cap the one ahead in the
-  // upload order, without one the first found.
+  // nextUpload picks the upload {n, s} that sends next: among channels that
+  // are open and have room, with a cap the one ahead in the upload order,
+  // without one the first found.
   nextUpload(capped) {
-    let best = null, bestS = null;
+    let best = null;
     for (const n of this.neighbours.values()) {
       if (!n.serving.length || !n.open || !n.dc || n.dc.readyState !== 'open') continue;
       const s = this.ready(n);
       if (!s || n.dc.bufferedAmount + this.welcome.maxFrame > HIGH_WATER) continue;
-      if (!best || ahead(s, bestS)) { best = n; bestS = s; }
+      if (!best || ahead(s, best.s)) best = { n, s };
       if (!capped) break;
-    }
-    if (best) { // pump sends this one next
-      best.serving.splice(best.serving.indexOf(bestS), 1);
-      best.serving.unshift(bestS);
     }
     return best;
   }
