@@ -25,13 +25,18 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have_chromium() { have chromium || [ -x /usr/bin/chromium ]; }
 
 # ---- system packages -------------------------------------------------------
+# Tools and the Debian packages that provide them. Only missing packages are
+# asked for: on machines whose Node.js comes from Node's own packages, asking
+# apt for npm conflicts with that nodejs and fails the whole install line.
 missing=()
-have ffmpeg || missing+=(ffmpeg)
-have ffprobe || missing+=(ffprobe)
-have_chromium || missing+=(chromium)
-have ip || missing+=(ip)
-have unshare || missing+=(unshare)
-have npm || missing+=(npm)
+pkgs=()
+need() { missing+=("$1"); [[ " ${pkgs[*]} " == *" $2 "* ]] || pkgs+=("$2"); }
+have ffmpeg || need ffmpeg ffmpeg
+have ffprobe || need ffprobe ffmpeg
+have_chromium || need chromium chromium
+have ip || need ip iproute2
+have unshare || need unshare util-linux
+have npm || need npm npm
 have go || die "go is not in PATH (need Go matching go.mod)"
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -39,9 +44,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ -r /etc/debian_version ] && [ "$(id -u)" = 0 ] && have apt-get; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
-    apt-get install -y --no-install-recommends ffmpeg chromium iproute2 util-linux npm ca-certificates
+    apt-get install -y --no-install-recommends "${pkgs[@]}" ca-certificates
   else
-    die "install these and re-run: ffmpeg (with libx264, aac, SRT), chromium, iproute2 (ip), util-linux (unshare), npm. On Debian as root: apt-get install -y ffmpeg chromium iproute2 util-linux npm"
+    die "install these and re-run: ffmpeg (with libx264, aac, SRT), chromium, iproute2 (ip), util-linux (unshare), npm. On Debian as root: apt-get install -y ${pkgs[*]}"
   fi
   for t in ffmpeg ffprobe ip unshare npm; do have "$t" || die "$t still missing after apt-get install"; done
   have_chromium || die "chromium still missing after apt-get install"
