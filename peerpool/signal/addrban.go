@@ -1,9 +1,7 @@
 package signal
 
 import (
-	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 )
 
@@ -13,36 +11,11 @@ import (
 // them upstream and their neighbours are told never to ask them for parts
 // (wire.PeerInfo.NoUpload). They still play and still take parts from
 // peers, so honest viewers behind the same NAT lose only their upload.
+// The network is netid.Of's: an IPv4 address or an IPv6 /64, seen through
+// a reverse proxy on loopback; the zero Prefix (unknown) is never banned.
 
 // maxAddressBans bounds the banned networks remembered per stream.
 const maxAddressBans = 4096
-
-// viewerNetwork is what an address ban covers: the viewer's IPv4 address,
-// or its IPv6 /64 (one host can hold a whole /64). The address is the
-// connection's peer or, when that is loopback (a reverse proxy on this
-// host), the last X-Forwarded-For entry the proxy added. The zero Prefix
-// means unknown; it is never banned.
-func viewerNetwork(r *http.Request) netip.Prefix {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Prefix{}
-	}
-	addr := ap.Addr().Unmap()
-	if addr.IsLoopback() {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			entries := strings.Split(xff[len(xff)-1], ",")
-			if a, err := netip.ParseAddr(strings.TrimSpace(entries[len(entries)-1])); err == nil {
-				addr = a.Unmap()
-			}
-		}
-	}
-	bits := 32
-	if addr.Is6() {
-		bits = 64
-	}
-	p, _ := addr.WithZone("").Prefix(bits)
-	return p
-}
 
 // addressBans is the set of banned networks with their expiry. Not safe
 // for concurrent use (the hub's mutex guards it).

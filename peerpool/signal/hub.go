@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
+	"github.com/swarmtx/swarmtx/peerpool/netid"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -329,7 +330,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered the request
 	}
 	c.SetReadLimit(wire.MaxSignalSize)
-	s := newSession(h, c, r.RemoteAddr, viewerNetwork(r))
+	s := newSession(h, c, r.RemoteAddr, netid.Of(r))
 	s.run(r.Context())
 }
 
