@@ -45,6 +45,11 @@ type peer struct {
 	depth int
 	seed  bool
 
+	// apart are peers never to be linked with this one again (a report
+	// between the two cut their link); shunned peers get no new links.
+	apart   []*peer
+	shunned bool
+
 	measured bool
 	ewma     float64 // measured upload, bytes/s
 	fail     float64 // failure score at failAt
@@ -61,6 +66,15 @@ type peer struct {
 
 func (p *peer) up() bool { return p.params.CanUpload }
 func (p *peer) deg() int { return len(p.nbrs) }
+
+func (p *peer) isApart(q *peer) bool {
+	for _, a := range p.apart {
+		if a == q {
+			return true
+		}
+	}
+	return false
+}
 
 func (p *peer) connected(q *peer) bool {
 	for _, e := range p.nbrs {
@@ -129,10 +143,14 @@ func place(p *peer, fam int, t *pset) {
 }
 
 // capacity is the upload a peer is credited with, bytes/s: its declared
-// cap (or AssumedUploadBps when none), raised to its measured EWMA when it
-// has proved more, never above a declared cap. 0 for non-uploaders.
+// cap (or AssumedUploadBps when none) until it is measured; then its
+// measured EWMA or, when that is lower (it has not been asked for much),
+// the declared cap up to AssumedUploadBps. A declared cap above that
+// counts only as far as receivers confirm it: a peer stating a huge cap
+// is not placed upstream on its word. Never above a declared cap; 0 for
+// non-uploaders.
 func (s *Swarm) capacity(p *peer) float64 {
-	if !p.up() {
+	if !p.up() || p.shunned {
 		return 0
 	}
 	c := float64(p.params.UploadCapBps)
@@ -141,8 +159,8 @@ func (s *Swarm) capacity(p *peer) float64 {
 		base = float64(s.cfg.AssumedUploadBps)
 	}
 	v := base
-	if p.measured && p.ewma > v {
-		v = p.ewma
+	if p.measured {
+		v = max(p.ewma, min(base, float64(s.cfg.AssumedUploadBps)))
 	}
 	if c > 0 && v > c {
 		v = c
@@ -214,7 +232,7 @@ func (s *Swarm) account(p *peer, sign float64) {
 	}
 	p.contrib = s.capacity(p)
 	s.sumCap += p.contrib
-	if p.up() && p.measured {
+	if p.up() && !p.shunned && p.measured {
 		p.ewmaTerm, p.counted = p.ewma, true
 		s.sumEwma += p.ewma
 		s.nMeasured++

@@ -44,7 +44,7 @@ type move struct {
 func (s *Swarm) Rebalance() []Change {
 	s.begin()
 	s.fullDepth()
-	if s.now.Sub(s.lastSelect) >= s.cfg.SeedRefresh {
+	if !s.seedsSet && s.now.Sub(s.lastSelect) >= s.cfg.SeedRefresh {
 		s.rank()
 		s.fillSeedsFromBench()
 		s.settle()

@@ -150,3 +150,77 @@ func (s *Swarm) rank() {
 	}
 	s.seeds = newSeeds
 }
+
+// Ranked returns up to n uploaders that ok accepts, best seed candidates
+// first (measured upload, then longest-lived), changing nothing. A sitting
+// seed's score counts SeedHysteresis times, so the ranking does not flap
+// between near equals. O(uploaders × n).
+func (s *Swarm) Ranked(n int, ok func(id string) bool) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = s.cfg.Now()
+	type cand struct {
+		p     *peer
+		score float64
+	}
+	top := make([]cand, 0, n+1)
+	for _, p := range s.up.items {
+		if n <= 0 || (ok != nil && !ok(p.id)) {
+			continue
+		}
+		sc := s.seedScore(p)
+		if p.seed {
+			sc *= s.cfg.SeedHysteresis
+		}
+		c := cand{p, sc}
+		i, _ := slices.BinarySearchFunc(top, c, func(a, b cand) int { return seedCmp(a.score, b.score, a.p, b.p) })
+		if i >= n {
+			continue
+		}
+		top = slices.Insert(top, i, c)
+		if len(top) > n {
+			top = top[:n]
+		}
+	}
+	out := make([]string, len(top))
+	for i, c := range top {
+		out[i] = c.p.id
+	}
+	return out
+}
+
+// SetSeeds makes exactly the present uploaders among ids the swarm's seeds:
+// the peers the server pushes every part to, at depth 1. The server picks
+// them (per rendition, with Ranked); the mesh's depths follow. From the
+// first call on, the swarm no longer picks seeds itself (Join, Seeds'
+// ranking and Rebalance leave them to the caller).
+func (s *Swarm) SetSeeds(ids []string) []Change {
+	s.begin()
+	want := make([]*peer, 0, len(ids))
+	for _, id := range ids {
+		if p := s.peers[id]; p != nil && p.up() && !p.shunned && !slices.Contains(want, p) {
+			want = append(want, p)
+		}
+	}
+	for _, p := range slices.Clone(s.seeds) {
+		if !slices.Contains(want, p) {
+			p.seed = false
+			s.pendRaise = append(s.pendRaise, p)
+			s.reindex(p)
+		}
+	}
+	for _, p := range want {
+		if !p.seed {
+			p.seed = true
+			p.depth = 1
+			s.reindex(p)
+			s.pendRelax = append(s.pendRelax, p)
+		}
+	}
+	s.seeds = want
+	s.seedTarget = len(want)
+	s.bench = s.bench[:0]
+	s.lastSelect = s.now
+	s.seedsSet = true
+	return s.end()
+}

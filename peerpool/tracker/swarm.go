@@ -65,6 +65,7 @@ type Swarm struct {
 
 	seeds      []*peer // ranked, best first
 	seedTarget int
+	seedsSet   bool    // the caller picks the seeds (SetSeeds)
 	bench      []*peer // runners-up of the last full ranking
 	lastSelect time.Time
 
@@ -145,6 +146,12 @@ func (s *Swarm) reindex(p *peer) {
 	if p.gone {
 		return
 	}
+	if p.shunned {
+		for f := famUp; f < nFam; f++ {
+			place(p, f, nil)
+		}
+		return
+	}
 	var ud, fr *pset
 	if p.up() {
 		ud = &s.upD[bucketOf(p.depth)]
@@ -165,7 +172,8 @@ func (s *Swarm) reindex(p *peer) {
 }
 
 func validEdge(a, b *peer) bool {
-	return a != b && !a.gone && !b.gone && (a.up() || b.up()) && !a.connected(b)
+	return a != b && !a.gone && !b.gone && !a.shunned && !b.shunned && (a.up() || b.up()) &&
+		!a.connected(b) && !a.isApart(b)
 }
 
 func (s *Swarm) addEdge(a, b *peer) {
@@ -536,7 +544,7 @@ func (s *Swarm) evictAttach(x *peer) bool {
 // splits, then (only below MinNeighbours) evictions.
 func (s *Swarm) fill(x *peer, want int) {
 	want = min(want, s.cfg.MaxNeighbours)
-	if x.deg() >= want {
+	if x.deg() >= want || x.shunned {
 		return
 	}
 	if x.deg() == 0 && want >= 2 {
@@ -596,7 +604,7 @@ func (s *Swarm) Join(id string, p PeerParams) []Change {
 	s.peers[id] = x
 	s.all.add(x)
 	s.account(x, 1)
-	if x.up() && len(s.seeds) < s.seedTarget {
+	if x.up() && !s.seedsSet && len(s.seeds) < s.seedTarget {
 		s.addSeed(x)
 	}
 	s.reindex(x)
@@ -689,6 +697,12 @@ func (s *Swarm) leave(x *peer) {
 		place(x, f, nil)
 	}
 	x.gone = true
+	for _, a := range x.apart {
+		if i := slices.Index(a.apart, x); i >= 0 {
+			a.apart = slices.Delete(a.apart, i, i+1)
+		}
+	}
+	x.apart = nil
 	delete(s.peers, x.id)
 
 	s.cfg.Rand.Shuffle(len(nb), func(i, j int) { nb[i], nb[j] = nb[j], nb[i] })
@@ -732,6 +746,48 @@ func (s *Swarm) Ban(id, reason string) []Change {
 	}
 	if x := s.peers[id]; x != nil {
 		s.leave(x)
+	}
+	return s.end()
+}
+
+// Separate cuts the link between a and b, if any, and never links the two
+// again: one of them reported the other, and whoever lied, the pair has
+// nothing to gain from each other. Both are refilled if left short.
+func (s *Swarm) Separate(a, b string) []Change {
+	s.begin()
+	x, y := s.peers[a], s.peers[b]
+	if x == nil || y == nil || x == y {
+		return s.end()
+	}
+	if !x.isApart(y) {
+		x.apart = append(x.apart, y)
+		y.apart = append(y.apart, x)
+	}
+	if x.connected(y) {
+		s.removeEdge(x, y)
+		for _, p := range []*peer{x, y} {
+			if p.deg() < s.cfg.MinNeighbours {
+				s.fill(p, s.cfg.JoinNeighbours)
+			}
+		}
+	}
+	return s.end()
+}
+
+// Shun stops giving a peer new links, and it is nobody's candidate: it
+// keeps the links it has (each can still be cut by Separate) but is never
+// refilled, never a seed and never placed upstream of anyone new. For a
+// session whose word is no longer believed.
+func (s *Swarm) Shun(id string) []Change {
+	s.begin()
+	if x := s.peers[id]; x != nil && !x.shunned {
+		s.account(x, -1)
+		x.shunned = true
+		s.account(x, 1)
+		if x.seed {
+			s.dropSeed(x)
+		}
+		s.reindex(x)
 	}
 	return s.end()
 }

@@ -78,6 +78,17 @@ func check(t *testing.T, s *Swarm, minDeg bool) {
 		if upN != p.upN {
 			t.Fatalf("peer %s upN %d, counted %d", id, p.upN, upN)
 		}
+		if p.shunned {
+			for f := famUp; f < nFam; f++ {
+				if p.in[f] != nil {
+					t.Fatalf("shunned peer %s is in placement set %d", id, f)
+				}
+			}
+			if p.seed {
+				t.Fatalf("shunned peer %s is a seed", id)
+			}
+			continue
+		}
 		if p.up() {
 			nUp++
 		}

@@ -56,10 +56,20 @@
 //	{"t":"rendition", "rendition":"480p"}
 //	    The player switched rendition; neighbours are kept.
 //	{"t":"stats", "rendition":"720p", "httpBytes":0, "p2pBytes":0,
-//	 "uploadBytes":0, "stalls":0, "stallMs":0, "lagMs":-1, "peers":0}
+//	 "uploadBytes":0, "stalls":0, "stallMs":0, "lagMs":-1, "peers":0,
+//	 "from":[{"peer":PeerID, "bytes":0}, ...]}
 //	    Totals since join; all ≥ 0 except lagMs, which may be -1 (unknown).
+//	    from: up to 64 neighbours this peer has an open data channel with,
+//	    each once, with the verified part bytes received from it since it
+//	    last became a neighbour (a neighbour removed and added again starts
+//	    from 0). The server credits a peer's upload and standing only from
+//	    what its receivers list here, never from its own uploadBytes.
 //	{"t":"report", "peer":PeerID, "reason":"hash-mismatch"|"protocol"|"timeout"}
-//	    A neighbour misbehaved.
+//	    A neighbour misbehaved ("timeout": its data channel did not open in
+//	    time). A report is a claim, not a verdict: the server cuts the link
+//	    between the two and never pairs them again; it bans only when
+//	    reporters on several networks, each with delivery their receivers
+//	    confirmed, agree.
 //
 // Server → client:
 //

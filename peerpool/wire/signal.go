@@ -132,6 +132,17 @@ type Stats struct {
 	StallMs     int64  `json:"stallMs"`
 	LagMs       int64  `json:"lagMs"` // -1 = unknown
 	Peers       int    `json:"peers"`
+	// From lists the neighbours this peer has an open data channel with
+	// and the verified part bytes it received from each since that peer
+	// last became its neighbour. The server credits uploads from these
+	// confirmations, never from a peer's own uploadBytes.
+	From []Received `json:"from"`
+}
+
+// Received is one neighbour in Stats.From.
+type Received struct {
+	Peer  PeerID `json:"peer"`
+	Bytes int64  `json:"bytes"`
 }
 
 // Report reasons.
@@ -358,6 +369,23 @@ func (m *Stats) Validate() error {
 	}
 	if m.LagMs < -1 {
 		return fmt.Errorf("stats: lagMs is %d, must be ≥ 0 or -1 (unknown)", m.LagMs)
+	}
+	if len(m.From) > MaxListLen {
+		return fmt.Errorf("stats: from has %d entries, at most %d allowed", len(m.From), MaxListLen)
+	}
+	seen := make(map[PeerID]bool, len(m.From))
+	for i, r := range m.From {
+		field := fmt.Sprintf("stats: from[%d]", i)
+		if err := validPeer(field+".peer", r.Peer); err != nil {
+			return err
+		}
+		if seen[r.Peer] {
+			return fmt.Errorf("%s.peer %s is listed twice", field, r.Peer)
+		}
+		seen[r.Peer] = true
+		if err := nonNegative(field+".bytes", r.Bytes); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,0 +1,97 @@
+package tracker
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestSeparatedPairNeverLinkedAgain(t *testing.T) {
+	s, c := newTest(7, nil)
+	for i := range 12 {
+		s.Join(fmt.Sprint("p", i), up(0))
+	}
+	a := "p0"
+	b := s.Neighbours(a)[0]
+	s.Separate(a, b)
+	if slices.Contains(s.Neighbours(a), b) {
+		t.Fatalf("%s and %s still linked after Separate", a, b)
+	}
+	// Churn and rebalancing around them never link the two again.
+	for i := range 200 {
+		c.advance(time.Second)
+		s.Leave(fmt.Sprint("p", 2+i%10))
+		s.Join(fmt.Sprint("q", i), up(0))
+		s.Rebalance()
+		if slices.Contains(s.Neighbours(a), b) {
+			t.Fatalf("round %d: %s and %s linked again", i, a, b)
+		}
+	}
+	check(t, s, false)
+}
+
+func TestShunnedPeerGetsNoNewLinks(t *testing.T) {
+	s, c := newTest(8, nil)
+	for i := range 10 {
+		s.Join(fmt.Sprint("p", i), up(0))
+	}
+	s.Shun("p0")
+	for _, n := range s.Neighbours("p0") {
+		s.Separate("p0", n)
+	}
+	for i := range 50 {
+		c.advance(time.Second)
+		s.Join(fmt.Sprint("q", i), up(0))
+		s.Rebalance()
+	}
+	if n := s.Neighbours("p0"); len(n) != 0 {
+		t.Errorf("shunned peer has neighbours %v", n)
+	}
+	if slices.Contains(s.Seeds(4), "p0") {
+		t.Error("shunned peer chosen as seed")
+	}
+	check(t, s, false)
+}
+
+func TestMeasuredLiarIsNotCreditedItsCap(t *testing.T) {
+	s, _ := newTest(9, nil)
+	s.Join("liar", up(1_000_000_000))
+	s.Join("honest", up(0))
+	s.ReportStats("liar", Stats{BytesSent: 0, Window: 2 * time.Second})
+	s.ReportStats("honest", Stats{BytesSent: 800_000, Window: 2 * time.Second})
+	s.mu.Lock()
+	liar, honest := s.capacity(s.peers["liar"]), s.capacity(s.peers["honest"])
+	s.mu.Unlock()
+	if liar > float64(s.cfg.AssumedUploadBps) || liar >= honest {
+		t.Errorf("capacity: liar %.0f, honest %.0f; a stated cap nobody confirmed must not rank above measured upload", liar, honest)
+	}
+	if r := s.Ranked(1, nil); len(r) != 1 || r[0] != "honest" {
+		t.Errorf("best seed %v, want the measured uploader", r)
+	}
+}
+
+func TestSetSeedsInstallsExactlyThose(t *testing.T) {
+	s, c := newTest(10, nil)
+	for i := range 30 {
+		s.Join(fmt.Sprint("p", i), up(0))
+	}
+	s.SetSeeds([]string{"p3", "p7"})
+	for range 10 {
+		c.advance(5 * time.Second)
+		s.Join(fmt.Sprint("n", c.t.Unix()), up(0))
+		s.Rebalance()
+	}
+	sn := s.Snapshot()
+	if !slices.Equal(sn.Seeds, []string{"p3", "p7"}) {
+		t.Errorf("seeds %v, want [p3 p7]", sn.Seeds)
+	}
+	if len(sn.DepthHistogram) < 3 || sn.DepthHistogram[1] != 2 {
+		t.Errorf("depths %v: want exactly the 2 seeds at depth 1 and the rest below", sn.DepthHistogram)
+	}
+	only := s.Ranked(3, func(id string) bool { return id != "p3" })
+	if len(only) != 3 || slices.Contains(only, "p3") {
+		t.Errorf("Ranked with a filter gave %v", only)
+	}
+	check(t, s, false)
+}

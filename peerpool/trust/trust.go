@@ -1,0 +1,270 @@
+// Package trust decides whose word the swarm acts on. Viewers tell the
+// server two things about each other: what they received from whom (a
+// confirmation) and who sent them something bad (a report). Neither is
+// taken at face value, because any viewer may lie:
+//
+//   - A report always cuts the link between reporter and accused (the
+//     tracker never pairs the two again): that costs the swarm one link,
+//     whoever lied. It bans the accused only when reporters on BanQuorum
+//     distinct networks, each in good standing, agree, and they outnumber
+//     the networks that confirmed receiving good bytes from the accused
+//     lately.
+//   - Standing is earned by delivery that others confirm: a reporter needs
+//     StandingBytes confirmed by receivers on networks other than its own.
+//     A session that has reported more than MaxReportShare of the
+//     neighbours it was given loses its standing for good, and so does one
+//     that accuses the server's own peer of bad bytes.
+//   - Confirmations are capped by what could have been received (the hub
+//     passes the media bytes that existed), so a receiver cannot credit a
+//     friend with more than the stream.
+//
+// A Ledger is pure bookkeeping: no I/O, no goroutines, no locks, no clock;
+// the caller passes the time and serialises calls.
+package trust
+
+import (
+	"net/netip"
+	"time"
+)
+
+// ID names a session (a wire.PeerID's string).
+type ID string
+
+// Config holds a Ledger's settings; zero fields take the defaults noted.
+type Config struct {
+	// BanQuorum is how many distinct networks, each with a reporter in
+	// good standing, must report a session before it is banned. Default 2.
+	BanQuorum int
+	// StandingBytes is the confirmed delivery (bytes that receivers on
+	// other networks confirm) a session needs before its reports count.
+	// Default 64 KiB.
+	StandingBytes int64
+	// MaxReportShare: once a session has made MinReports reports, it loses
+	// its standing when it has reported more than this share of the
+	// neighbours it was ever given. Default 0.5.
+	MaxReportShare float64
+	// MinReports: see MaxReportShare. Default 3.
+	MinReports int
+	// DefenceWindow: networks that confirmed good bytes from the accused
+	// within this window speak for it. Default 30 s.
+	DefenceWindow time.Duration
+	// MaxNeighboursRemembered bounds the neighbours remembered per session
+	// (for the report share); further ones are counted, not remembered.
+	// Default 1024.
+	MaxNeighboursRemembered int
+}
+
+func (c Config) withDefaults() Config {
+	if c.BanQuorum <= 0 {
+		c.BanQuorum = 2
+	}
+	if c.StandingBytes <= 0 {
+		c.StandingBytes = 64 << 10
+	}
+	if c.MaxReportShare <= 0 || c.MaxReportShare > 1 {
+		c.MaxReportShare = 0.5
+	}
+	if c.MinReports <= 0 {
+		c.MinReports = 3
+	}
+	if c.DefenceWindow <= 0 {
+		c.DefenceWindow = 30 * time.Second
+	}
+	if c.MaxNeighboursRemembered <= 0 {
+		c.MaxNeighboursRemembered = 1024
+	}
+	return c
+}
+
+// Received is one line of a receiver's confirmation: the total verified
+// bytes it got from Peer since Peer became its neighbour.
+type Received struct {
+	Peer  ID
+	Bytes int64
+}
+
+// Verdict is what a report leads to.
+type Verdict struct {
+	// Counted: the reporter was in standing and its network now counts
+	// against the accused.
+	Counted bool
+	// Ban: the accused is to be banned (and its network marked).
+	Ban bool
+	// Quorum is the number of networks with standing reporters against the
+	// accused; Defence the networks that confirmed its bytes lately.
+	Quorum, Defence int
+	// Discredited: this report cost the reporter its standing.
+	Discredited bool
+}
+
+type session struct {
+	network netip.Prefix
+
+	neighbours     map[ID]bool // remembered neighbours ever given
+	neighboursEver int
+	reports        int
+	accused        map[ID]bool
+	discredited    bool
+
+	confirmed   int64                      // bytes confirmed by other networks' receivers
+	reportedBy  map[netip.Prefix]ID        // networks of standing reporters → the reporter
+	confirmedBy map[netip.Prefix]time.Time // networks that confirmed its bytes, last time
+	lastRx      map[ID]int64               // this receiver's last totals per sender
+}
+
+// Ledger is the trust bookkeeping of one swarm. Not safe for concurrent use.
+type Ledger struct {
+	cfg      Config
+	sessions map[ID]*session
+}
+
+// New returns an empty ledger.
+func New(cfg Config) *Ledger {
+	return &Ledger{cfg: cfg.withDefaults(), sessions: make(map[ID]*session)}
+}
+
+// Join records a session and the network it came from (the zero Prefix:
+// unknown, a network of its own).
+func (l *Ledger) Join(id ID, network netip.Prefix) {
+	l.sessions[id] = &session{
+		network:     network,
+		neighbours:  make(map[ID]bool),
+		accused:     make(map[ID]bool),
+		reportedBy:  make(map[netip.Prefix]ID),
+		confirmedBy: make(map[netip.Prefix]time.Time),
+		lastRx:      make(map[ID]int64),
+	}
+}
+
+// Leave forgets a session.
+func (l *Ledger) Leave(id ID) { delete(l.sessions, id) }
+
+// Neighbours records that a and b were made neighbours.
+func (l *Ledger) Neighbours(a, b ID) {
+	l.addNeighbour(a, b)
+	l.addNeighbour(b, a)
+}
+
+func (l *Ledger) addNeighbour(a, b ID) {
+	s := l.sessions[a]
+	if s == nil || s.neighbours[b] {
+		return
+	}
+	s.neighboursEver++
+	if len(s.neighbours) < l.cfg.MaxNeighboursRemembered {
+		s.neighbours[b] = true
+	}
+}
+
+// sameNetwork: two sessions on one valid network. Unknown networks are
+// never the same as anything.
+func sameNetwork(a, b netip.Prefix) bool { return a.IsValid() && a == b }
+
+// Confirm takes a receiver's totals per sender and returns the new bytes
+// credited to each sender since the receiver's last confirmation. A
+// sender absent from rx starts again from zero (it stopped being a
+// neighbour). The credits together never exceed limit: a receiver cannot
+// confirm more than the media there was to receive. Senders that are not
+// sessions (the server's own peers) are skipped.
+func (l *Ledger) Confirm(receiver ID, rx []Received, limit int64, now time.Time) map[ID]int64 {
+	r := l.sessions[receiver]
+	if r == nil {
+		return nil
+	}
+	credits := make(map[ID]int64)
+	next := make(map[ID]int64, len(rx))
+	for _, e := range rx {
+		if e.Peer == receiver || e.Bytes < 0 {
+			continue
+		}
+		next[e.Peer] = e.Bytes
+		d := e.Bytes - r.lastRx[e.Peer]
+		if d <= 0 {
+			continue
+		}
+		d = min(d, limit)
+		limit -= d
+		if l.sessions[e.Peer] == nil {
+			continue
+		}
+		credits[e.Peer] += d
+	}
+	r.lastRx = next
+	for id, d := range credits {
+		s := l.sessions[id]
+		if sameNetwork(s.network, r.network) {
+			continue // delivery inside one network earns placement, not standing
+		}
+		s.confirmed += d
+		s.confirmedBy[r.network] = now
+	}
+	return credits
+}
+
+// InStanding reports whether id's reports count.
+func (l *Ledger) InStanding(id ID) bool {
+	s := l.sessions[id]
+	return s != nil && !s.discredited && s.confirmed >= l.cfg.StandingBytes
+}
+
+// Discredited reports whether id has lost its standing for good.
+func (l *Ledger) Discredited(id ID) bool {
+	s := l.sessions[id]
+	return s != nil && s.discredited
+}
+
+// Report weighs reporter's accusation of accused. The caller cuts their
+// link whatever the verdict. banning: the reason is one that may ban (bad
+// bytes or protocol errors; a channel that never opened is not malice).
+func (l *Ledger) Report(reporter, accused ID, banning bool, now time.Time) Verdict {
+	r, a := l.sessions[reporter], l.sessions[accused]
+	if r == nil || a == nil || reporter == accused {
+		return Verdict{}
+	}
+	var v Verdict
+	if !r.accused[accused] {
+		r.accused[accused] = true
+		r.reports++
+		if !r.discredited && r.reports >= l.cfg.MinReports &&
+			float64(r.reports) > l.cfg.MaxReportShare*float64(r.neighboursEver) {
+			r.discredited, v.Discredited = true, true
+		}
+	}
+	if banning && l.InStanding(reporter) && !sameNetwork(r.network, a.network) {
+		a.reportedBy[r.network] = reporter
+		v.Counted = true
+	}
+	v.Quorum, v.Defence = l.weigh(a, now)
+	v.Ban = banning && v.Quorum >= l.cfg.BanQuorum && v.Quorum > v.Defence
+	return v
+}
+
+// ReportedServer records that reporter accused the server's own peer of
+// bad bytes: the server's peer sends only what the server cut, so the
+// reporter is lying or broken and loses its standing.
+func (l *Ledger) ReportedServer(reporter ID) {
+	if s := l.sessions[reporter]; s != nil {
+		s.discredited = true
+	}
+}
+
+// weigh counts the networks whose reporters against a still stand, and
+// the other networks that confirmed a's bytes within the defence window.
+func (l *Ledger) weigh(a *session, now time.Time) (quorum, defence int) {
+	for network, id := range a.reportedBy {
+		if l.InStanding(id) {
+			quorum++
+		} else {
+			delete(a.reportedBy, network)
+		}
+	}
+	for network, at := range a.confirmedBy {
+		switch {
+		case now.Sub(at) > l.cfg.DefenceWindow:
+			delete(a.confirmedBy, network)
+		case a.reportedBy[network] == "":
+			defence++
+		}
+	}
+	return quorum, defence
+}

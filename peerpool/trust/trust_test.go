@@ -1,0 +1,197 @@
+package trust
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func network(i int) netip.Prefix {
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), 32)
+}
+
+// swarm builds a ledger with sessions "h0".."h{n-1}" on networks 1..n,
+// each the neighbour of every other.
+func swarm(t *testing.T, n int) *Ledger {
+	t.Helper()
+	l := New(Config{})
+	for i := range n {
+		l.Join(ID(fmt.Sprint("h", i)), network(i+1))
+	}
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			l.Neighbours(ID(fmt.Sprint("h", i)), ID(fmt.Sprint("h", j)))
+		}
+	}
+	return l
+}
+
+// deliver has receiver confirm a running total of bytes from sender.
+func deliver(l *Ledger, receiver, sender ID, total int64, now time.Time) map[ID]int64 {
+	return l.Confirm(receiver, []Received{{Peer: sender, Bytes: total}}, 1<<40, now)
+}
+
+func TestReportsWithoutStandingNeverBan(t *testing.T) {
+	l := swarm(t, 4)
+	for i := range 4 {
+		l.Join(ID(fmt.Sprint("liar", i)), network(100+i))
+		for j := range 4 {
+			l.Neighbours(ID(fmt.Sprint("liar", i)), ID(fmt.Sprint("h", j)))
+		}
+	}
+	for i := range 4 {
+		for j := range 4 {
+			v := l.Report(ID(fmt.Sprint("liar", i)), ID(fmt.Sprint("h", j)), true, t0)
+			if v.Ban || v.Counted {
+				t.Fatalf("liar%d's report of h%d: %+v; a session nobody confirmed must not count", i, j, v)
+			}
+		}
+	}
+}
+
+func TestStandingReportersOnTwoNetworksBan(t *testing.T) {
+	l := swarm(t, 3)
+	l.Join("bad", network(50))
+	for i := range 3 {
+		l.Neighbours("bad", ID(fmt.Sprint("h", i)))
+	}
+	// h0 and h1 earn standing: h2 confirms their bytes.
+	l.Confirm("h2", []Received{{"h0", 100 << 10}, {"h1", 100 << 10}}, 1<<40, t0)
+	if !l.InStanding("h0") || !l.InStanding("h1") || l.InStanding("h2") {
+		t.Fatalf("standing h0 %v h1 %v h2 %v, want true true false", l.InStanding("h0"), l.InStanding("h1"), l.InStanding("h2"))
+	}
+	v := l.Report("h0", "bad", true, t0)
+	if !v.Counted || v.Ban || v.Quorum != 1 {
+		t.Fatalf("first standing report: %+v, want counted, quorum 1, no ban", v)
+	}
+	v = l.Report("h1", "bad", true, t0)
+	if !v.Ban || v.Quorum != 2 {
+		t.Fatalf("second standing report from another network: %+v, want a ban", v)
+	}
+}
+
+func TestOneNetworkCountsOnce(t *testing.T) {
+	l := New(Config{})
+	l.Join("a", network(1))
+	l.Join("b", network(1))
+	l.Join("c", network(2))
+	l.Join("bad", network(3))
+	l.Confirm("c", []Received{{"a", 1 << 20}, {"b", 1 << 20}}, 1<<40, t0)
+	for _, id := range []ID{"a", "b", "c"} {
+		l.Neighbours(id, "bad")
+	}
+	l.Report("a", "bad", true, t0)
+	if v := l.Report("b", "bad", true, t0); v.Ban || v.Quorum != 1 {
+		t.Fatalf("two reporters on one network: %+v, want quorum 1 and no ban", v)
+	}
+}
+
+func TestDeliveryInsideOneNetworkEarnsNoStanding(t *testing.T) {
+	l := New(Config{})
+	l.Join("a", network(1))
+	l.Join("b", network(1))
+	credits := deliver(l, "b", "a", 10<<20, t0)
+	if credits["a"] != 10<<20 {
+		t.Errorf("credit %d, want the bytes for placement", credits["a"])
+	}
+	if l.InStanding("a") {
+		t.Error("a session confirmed only by its own network has standing")
+	}
+}
+
+func TestConfirmCountsNewBytesUpToTheLimit(t *testing.T) {
+	l := swarm(t, 3)
+	if c := l.Confirm("h0", []Received{{"h1", 1000}, {"h2", 500}}, 1200, t0); c["h1"] != 1000 || c["h2"] != 200 {
+		t.Errorf("first confirmation %v, want h1 1000 and h2 capped at 200", c)
+	}
+	if c := l.Confirm("h0", []Received{{"h1", 1500}}, 1<<40, t0); c["h1"] != 500 || len(c) != 1 {
+		t.Errorf("second confirmation %v, want 500 new bytes from h1", c)
+	}
+	// h2 left the list: its total starts again.
+	if c := l.Confirm("h0", []Received{{"h1", 1500}, {"h2", 300}}, 1<<40, t0); c["h2"] != 300 || c["h1"] != 0 {
+		t.Errorf("third confirmation %v, want h2's 300 from zero and nothing new from h1", c)
+	}
+	if c := l.Confirm("h0", []Received{{"h0", 1 << 30}, {"nobody", 1 << 30}}, 1<<40, t0); len(c) != 0 {
+		t.Errorf("confirming itself or a stranger credited %v", c)
+	}
+}
+
+func TestSerialReporterLosesStanding(t *testing.T) {
+	l := swarm(t, 5)
+	deliver(l, "h1", "h0", 1<<20, t0)
+	l.Join("bad", network(60))
+	l.Neighbours("h0", "bad")
+	l.Neighbours("h1", "bad")
+	deliver(l, "h2", "h1", 1<<20, t0)
+	if v := l.Report("h0", "bad", true, t0); !v.Counted {
+		t.Fatalf("h0's first report did not count: %+v", v)
+	}
+	// h0 (5 neighbours) now reports three honest ones: more than half of
+	// its neighbours once it has made four reports.
+	var lost bool
+	for _, id := range []ID{"h2", "h3", "h4"} {
+		lost = lost || l.Report("h0", id, true, t0).Discredited
+	}
+	if !lost || l.InStanding("h0") {
+		t.Fatal("h0 reported 4 of its 5 neighbours and kept its standing")
+	}
+	// Its earlier report no longer counts towards a ban.
+	if v := l.Report("h1", "bad", true, t0); v.Ban || v.Quorum != 1 {
+		t.Errorf("h1's report after h0 lost its standing: %+v, want quorum 1", v)
+	}
+}
+
+func TestRecentConfirmationsDefend(t *testing.T) {
+	l := swarm(t, 6)
+	for i := range 6 {
+		deliver(l, ID(fmt.Sprint("h", (i+1)%6)), ID(fmt.Sprint("h", i)), 1<<20, t0)
+	}
+	// Networks h2, h3 and h4 confirm h5's bytes just now.
+	for _, r := range []ID{"h2", "h3", "h4"} {
+		deliver(l, r, "h5", 2<<20, t0)
+	}
+	l.Report("h0", "h5", true, t0)
+	if v := l.Report("h1", "h5", true, t0); v.Ban || v.Defence < 3 {
+		t.Errorf("two reports against a peer three networks vouch for: %+v, want no ban", v)
+	}
+	// After the defence window the vouching has expired.
+	later := t0.Add(time.Minute)
+	if v := l.Report("h1", "h5", true, later); !v.Ban {
+		t.Errorf("after the defence window: %+v, want a ban", v)
+	}
+}
+
+func TestTimeoutsNeverBan(t *testing.T) {
+	l := swarm(t, 4)
+	for i := range 3 {
+		deliver(l, "h3", ID(fmt.Sprint("h", i)), 1<<20, t0)
+	}
+	l.Join("quiet", network(70))
+	for i := range 3 {
+		if v := l.Report(ID(fmt.Sprint("h", i)), "quiet", false, t0); v.Ban || v.Counted {
+			t.Fatalf("timeout report %d: %+v", i, v)
+		}
+	}
+}
+
+func TestAccusingTheServerDiscredits(t *testing.T) {
+	l := swarm(t, 2)
+	deliver(l, "h1", "h0", 1<<20, t0)
+	l.ReportedServer("h0")
+	if l.InStanding("h0") || !l.Discredited("h0") {
+		t.Error("a session that accused the server's peer kept its standing")
+	}
+}
+
+func TestRepeatedReportCountsOnce(t *testing.T) {
+	l := swarm(t, 4)
+	for range 10 {
+		l.Report("h0", "h1", false, t0)
+	}
+	if l.Discredited("h0") {
+		t.Error("one accusation repeated ten times discredited its reporter")
+	}
+}
