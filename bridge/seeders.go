@@ -3,6 +3,7 @@ package bridge
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
@@ -48,7 +49,7 @@ func (s *seeders) push(p *cmaf.Part) {
 	if sp == nil {
 		return
 	}
-	sp.Offer(wire.PartID{Rendition: p.ID.Rendition, MSN: p.ID.MSN, Index: p.ID.Index}, p.Data)
+	seed(sp, p)
 	sent := sp.Stats().BytesSent
 	s.mu.Lock()
 	delta := sent - s.counted[p.ID.Rendition]
@@ -57,6 +58,23 @@ func (s *seeders) push(p *cmaf.Part) {
 	if delta > 0 {
 		s.traffic.seeded(p.ID.Rendition, delta)
 	}
+}
+
+// seed hands a part to a seeder with the announcement its viewers get
+// from the hub: a peer ends DATA frames at chunk boundaries only for parts
+// it knows the chunks of, and without them the seeder's first hop would get
+// the part as one frame and could pass nothing on before its last byte.
+func seed(sp *peer.Peer, p *cmaf.Part) {
+	a := &wire.PartAnnounce{
+		ID:          wire.PartID{Rendition: p.ID.Rendition, MSN: p.ID.MSN, Index: p.ID.Index},
+		Size:        len(p.Data),
+		SHA256:      p.SHA256,
+		DurationMs:  int(p.Duration / time.Millisecond),
+		Independent: p.Independent,
+	}
+	a.ChunkSize, a.Chunks = wire.ChunkHashes(p.Data)
+	sp.Expect(a)
+	sp.Offer(a.ID, p.Data)
 }
 
 // get returns the rendition's seeder, starting it on the rendition's first part.
