@@ -3,6 +3,8 @@ package bridge
 import (
 	"testing"
 	"time"
+
+	"github.com/swarmtx/swarmtx/bridge/media"
 )
 
 func TestTimelineContinuesAcrossSessions(t *testing.T) {
@@ -47,5 +49,28 @@ func TestTimelineAudioCountsFrames(t *testing.T) {
 	dts, _ := tl.audio(time.Duration(100*1024*1000/48000)*time.Millisecond + time.Second)
 	if dts-prev < 48000 {
 		t.Fatalf("gap not followed: step %d", dts-prev)
+	}
+}
+
+// TestTimelineKeepsRTPTicks: 300 frames at 30 fps, as RTSP delivers them
+// (3000-tick steps of a 90 kHz RTP clock, handed over as durations), land
+// on the timeline exactly 3000 ticks apart: a tick lost in the conversion
+// would make frames uneven and parts drift from their target.
+func TestTimelineKeepsRTPTicks(t *testing.T) {
+	tl := newTimeline(timelineStart, 48000, 0)
+	const start = 123_456_789 // RTP clocks start anywhere
+	var first int64
+	bad := 0
+	for i := int64(0); i < 300; i++ {
+		pts, _ := tl.video(media.TicksToDuration(start+i*3000, media.VideoClockRate))
+		if i == 0 {
+			first = pts
+		}
+		if pts != first+i*3000 {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of 300 frames are off their 3000-tick grid", bad)
 	}
 }

@@ -26,10 +26,19 @@ func (s Sample) PTS() int64 { return s.DTS + int64(s.PTSOffset) }
 
 // DurationToTicks converts a duration on the stream timeline to clock-rate ticks.
 // It is the one conversion used everywhere, so equal durations give equal ticks.
+// It rounds to the nearest tick: TicksToDuration truncates to whole
+// nanoseconds, and truncating again here would lose a tick (a 90 kHz frame
+// step of 3000 ticks is 33333333.3 ns, which truncates back to 2999), so
+// RTP timestamps would come out uneven. Rounding gives every tick back
+// exactly for clock rates below 500 MHz.
 func DurationToTicks(d time.Duration, clockRate int64) int64 {
 	sec := int64(d / time.Second)
-	rem := int64(d % time.Second)
-	return sec*clockRate + rem*clockRate/int64(time.Second)
+	rem := int64(d % time.Second) // same sign as d
+	half := int64(time.Second / 2)
+	if rem < 0 {
+		half = -half
+	}
+	return sec*clockRate + (rem*clockRate+half)/int64(time.Second)
 }
 
 // TicksToDuration converts clock-rate ticks to a duration.
