@@ -334,9 +334,4 @@ func (s *session) leave() {
 	after()
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
+func truncate(s string, n int) string { return wire.Truncate(s, n) }

@@ -278,7 +278,7 @@ func parseSeconds(s string) (time.Duration, error) {
 
 func short(s string) string {
 	if len(s) > 40 {
-		return s[:40] + "…"
+		return wire.Truncate(s, 40) + "…"
 	}
 	return s
 }

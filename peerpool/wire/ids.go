@@ -141,7 +141,7 @@ func (p PartID) String() string {
 func quoteShort(s string) string {
 	const max = 40
 	if len(s) > max {
-		return strconv.Quote(s[:max]) + "…"
+		return strconv.Quote(Truncate(s, max)) + "…"
 	}
 	return strconv.Quote(s)
 }
