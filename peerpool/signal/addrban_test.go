@@ -1,7 +1,6 @@
 package signal
 
 import (
-	"net/http"
 	"net/netip"
 	"testing"
 	"time"
@@ -33,16 +32,8 @@ func TestAddressBansExpireAndStayBounded(t *testing.T) {
 // A banned viewer that comes back from the same network joins, but its
 // neighbours are told it will not upload; other networks are untouched.
 func TestBannedNetworkMayOnlyReceive(t *testing.T) {
-	_, url := newHubServer(t, Config{})
-	from := func(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
-	bad := joinWith(t, url, "720p", from("203.0.113.7"))
-	r1 := join(t, url, "720p")
-	r2 := join(t, url, "720p")
-	next[*wire.Peers](r1)
-	next[*wire.Peers](r2)
-	r1.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
-	r2.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
-	bad.closedWith("banned")
+	h, url := newHubServer(t, Config{})
+	r1, r2 := convict(t, h, url, joinWith(t, url, "720p", from("203.0.113.7")))
 
 	added := func(c *client, id wire.PeerID) wire.PeerInfo {
 		t.Helper()

@@ -12,14 +12,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/peerpool/netid"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
+	"github.com/swarmtx/swarmtx/peerpool/trust"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
@@ -31,9 +34,15 @@ type Mesh interface {
 	Ban(id, reason string) []tracker.Change
 	// Update changes a peer's parameters (its rendition, on a switch).
 	Update(id string, p tracker.PeerParams) []tracker.Change
-	// Seeds ranks up to n uploaders as seed candidates, best first.
-	Seeds(n int) []string
-	// ReportStats feeds a peer's measured upload.
+	// Separate cuts a link for good: one end reported the other.
+	Separate(a, b string) []tracker.Change
+	// Shun gives a peer no new links: its word is no longer believed.
+	Shun(id string) []tracker.Change
+	// Ranked lists up to n uploaders ok accepts, best seed candidates first.
+	Ranked(n int, ok func(id string) bool) []string
+	// SetSeeds installs the seed targets (depth 1 of the mesh).
+	SetSeeds(ids []string) []tracker.Change
+	// ReportStats feeds a peer's confirmed upload.
 	ReportStats(id string, st tracker.Stats)
 	// Rebalance moves high-upload peers upstream, replaces slow links and
 	// gathers viewers of a rendition.
@@ -75,6 +84,25 @@ type Config struct {
 	Burst             int
 	// JoinTimeout is how long a new connection may take to send join (default 10 s).
 	JoinTimeout time.Duration
+	// MaxSessionsPerNetwork bounds the swarm sessions of one network (an
+	// IPv4 address or an IPv6 /64, netid): enough for a household or an
+	// office behind one NAT, not for one host to crowd out everyone else
+	// (default 64).
+	MaxSessionsPerNetwork int
+	// JoinsPerSecondPerNetwork and JoinBurstPerNetwork bound how fast one
+	// network may join (default 2 and 16).
+	JoinsPerSecondPerNetwork float64
+	JoinBurstPerNetwork      int
+	// Trust weighs reports and confirmations (peerpool/trust).
+	Trust trust.Config
+	// TickEvery is how often the hub credits confirmed uploads, rebalances
+	// the mesh and re-picks seed targets (default 2 s). None of it runs on
+	// the media path.
+	TickEvery time.Duration
+	// OnCopies is told, per rendition at the end of each seed window, the
+	// server copies the swarm cost (seed copies plus the HTTP its viewers
+	// report) and the rendition's swarm viewers; optional.
+	OnCopies func(rendition string, copies float64, viewers int)
 	// OnStats receives each viewer's report deltas (bytes over HTTP and from
 	// peers, new stalls); optional.
 	OnStats func(httpBytes, p2pBytes int64, stalls int)
@@ -118,6 +146,18 @@ func (c Config) withDefaults() Config {
 	if c.JoinTimeout <= 0 {
 		c.JoinTimeout = 10 * time.Second
 	}
+	if c.MaxSessionsPerNetwork <= 0 {
+		c.MaxSessionsPerNetwork = 64
+	}
+	if c.JoinsPerSecondPerNetwork <= 0 {
+		c.JoinsPerSecondPerNetwork = 2
+	}
+	if c.JoinBurstPerNetwork <= 0 {
+		c.JoinBurstPerNetwork = 16
+	}
+	if c.TickEvery <= 0 {
+		c.TickEvery = 2 * time.Second
+	}
 	if c.SeedsPerRendition <= 0 {
 		c.SeedsPerRendition = 2
 	}
@@ -143,32 +183,93 @@ type Hub struct {
 	path string
 	cfg  Config
 	log  *slog.Logger
+	stop context.CancelFunc
 
-	mu       sync.Mutex
-	mesh     Mesh
-	sessions map[wire.PeerID]*session
-	recent   map[string][]*wire.PartAnnounce // by rendition, oldest first
-	seeds    map[string]*localSeed           // by rendition
-	seedIDs  map[wire.PeerID]*localSeed
-	refresh  time.Time // last seed refresh
-	bans     addressBans
-	closed   bool
+	mu        sync.Mutex
+	mesh      Mesh
+	ledger    *trust.Ledger
+	sessions  map[wire.PeerID]*session
+	recent    map[string][]*wire.PartAnnounce // by rendition, oldest first
+	seeds     map[string]*localSeed           // by rendition
+	seedIDs   map[wire.PeerID]*localSeed
+	bans      addressBans
+	networks  map[netip.Prefix]int           // joined sessions per network
+	joinRate  map[netip.Prefix]*rate.Limiter // joins per network
+	credit    map[wire.PeerID]int64          // confirmed upload since the last tick
+	lastTick  time.Time
+	announced int64 // media bytes announced, all renditions
+	closed    bool
 }
 
-// NewHub returns the hub of the stream at path.
+// NewHub returns the hub of the stream at path. Its ticker runs until Close.
 func NewHub(path string, cfg Config, mesh Mesh) *Hub {
 	cfg = cfg.withDefaults()
-	return &Hub{
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Hub{
 		path:     path,
 		cfg:      cfg,
 		log:      cfg.Logger.With("path", path, "component", "signal"),
+		stop:     cancel,
 		mesh:     mesh,
+		ledger:   trust.New(cfg.Trust),
 		sessions: make(map[wire.PeerID]*session),
 		recent:   make(map[string][]*wire.PartAnnounce),
 		seeds:    make(map[string]*localSeed),
 		seedIDs:  make(map[wire.PeerID]*localSeed),
 		bans:     make(addressBans),
+		networks: make(map[netip.Prefix]int),
+		joinRate: make(map[netip.Prefix]*rate.Limiter),
+		credit:   make(map[wire.PeerID]int64),
+		lastTick: time.Now(),
 	}
+	go h.run(ctx)
+	return h
+}
+
+// run is the hub's ticker: placement and seed choice follow what viewers
+// confirmed, at a steady pace and never from the media path.
+func (h *Hub) run(ctx context.Context) {
+	t := time.NewTicker(h.cfg.TickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			h.mu.Lock()
+			after := h.tickLocked(now)
+			h.mu.Unlock()
+			after()
+		}
+	}
+}
+
+// measureAfter is how long a newcomer has before its confirmed upload is
+// measured: time to be given neighbours and asked for parts.
+const measureAfter = 10 * time.Second
+
+// tickLocked credits each viewer with the upload its receivers confirmed
+// since the last tick, rebalances the mesh and re-picks seed targets. It
+// returns the seeder calls to make after unlocking.
+func (h *Hub) tickLocked(now time.Time) func() {
+	window := now.Sub(h.lastTick)
+	h.lastTick = now
+	for id, s := range h.sessions {
+		if now.Sub(s.joinedAt) < measureAfter || window <= 0 {
+			continue
+		}
+		h.mesh.ReportStats(string(id), tracker.Stats{BytesSent: h.credit[id], Window: window})
+	}
+	clear(h.credit)
+	for _, c := range h.ledger.Review(now) {
+		if bad := h.sessions[wire.PeerID(c.ID)]; bad != nil {
+			h.log.Info("viewer convicted on review", "peer", bad.id, "remote", bad.remote, "reason", bad.accusedOf,
+				"networks", c.Quorum, "vouching", c.Defence)
+			h.banLocked(bad, c.Quorum)
+		}
+	}
+	h.applyLocked(h.mesh.Rebalance())
+	return h.refreshSeedsLocked(now)
 }
 
 // AddSeed registers the plugin's seeding peer for a rendition. Its
@@ -178,7 +279,7 @@ func (h *Hub) AddSeed(rendition string, id wire.PeerID, p LocalPeer) {
 	ls := &localSeed{id: id, peer: p, targets: make(map[wire.PeerID]bool)}
 	h.seeds[rendition] = ls
 	h.seedIDs[id] = ls
-	after := h.refreshSeedsLocked()
+	after := h.refreshSeedsLocked(time.Now())
 	h.mu.Unlock()
 	after()
 }
@@ -197,31 +298,39 @@ func (h *Hub) SeedRelay(from, to wire.PeerID, r *wire.Relay) error {
 	return nil
 }
 
-// seedRefreshEvery bounds how often seed targets are recomputed on parts.
-const seedRefreshEvery = 2 * time.Second
-
 // refreshSeedsLocked picks each seeder's targets: the best-ranked uploading
-// viewers of its rendition. It tells viewers under the lock and returns the
-// seeder calls to make after unlocking (a seeder may call back into the hub).
-func (h *Hub) refreshSeedsLocked() func() {
-	h.refresh = time.Now()
+// viewers of its rendition, as many as its seed count, and installs them as
+// the mesh's seeds. It tells viewers under the lock and returns the seeder
+// calls to make after unlocking (a seeder may call back into the hub).
+func (h *Hub) refreshSeedsLocked(now time.Time) func() {
 	if len(h.seeds) == 0 {
 		return func() {}
 	}
-	ranked := h.mesh.Seeds(len(h.sessions))
 	var calls []func()
+	var all []string
 	for rendition, ls := range h.seeds {
-		if ls.count.adaptLocked(h.refresh, h.cfg.SeedsPerRendition, h.cfg.MaxSeedsPerRendition) {
-			h.log.Info("seed targets changed", "path", h.path, "rendition", rendition, "seeds", ls.count.n)
+		viewers := 0
+		for _, s := range h.sessions {
+			if s.rendition == rendition {
+				viewers++
+			}
 		}
-		want := make(map[wire.PeerID]bool)
+		if ls.count.adaptLocked(now, h.cfg.SeedsPerRendition, h.cfg.MaxSeedsPerRendition, viewers) {
+			h.log.Info("seed targets changed", "rendition", rendition, "seeds", ls.count.n,
+				"copies", fmt.Sprintf("%.2f", ls.count.copies), "viewers", viewers)
+		}
+		if ls.count.reported && h.cfg.OnCopies != nil {
+			h.cfg.OnCopies(rendition, ls.count.copies, ls.count.viewers)
+		}
+		ls.count.reported = false
+		ranked := h.mesh.Ranked(ls.count.n, func(id string) bool {
+			s := h.sessions[wire.PeerID(id)]
+			return s != nil && s.rendition == rendition && s.canUpload
+		})
+		all = append(all, ranked...)
+		want := make(map[wire.PeerID]bool, len(ranked))
 		for _, id := range ranked {
-			if len(want) == ls.count.n {
-				break
-			}
-			if s := h.sessions[wire.PeerID(id)]; s != nil && s.rendition == rendition && s.canUpload {
-				want[s.id] = true
-			}
+			want[wire.PeerID(id)] = true
 		}
 		var add []wire.PeerInfo
 		var remove []wire.PeerID
@@ -249,11 +358,29 @@ func (h *Hub) refreshSeedsLocked() func() {
 			calls = append(calls, func() { p.SetNeighbours(add, remove) })
 		}
 	}
+	h.applyLocked(h.mesh.SetSeeds(all))
 	return func() {
 		for _, c := range calls {
 			c()
 		}
 	}
+}
+
+// seedsShortLocked reports whether a rendition has fewer seed targets than
+// its count while it has viewers who could be one: worth re-picking at once
+// rather than at the next tick.
+func (h *Hub) seedsShortLocked() bool {
+	for rendition, ls := range h.seeds {
+		if len(ls.targets) >= ls.count.n {
+			continue
+		}
+		for id, s := range h.sessions {
+			if s.rendition == rendition && s.canUpload && !ls.targets[id] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Viewers returns the number of joined sessions.
@@ -281,15 +408,8 @@ func (h *Hub) Announce(p *cmaf.Part) {
 		return
 	}
 	h.mu.Lock()
-	after := func() {}
-	if time.Since(h.refresh) > seedRefreshEvery {
-		// The mesh follows measured upload at the same pace (a few links
-		// per call, none younger than the tracker's MinEdgeAge).
-		h.applyLocked(h.mesh.Rebalance())
-		after = h.refreshSeedsLocked()
-	}
-	defer after()
 	defer h.mu.Unlock()
+	h.announced += int64(a.Size)
 	r := append(h.recent[a.ID.Rendition], a)
 	if len(r) > recentParts {
 		r = r[len(r)-recentParts:]
@@ -307,6 +427,7 @@ func (h *Hub) Announce(p *cmaf.Part) {
 
 // Close ends every session.
 func (h *Hub) Close() {
+	h.stop()
 	h.mu.Lock()
 	h.closed = true
 	sessions := make([]*session, 0, len(h.sessions))
@@ -352,6 +473,7 @@ func (h *Hub) applyLocked(changes []tracker.Change) {
 			n := h.sessions[wire.PeerID(id)]
 			msg.Add = append(msg.Add, wire.PeerInfo{ID: wire.PeerID(id), NoUpload: n != nil && !n.canUpload})
 			s.neighbours[wire.PeerID(id)] = true
+			h.ledger.Neighbours(trust.ID(ch.Peer), trust.ID(id))
 		}
 		for _, id := range ch.Remove {
 			msg.Remove = append(msg.Remove, wire.PeerID(id))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
+	"github.com/swarmtx/swarmtx/peerpool/trust"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
@@ -48,7 +50,23 @@ func (m *fullMesh) Ban(id, _ string) []tracker.Change { return m.Leave(id) }
 
 func (m *fullMesh) Update(string, tracker.PeerParams) []tracker.Change { return nil }
 
-func (m *fullMesh) Seeds(n int) []string              { return m.peers[:min(n, len(m.peers))] }
+func (m *fullMesh) Separate(a, b string) []tracker.Change {
+	return []tracker.Change{{Peer: a, Remove: []string{b}}, {Peer: b, Remove: []string{a}}}
+}
+
+func (m *fullMesh) Shun(string) []tracker.Change { return nil }
+
+func (m *fullMesh) Ranked(n int, ok func(string) bool) []string {
+	var out []string
+	for _, p := range m.peers {
+		if len(out) < n && ok(p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (m *fullMesh) SetSeeds([]string) []tracker.Change  { return nil }
 func (m *fullMesh) ReportStats(string, tracker.Stats) {}
 func (m *fullMesh) Rebalance() []tracker.Change       { return nil }
 
@@ -62,6 +80,9 @@ type client struct {
 
 func newHubServer(t *testing.T, cfg Config) (*Hub, string) {
 	t.Helper()
+	if cfg.TickEvery == 0 {
+		cfg.TickEvery = 50 * time.Millisecond
+	}
 	h := NewHub("live/show", cfg, &fullMesh{})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -272,30 +293,150 @@ func TestBadInputClosesOnlyThatSession(t *testing.T) {
 	}
 }
 
-func TestReportedPeerIsBannedByTwoNeighbours(t *testing.T) {
-	_, url := newHubServer(t, Config{})
-	bad := join(t, url, "720p")
-	r1 := join(t, url, "720p")
-	r2 := join(t, url, "720p")
-	next[*wire.Peers](r1)
-	next[*wire.Peers](r2)
-	r1.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
-	time.Sleep(100 * time.Millisecond)
-	select {
-	case <-bad.errs:
-		t.Fatal("one report banned the peer")
-	default:
+// from gives a client its own network, as a reverse proxy on the server's
+// host would name it.
+func from(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr}} }
+
+// announce cuts n parts of size bytes on rendition.
+func announce(h *Hub, rendition string, n, size int) {
+	for i := range n {
+		h.Announce(&cmaf.Part{ID: cmaf.PartID{Rendition: rendition, MSN: uint64(100 + i)}, Data: make([]byte, size), Duration: 500 * time.Millisecond})
 	}
-	r2.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
-	bad.closedWith("banned")
-	// Its neighbours are told to drop it.
-	for _, c := range []*client{r1, r2} {
-		for {
-			p := next[*wire.Peers](c)
-			if len(p.Remove) == 1 && p.Remove[0] == bad.id {
-				break
-			}
+}
+
+// removed waits until c is told to drop peer.
+func removed(c *client, peer wire.PeerID) {
+	c.t.Helper()
+	for {
+		p := next[*wire.Peers](c)
+		if slices.Contains(p.Remove, peer) {
+			return
 		}
+	}
+}
+
+// convict has two viewers on their own networks report bad, and two more
+// confirm the reporters' delivery so that their word counts; it returns the
+// reporters.
+func convict(t *testing.T, h *Hub, url string, bad *client) (r1, r2 *client) {
+	t.Helper()
+	r1 = joinWith(t, url, "720p", from("198.51.100.1"))
+	r2 = joinWith(t, url, "720p", from("198.51.100.2"))
+	j1 := joinWith(t, url, "720p", from("198.51.100.3"))
+	j2 := joinWith(t, url, "720p", from("198.51.100.4"))
+	// The reports come first, from viewers nobody has vouched for yet: the
+	// link is cut at once, the ban waits for standing.
+	r1.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
+	removed(r1, bad.id)
+	r2.send(&wire.Report{Peer: bad.id, Reason: "hash-mismatch"})
+	removed(r2, bad.id)
+	// Viewers on two more networks confirm they received parts from r1 and
+	// r2; the next review bans bad.
+	announce(h, "720p", 4, 70_000)
+	for _, j := range []*client{j1, j2} {
+		j.send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: r1.id, Bytes: 70_000}, {Peer: r2.id, Bytes: 70_000}}})
+	}
+	bad.closedWith("banned: reporters on 2 networks found hash-mismatch")
+	removed(j1, bad.id)
+	return r1, r2
+}
+
+func TestReportersInStandingOnTwoNetworksBan(t *testing.T) {
+	h, url := newHubServer(t, Config{})
+	convict(t, h, url, joinWith(t, url, "720p", from("198.51.100.66")))
+}
+
+func TestReportsWithoutStandingOnlyCutLinks(t *testing.T) {
+	var bans int
+	var mu sync.Mutex
+	h, url := newHubServer(t, Config{OnBan: func(string) { mu.Lock(); bans++; mu.Unlock() }})
+	honest := joinWith(t, url, "720p", from("198.51.100.1"))
+	f1 := joinWith(t, url, "720p", from("203.0.113.7"))
+	f2 := joinWith(t, url, "720p", from("203.0.113.8"))
+	announce(h, "720p", 4, 70_000)
+	// The forgers even confirm each other's delivery: each still has only
+	// the other's word, and that is one report each.
+	f1.send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: f2.id, Bytes: 200_000}}})
+	f2.send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: f1.id, Bytes: 200_000}}})
+	time.Sleep(50 * time.Millisecond)
+	for _, f := range []*client{f1, f2} {
+		f.send(&wire.Report{Peer: honest.id, Reason: "hash-mismatch"})
+		removed(f, honest.id)
+	}
+	// The honest viewer is still in: it can relay to a new neighbour.
+	late := joinWith(t, url, "720p", from("198.51.100.9"))
+	honest.send(&wire.Relay{To: late.id, SDP: &wire.SDP{Type: "offer", SDP: "v=0"}})
+	if r := next[*wire.Relay](late); r.From != honest.id {
+		t.Fatalf("relay from the accused viewer: %+v", r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if bans != 0 {
+		t.Errorf("%d bans from two reports, each by a session with one forger's word for its standing", bans)
+	}
+}
+
+func TestSessionsPerNetworkAreBounded(t *testing.T) {
+	_, url := newHubServer(t, Config{MaxSessionsPerNetwork: 2})
+	a := joinWith(t, url, "720p", from("203.0.113.5"))
+	joinWith(t, url, "720p", from("203.0.113.5"))
+	c := dialWith(t, url, from("203.0.113.5"))
+	c.send(&wire.Join{V: 1, Rendition: "720p", Upload: wire.Upload{Enabled: true}})
+	c.closedWith("too many swarm sessions from your network 203.0.113.5/32 (2, the limit")
+	// Another network is not affected, and a place freed is a place again.
+	joinWith(t, url, "720p", from("198.51.100.1"))
+	a.conn.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		d := dialWith(t, url, from("203.0.113.5"))
+		d.send(&wire.Join{V: 1, Rendition: "720p", Upload: wire.Upload{Enabled: true}})
+		m := <-d.msgs
+		if _, ok := m.(*wire.Welcome); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no place for the network after one of its sessions left: %+v", m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestJoinsPerNetworkAreRateLimited(t *testing.T) {
+	_, url := newHubServer(t, Config{JoinsPerSecondPerNetwork: 0.01, JoinBurstPerNetwork: 3})
+	for range 3 {
+		joinWith(t, url, "720p", from("203.0.113.5"))
+	}
+	c := dialWith(t, url, from("203.0.113.5"))
+	c.send(&wire.Join{V: 1, Rendition: "720p", Upload: wire.Upload{Enabled: true}})
+	c.closedWith("too many joins from your network 203.0.113.5/32")
+	joinWith(t, url, "720p", from("198.51.100.1"))
+}
+
+func TestAccusingTheSeederCostsStanding(t *testing.T) {
+	h, url := newHubServer(t, Config{SeedsPerRendition: 1})
+	seed := &fakeSeed{nbrs: map[wire.PeerID]bool{}}
+	seedID := wire.NewPeerID()
+	h.AddSeed("720p", seedID, seed)
+	v := joinWith(t, url, "720p", from("198.51.100.1"))
+	for {
+		p := next[*wire.Peers](v)
+		if len(p.Add) == 1 && p.Add[0].ID == seedID {
+			break
+		}
+	}
+	v.send(&wire.Report{Peer: seedID, Reason: "hash-mismatch"})
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		h.mu.Lock()
+		d := h.ledger.Discredited(trust.ID(v.id))
+		h.mu.Unlock()
+		if d {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a viewer that accused the server's peer of bad bytes kept its standing")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

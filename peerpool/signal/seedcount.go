@@ -32,11 +32,22 @@ type seedCount struct {
 	since      time.Time
 	httpBytes  int64
 	mediaBytes int64
+
+	// The last window's figures, for Config.OnCopies; reported is set when
+	// a window ends.
+	copies   float64
+	viewers  int
+	reported bool
 }
 
 // adaptLocked ends a window that has lasted seedAdaptEvery and steps n
 // within lo..hi. It reports whether n changed.
-func (c *seedCount) adaptLocked(now time.Time, lo, hi int) bool {
+//
+// The swarm must never cost more than no swarm: when a window's copies
+// (seeds plus HTTP) came out above the rendition's viewers, n steps down,
+// below lo if need be, down to none; it climbs back one seed per window,
+// and only while that seed still fits under the viewers.
+func (c *seedCount) adaptLocked(now time.Time, lo, hi, viewers int) bool {
 	if c.since.IsZero() {
 		c.n, c.dir, c.since = lo, 1, now
 		return false
@@ -44,18 +55,29 @@ func (c *seedCount) adaptLocked(now time.Time, lo, hi int) bool {
 	if now.Sub(c.since) < seedAdaptEvery || c.mediaBytes == 0 {
 		return false
 	}
-	total := float64(c.n) + float64(c.httpBytes)/float64(c.mediaBytes)
-	if c.haveLast && total > c.last+seedNoise {
-		c.dir = -c.dir // the last step made it worse: go back
-	}
-	c.last, c.haveLast = total, true
+	httpCopies := float64(c.httpBytes) / float64(c.mediaBytes)
+	total := float64(c.n) + httpCopies
+	c.copies, c.viewers, c.reported = total, viewers, true
 	old := c.n
-	c.n += c.dir
-	if c.n >= hi {
-		c.n, c.dir = hi, -1
-	}
-	if c.n <= lo {
-		c.n, c.dir = lo, 1
+	switch {
+	case total > float64(viewers):
+		c.n, c.dir, c.haveLast = max(0, c.n-1), 1, false
+	case c.n < lo:
+		if float64(c.n+1)+httpCopies <= float64(viewers) {
+			c.n++
+		}
+	default:
+		if c.haveLast && total > c.last+seedNoise {
+			c.dir = -c.dir // the last step made it worse: go back
+		}
+		c.last, c.haveLast = total, true
+		c.n += c.dir
+		if c.n >= hi {
+			c.n, c.dir = hi, -1
+		}
+		if c.n <= lo {
+			c.n, c.dir = lo, 1
+		}
 	}
 	c.since, c.httpBytes, c.mediaBytes = now, 0, 0
 	return c.n != old

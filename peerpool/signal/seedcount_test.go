@@ -15,11 +15,11 @@ func TestSeedCountFindsTheCheapestCount(t *testing.T) {
 	httpCopies := map[int]float64{2: 6, 3: 3.5, 4: 2.2, 5: 1.6, 6: 1.4, 7: 1.3, 8: 1.3}
 	var c seedCount
 	at := time.Unix(1000, 0)
-	c.adaptLocked(at, 2, 8)
+	c.adaptLocked(at, 2, 8, 30)
 	if c.n != 2 {
 		t.Fatalf("starts at %d seeds, want the minimum 2", c.n)
 	}
-	if c.adaptLocked(at.Add(seedAdaptEvery/2), 2, 8) {
+	if c.adaptLocked(at.Add(seedAdaptEvery/2), 2, 8, 30) {
 		t.Fatal("changed before the window ended")
 	}
 	seen := map[int]int{}
@@ -27,7 +27,7 @@ func TestSeedCountFindsTheCheapestCount(t *testing.T) {
 		at = at.Add(seedAdaptEvery)
 		c.mediaBytes = 1_000_000
 		c.httpBytes = int64(httpCopies[c.n] * 1_000_000)
-		c.adaptLocked(at, 2, 8)
+		c.adaptLocked(at, 2, 8, 30)
 		if c.n < 2 || c.n > 8 {
 			t.Fatalf("%d seeds, outside 2..8", c.n)
 		}
@@ -41,7 +41,7 @@ func TestSeedCountFindsTheCheapestCount(t *testing.T) {
 	for range 10 {
 		at = at.Add(seedAdaptEvery)
 		c.mediaBytes, c.httpBytes = 1_000_000, 0
-		c.adaptLocked(at, 2, 8)
+		c.adaptLocked(at, 2, 8, 30)
 	}
 	if c.n > 3 {
 		t.Errorf("%d seeds for a swarm that needs no HTTP, want 2 or 3", c.n)
@@ -51,7 +51,53 @@ func TestSeedCountFindsTheCheapestCount(t *testing.T) {
 	n := c.n
 	at = at.Add(seedAdaptEvery)
 	c.mediaBytes, c.httpBytes = 0, 5_000_000
-	if c.adaptLocked(at, 2, 8) || c.n != n {
+	if c.adaptLocked(at, 2, 8, 30) || c.n != n {
 		t.Error("changed on a window without media")
+	}
+}
+
+// Under load the swarm can cost more than no swarm: seeds push parts the
+// viewers fetch over HTTP anyway. The count then backs off, below its
+// minimum and down to none, until copies fit under the viewers again; it
+// climbs back only while a seed fits.
+func TestSeedCountNeverCostsMoreThanTheViewers(t *testing.T) {
+	var c seedCount
+	at := time.Unix(1000, 0)
+	const viewers = 6
+	c.adaptLocked(at, 2, 8, viewers)
+	// Every viewer fetches nearly everything over HTTP whatever the seeds.
+	for i := range 6 {
+		at = at.Add(seedAdaptEvery)
+		c.mediaBytes, c.httpBytes = 1_000_000, 5_500_000
+		c.adaptLocked(at, 2, 8, viewers)
+		if i >= 2 && c.n != 0 {
+			t.Fatalf("window %d: %d seeds while HTTP alone costs 5.5 of 6 copies", i, c.n)
+		}
+	}
+	if c.copies > 6 {
+		t.Errorf("last window cost %.1f copies for %d viewers", c.copies, viewers)
+	}
+	// The swarm recovers (its viewers need little HTTP): seeds come back
+	// one window at a time.
+	var ns []int
+	for range 4 {
+		at = at.Add(seedAdaptEvery)
+		c.mediaBytes, c.httpBytes = 1_000_000, 1_000_000
+		c.adaptLocked(at, 2, 8, viewers)
+		ns = append(ns, c.n)
+	}
+	if ns[0] != 1 || ns[1] != 2 {
+		t.Errorf("seed counts while recovering %v, want 1 then 2", ns)
+	}
+	// One viewer: at most one copy, seeds included.
+	var one seedCount
+	one.adaptLocked(at, 2, 8, 1)
+	for range 3 {
+		at = at.Add(seedAdaptEvery)
+		one.mediaBytes, one.httpBytes = 1_000_000, 0
+		one.adaptLocked(at, 2, 8, 1)
+	}
+	if one.n > 1 {
+		t.Errorf("%d seeds for a single viewer", one.n)
 	}
 }

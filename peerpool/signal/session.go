@@ -12,15 +12,12 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
+	"github.com/swarmtx/swarmtx/peerpool/trust"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
 // outQueue bounds the messages waiting for a slow viewer.
 const outQueue = 256
-
-// banAfterReports is how many distinct neighbours must report a peer before
-// it is banned: one malicious viewer cannot get honest ones banned alone.
-const banAfterReports = 2
 
 // session is one viewer's WebSocket.
 type session struct {
@@ -39,9 +36,11 @@ type session struct {
 	canUpload  bool
 	uploadCap  int64
 	neighbours map[wire.PeerID]bool
-	reportedBy map[wire.PeerID]bool
 	lastStats  wire.Stats
-	statsAt    time.Time // when lastStats came (join, before the first)
+	joinedAt   time.Time
+	counted    bool  // in hub.networks
+	announced  int64  // hub.announced at the last stats
+	accusedOf  string // the last reason a neighbour reported it for that may ban
 }
 
 func newSession(h *Hub, c *websocket.Conn, remote string, network netip.Prefix) *session {
@@ -54,7 +53,6 @@ func newSession(h *Hub, c *websocket.Conn, remote string, network netip.Prefix) 
 		out:        make(chan []byte, outQueue),
 		done:       make(chan struct{}),
 		neighbours: make(map[wire.PeerID]bool),
-		reportedBy: make(map[wire.PeerID]bool),
 	}
 }
 
@@ -126,6 +124,18 @@ func (s *session) join(j *wire.Join) bool {
 		go s.fail(fmt.Sprintf("the swarm is full (%d viewers)", h.cfg.MaxViewers))
 		return false
 	}
+	if s.network.IsValid() {
+		if n := h.networks[s.network]; n >= h.cfg.MaxSessionsPerNetwork {
+			go s.fail(fmt.Sprintf("too many swarm sessions from your network %s (%d, the limit; config key swarm.maxSessionsPerNetwork)", s.network, n))
+			return false
+		}
+		if !h.joinLimiterLocked(s.network).Allow() {
+			go s.fail(fmt.Sprintf("too many joins from your network %s (more than %g per second; config key swarm.joinsPerSecondPerNetwork)", s.network, h.cfg.JoinsPerSecondPerNetwork))
+			return false
+		}
+		h.networks[s.network]++
+		s.counted = true
+	}
 	s.id = wire.NewPeerID()
 	s.rendition = j.Rendition
 	s.canUpload = j.Upload.Enabled && !j.SaveData
@@ -135,6 +145,9 @@ func (s *session) join(j *wire.Join) bool {
 		h.log.Info("viewer may only receive: its network was banned", "peer", s.id, "remote", s.remote, "network", s.network)
 	}
 	h.sessions[s.id] = s
+	h.ledger.Join(trust.ID(s.id), s.network)
+	s.joinedAt = time.Now()
+	s.announced = h.announced
 	policy := "all"
 	if h.cfg.RelayOnly || j.TurnOnly {
 		policy = "relay"
@@ -152,7 +165,6 @@ func (s *session) join(j *wire.Join) bool {
 		MaxFrame:           h.cfg.MaxFrame,
 		Seeded:             h.cfg.Seeded,
 	})
-	s.statsAt = time.Now()
 	h.applyLocked(h.mesh.Join(string(s.id), tracker.PeerParams{
 		CanUpload:    s.canUpload,
 		UploadCapBps: s.uploadCap,
@@ -160,7 +172,9 @@ func (s *session) join(j *wire.Join) bool {
 	}))
 	s.sendRecentLocked()
 	h.viewersChangedLocked()
-	after = h.refreshSeedsLocked()
+	if h.seedsShortLocked() {
+		after = h.refreshSeedsLocked(time.Now())
+	}
 	h.log.Debug("viewer joined", "peer", s.id, "remote", s.remote, "rendition", j.Rendition)
 	return true
 }
@@ -197,7 +211,7 @@ func (s *session) handle(msg wire.Signal) string {
 			// Neighbours are kept; Rebalance gathers it with its new rendition.
 			h.applyLocked(h.mesh.Update(string(s.id), tracker.PeerParams{CanUpload: s.canUpload, UploadCapBps: s.uploadCap, Rendition: s.rendition}))
 			s.sendRecentLocked()
-			after = h.refreshSeedsLocked()
+			after = h.refreshSeedsLocked(time.Now())
 		}
 	case *wire.Stats:
 		return s.statsLocked(m)
@@ -210,49 +224,93 @@ func (s *session) handle(msg wire.Signal) string {
 }
 
 func (s *session) statsLocked(m *wire.Stats) string {
+	h := s.hub
 	last := s.lastStats
 	if m.HTTPBytes < last.HTTPBytes || m.P2PBytes < last.P2PBytes || m.UploadBytes < last.UploadBytes || m.Stalls < last.Stalls {
 		return "stats counters went backwards"
 	}
-	now := time.Now()
 	s.lastStats = *m
-	if window := now.Sub(s.statsAt); !s.statsAt.IsZero() && window > 0 {
-		// What a viewer says it uploaded steers only where the tracker
-		// places it; neighbours' reports of bad bytes still ban it.
-		s.hub.mesh.ReportStats(string(s.id), tracker.Stats{BytesSent: m.UploadBytes - last.UploadBytes, Window: window})
+	// A viewer's own uploadBytes steer nothing: uploads are credited from
+	// what receivers confirm, and no receiver can confirm more than the
+	// media announced since its last report plus the window it could
+	// still be catching up on.
+	limit := h.announced - s.announced
+	for _, a := range h.recent[s.rendition] {
+		limit += int64(a.Size)
 	}
-	s.statsAt = now
-	if ls := s.hub.seeds[s.rendition]; ls != nil {
+	s.announced = h.announced
+	// Only the tracker's pairs count: a viewer cannot confirm bytes from
+	// a peer it was never given.
+	rx := make([]trust.Received, 0, len(m.From))
+	for _, r := range m.From {
+		if s.neighbours[r.Peer] {
+			rx = append(rx, trust.Received{Peer: trust.ID(r.Peer), Bytes: r.Bytes})
+		}
+	}
+	for id, n := range h.ledger.Confirm(trust.ID(s.id), rx, limit, time.Now()) {
+		h.credit[wire.PeerID(id)] += n
+	}
+	if ls := h.seeds[s.rendition]; ls != nil {
 		ls.count.httpBytes += m.HTTPBytes - last.HTTPBytes
 	}
-	if s.hub.cfg.OnStats != nil {
-		s.hub.cfg.OnStats(m.HTTPBytes-last.HTTPBytes, m.P2PBytes-last.P2PBytes, m.Stalls-last.Stalls)
+	if h.cfg.OnStats != nil {
+		h.cfg.OnStats(m.HTTPBytes-last.HTTPBytes, m.P2PBytes-last.P2PBytes, m.Stalls-last.Stalls)
 	}
 	return ""
 }
 
-// reportLocked records a neighbour's complaint; enough distinct ones ban
-// the peer. It returns the seeder calls to make after unlocking.
+// reportLocked weighs a viewer's complaint about a neighbour (trust.Ledger):
+// the link between the two is cut for good whatever the verdict; the
+// accused is banned only when reporters in good standing on enough
+// networks agree. It returns the seeder calls to make after unlocking.
 func (s *session) reportLocked(m *wire.Report) func() {
 	h := s.hub
+	noop := func() {}
+	if h.seedIDs[m.Peer] != nil {
+		// The server's own peer sends only what the server cut.
+		if m.Reason == wire.ReasonHashMismatch && !h.ledger.Discredited(trust.ID(s.id)) {
+			h.ledger.ReportedServer(trust.ID(s.id))
+			h.applyLocked(h.mesh.Shun(string(s.id)))
+			h.log.Info("viewer's reports no longer count: it accused the server's peer of bad bytes", "peer", s.id, "remote", s.remote)
+		}
+		return noop
+	}
 	bad := h.sessions[m.Peer]
 	if bad == nil || !s.neighbours[m.Peer] {
-		return func() {} // only neighbours exchange data, so only they can report
+		return noop // only neighbours exchange data, so only they can report
 	}
-	bad.reportedBy[s.id] = true
-	h.log.Info("viewer reported", "peer", m.Peer, "by", s.id, "reason", m.Reason, "reports", len(bad.reportedBy))
-	if len(bad.reportedBy) < banAfterReports {
-		return func() {}
+	banning := m.Reason != wire.ReasonTimeout
+	if banning {
+		bad.accusedOf = m.Reason
 	}
-	delete(h.sessions, bad.id)
-	h.applyLocked(h.mesh.Ban(string(bad.id), m.Reason))
+	v := h.ledger.Report(trust.ID(s.id), trust.ID(bad.id), banning, time.Now())
+	h.applyLocked(h.mesh.Separate(string(s.id), string(bad.id)))
+	h.log.Info("viewer reported", "peer", m.Peer, "by", s.id, "reason", m.Reason,
+		"counted", v.Counted, "networks", v.Quorum, "vouching", v.Defence)
+	if v.Discredited {
+		h.applyLocked(h.mesh.Shun(string(s.id)))
+		h.log.Info("viewer's reports no longer count: it reported most of its neighbours", "peer", s.id, "remote", s.remote)
+	}
+	if !v.Ban {
+		if h.seedsShortLocked() {
+			return h.refreshSeedsLocked(time.Now())
+		}
+		return noop
+	}
+	h.banLocked(bad, v.Quorum)
+	return h.refreshSeedsLocked(time.Now())
+}
+
+// banLocked closes a convicted session and marks its network.
+func (h *Hub) banLocked(bad *session, networks int) {
+	h.removeLocked(bad)
+	h.applyLocked(h.mesh.Ban(string(bad.id), bad.accusedOf))
 	h.bans.ban(bad.network, time.Now(), h.cfg.AddressBanFor)
 	h.viewersChangedLocked()
 	if h.cfg.OnBan != nil {
-		h.cfg.OnBan(m.Reason)
+		h.cfg.OnBan(bad.accusedOf)
 	}
-	go bad.fail(fmt.Sprintf("banned: %d neighbours reported %s", len(bad.reportedBy), m.Reason))
-	return h.refreshSeedsLocked()
+	go bad.fail(fmt.Sprintf("banned: reporters on %d networks found %s", networks, bad.accusedOf))
 }
 
 func (s *session) sendRecentLocked() {
@@ -326,12 +384,48 @@ func (s *session) leave() {
 		h.mu.Unlock()
 		return
 	}
-	delete(h.sessions, s.id)
+	wasTarget := h.removeLocked(s)
 	h.applyLocked(h.mesh.Leave(string(s.id)))
 	h.viewersChangedLocked()
-	after := h.refreshSeedsLocked()
+	after := func() {}
+	if wasTarget {
+		after = h.refreshSeedsLocked(time.Now())
+	}
 	h.mu.Unlock()
 	after()
+}
+
+// removeLocked takes a joined session out of the hub's books; it reports
+// whether the session was a seed target.
+func (h *Hub) removeLocked(s *session) (wasTarget bool) {
+	delete(h.sessions, s.id)
+	delete(h.credit, s.id)
+	h.ledger.Leave(trust.ID(s.id))
+	if s.counted {
+		s.counted = false
+		if h.networks[s.network]--; h.networks[s.network] <= 0 {
+			delete(h.networks, s.network)
+		}
+	}
+	for _, ls := range h.seeds {
+		wasTarget = wasTarget || ls.targets[s.id]
+	}
+	return wasTarget
+}
+
+// maxJoinLimiters bounds the per-network join limiters remembered.
+const maxJoinLimiters = 4096
+
+func (h *Hub) joinLimiterLocked(network netip.Prefix) *rate.Limiter {
+	l := h.joinRate[network]
+	if l == nil {
+		if len(h.joinRate) >= maxJoinLimiters {
+			clear(h.joinRate) // forgetting only lets a network join a little faster once
+		}
+		l = rate.NewLimiter(rate.Limit(h.cfg.JoinsPerSecondPerNetwork), h.cfg.JoinBurstPerNetwork)
+		h.joinRate[network] = l
+	}
+	return l
 }
 
 func truncate(s string, n int) string { return wire.Truncate(s, n) }
