@@ -449,7 +449,9 @@ func TestPushBeforeAnnouncement(t *testing.T) {
 	}
 }
 
-// A neighbour that does not upload answers NOPE; Want moves on to another.
+// A neighbour that said HAVE but does not upload answers a WANT with NOPE,
+// and Want moves on to another neighbour at once, without waiting for the
+// first to stall.
 func TestNopeThenOther(t *testing.T) {
 	s := newSwarm(t)
 	lazy := s.add("00000000000000000000000000000002", Config{CanUpload: false})
@@ -460,12 +462,35 @@ func TestNopeThenOther(t *testing.T) {
 	p := makePart(6, 50_000)
 	v.Expect(p.ann)
 	lazy.Offer(p.id, p.data)
-	waitFor(t, func() bool { return v.Stats().Neighbours[lazy.cfg.ID].Connected })
-	done := wantAsync(ctxFor(t, 10*time.Second), v, p)
-	time.Sleep(100 * time.Millisecond) // lazy said NOPE by now (not asserted)
+	waitFor(t, func() bool {
+		return v.Stats().Neighbours[lazy.cfg.ID].Connected && v.Stats().Neighbours[good.cfg.ID].Connected
+	})
+	// A peer that does not upload never says HAVE on its own: one that
+	// lost the part after saying it behaves the same way.
+	lazy.mu.Lock()
+	lazy.conns[v.cfg.ID].queueControlLocked(wire.FrameHave, p.id)
+	lazy.mu.Unlock()
+	vc := func() *conn { return v.conns[lazy.cfg.ID] }
+	waitFor(t, func() bool { v.mu.Lock(); defer v.mu.Unlock(); return vc().has.has(p.id) })
+
+	done := wantAsync(ctxFor(t, 10*time.Second), v, p) // lazy is the only one to ask
+	waitFor(t, func() bool {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return !vc().has.has(p.id) && vc().requests[p.id] == nil // its NOPE came back
+	})
 	good.Offer(p.id, p.data)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	if n := v.Stats().Neighbours[good.cfg.ID]; n.PartsReceived != 1 {
+		t.Errorf("the part came %d times from the neighbour that has it, want 1", n.PartsReceived)
+	}
+	v.mu.Lock()
+	stalled := vc().ignored.has(p.id)
+	v.mu.Unlock()
+	if stalled {
+		t.Error("Want gave up on the neighbour that said NOPE as stalled instead of moving on at its NOPE")
 	}
 	if st := lazy.Stats(); st.BytesSent != 0 {
 		t.Errorf("a peer with CanUpload false sent %d bytes", st.BytesSent)
