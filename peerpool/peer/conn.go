@@ -506,6 +506,9 @@ func (c *conn) onMessage(m webrtc.DataChannelMessage) {
 	post := c.handleFrameLocked(m, nil)
 	p.mu.Unlock()
 	runAll(post)
+	if h := p.cfg.frameHandled; h != nil {
+		h(c.id, m.Data)
+	}
 }
 
 func (c *conn) handleFrameLocked(m webrtc.DataChannelMessage, post []func()) []func() {

@@ -89,8 +89,9 @@ type Config struct {
 	// tests of the swarm's defences. Never set it in a real viewer.
 	TamperData func(frame []byte)
 
-	// Test hook, reachable only from this package's tests.
-	frameSent func(n int) // called with the size of every frame sent
+	// Test hooks, reachable only from this package's tests.
+	frameSent    func(n int)                          // called with the size of every frame sent
+	frameHandled func(from wire.PeerID, frame []byte) // called after each frame received was handled
 }
 
 // Limits (per neighbour unless stated).

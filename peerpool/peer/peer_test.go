@@ -760,15 +760,26 @@ func TestNoUploadNeighbourIsNeverAsked(t *testing.T) {
 	s := newSwarm(t)
 	marked := s.add("00000000000000000000000000000002", Config{CanUpload: true})
 	good := s.add("fffffffffffffffffffffffffffffffe", Config{CanUpload: true})
-	v := s.add("", Config{})
+	p := makePart(7, 50_000)
+	markedHave := make(chan struct{}, 1)
+	v := s.add("", Config{frameHandled: func(from wire.PeerID, frame []byte) {
+		if f, err := wire.ParseFrame(frame); err == nil && from == marked.cfg.ID && f.FrameType() == wire.FrameHave && f.PartID() == p.id {
+			select {
+			case markedHave <- struct{}{}:
+			default:
+			}
+		}
+	}})
 	marked.SetNeighbours([]wire.PeerInfo{{ID: v.cfg.ID}}, nil)
 	v.SetNeighbours([]wire.PeerInfo{{ID: marked.cfg.ID, NoUpload: true}}, nil)
 	s.link(v, good)
-	p := makePart(7, 50_000)
 	v.Expect(p.ann)
 	marked.Offer(p.id, p.data)
-	waitFor(t, func() bool { return v.Stats().Neighbours[marked.cfg.ID].Connected })
-	time.Sleep(200 * time.Millisecond) // its HAVE has arrived by now
+	select {
+	case <-markedHave: // v has handled it: whatever it does with it is done
+	case <-time.After(10 * time.Second):
+		t.Fatal("the noUpload neighbour's HAVE never arrived")
+	}
 	if holders, _ := v.Availability(p.id); holders != 0 {
 		t.Errorf("%d holders counted: the noUpload neighbour's HAVE was taken", holders)
 	}
