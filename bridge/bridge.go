@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
+	"github.com/swarmtx/swarmtx/bridge/httpguard"
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/bridge/metrics"
 	"github.com/swarmtx/swarmtx/peerpool/client"
@@ -38,6 +39,9 @@ type Settings struct {
 	// viewer use TURN relays only.
 	ICEServers []wire.ICEServer
 	RelayOnly  bool
+	// HTTP are the origin's limits against slow readers and held-request
+	// floods; the HTTP server is made with httpguard.NewServer from them.
+	HTTP httpguard.Settings
 	// WebRTC builds the seeders' peer connections; nil: pion's defaults.
 	WebRTC *webrtc.API
 	Logger *slog.Logger
@@ -87,6 +91,7 @@ func New(s Settings) *Bridge {
 	hls := &llhls.Handler{
 		Lookup:   b.lookup,
 		OnServed: b.countServed,
+		Holds:    httpguard.NewHolds(s.HTTP),
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", b.metrics.Handler())

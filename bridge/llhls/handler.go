@@ -2,10 +2,13 @@ package llhls
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/swarmtx/swarmtx/bridge/httpguard"
 )
 
 // Lookup finds the origin of a stream; nil when the stream is not served.
@@ -14,8 +17,12 @@ type Lookup func(path string) *Stream
 // Handler serves LL-HLS for every stream Lookup knows.
 type Handler struct {
 	Lookup Lookup
-	// OnServed is told every media byte count sent (for metrics); optional.
+	// OnServed is told media bytes as they are handed to the connection,
+	// a chunk at a time (for metrics), so bytes a reader never takes are
+	// never counted; optional.
 	OnServed func(stream, rendition string, bytes int)
+	// Holds bounds the requests waiting for media at once; nil: no bound.
+	Holds *httpguard.Holds
 	// MultivariantWait bounds how long a multivariant request waits for
 	// all renditions to have media (default 6 s).
 	MultivariantWait time.Duration
@@ -82,7 +89,9 @@ func (h *Handler) serveMultivariant(w http.ResponseWriter, r *http.Request, st *
 	defer cancel()
 	// Wait until every declared rendition has media, so an early player
 	// still sees the whole ladder; after the wait, list what is ready.
-	st.wait(ctx, func() bool { return len(st.readyRenditionsLocked()) == len(st.order) })
+	if _, ok := h.hold(ctx, w, r, st, func() bool { return len(st.readyRenditionsLocked()) == len(st.order) }); !ok {
+		return
+	}
 	st.mu.Lock()
 	ready := len(st.readyRenditionsLocked())
 	body := st.multivariantLocked()
@@ -125,7 +134,9 @@ func (h *Handler) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st 
 		// that ignores parts: hold the first request until there is one.
 		ctx, cancel := context.WithTimeout(r.Context(), 3*st.settings.SegmentTarget)
 		defer cancel()
-		st.wait(ctx, rend.ready)
+		if _, ok := h.hold(ctx, w, r, st, rend.ready); !ok {
+			return
+		}
 	}
 	if q.Blocking {
 		cache = cacheBlocking
@@ -134,12 +145,15 @@ func (h *Handler) serveMediaPlaylist(w http.ResponseWriter, r *http.Request, st 
 		// error (during a publisher reconnect, for example).
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Duration(targetDur)*time.Second)
 		defer cancel()
-		ok := st.wait(ctx, func() bool {
+		ok, served := h.hold(ctx, w, r, st, func() bool {
 			if q.Part >= 0 {
 				return rend.hasPart(q.MSN, q.Part)
 			}
 			return rend.hasSegment(q.MSN)
 		})
+		if !served {
+			return
+		}
 		if !ok {
 			cache = cacheLive
 		}
@@ -183,7 +197,7 @@ func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, st *Stream,
 		// request until the part is published or can no longer be.
 		ctx, cancel := context.WithTimeout(r.Context(), 3*st.settings.SegmentTarget)
 		defer cancel()
-		st.wait(ctx, func() bool {
+		_, served := h.hold(ctx, w, r, st, func() bool {
 			rend := st.renditions[req.Rendition]
 			if rend == nil {
 				return true
@@ -194,7 +208,7 @@ func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, st *Stream,
 			}
 			return rend.hasPart(req.ID, req.Part)
 		})
-		if r.Context().Err() != nil {
+		if !served || r.Context().Err() != nil {
 			return
 		}
 	}
@@ -235,12 +249,47 @@ func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, st *Stream,
 	if r.Method == http.MethodHead {
 		return
 	}
+	count := func(int) {}
+	if h.OnServed != nil && req.Kind != KindInit {
+		count = func(n int) { h.OnServed(st.path, req.Rendition, n) }
+	}
+	rc := http.NewResponseController(w)
 	for _, c := range chunks {
-		if _, err := w.Write(c); err != nil {
-			return
+		for len(c) > 0 {
+			n := min(len(c), servedChunk)
+			if _, err := w.Write(c[:n]); err != nil {
+				return
+			}
+			// Flushed so that what is counted has left for the connection,
+			// not a buffer a reader that stopped will never drain.
+			if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return
+			}
+			count(n)
+			c = c[n:]
 		}
 	}
-	if h.OnServed != nil && req.Kind != KindInit {
-		h.OnServed(st.path, req.Rendition, size)
+}
+
+// servedChunk is how much media is written and counted at a time, so a
+// reader that stops halfway is counted for about what it took.
+const servedChunk = 16 << 10
+
+// hold waits until ready is true (checked under the stream's lock), ctx
+// ends or the stream closes, as Stream.wait does, and reports whether it
+// became ready. A request that has to wait takes a slot from h.Holds while
+// it does; when none is free it is answered 429 and served is false.
+func (h *Handler) hold(ctx context.Context, w http.ResponseWriter, r *http.Request, st *Stream, ready func() bool) (ok, served bool) {
+	st.mu.Lock()
+	now := !st.closed && ready()
+	st.mu.Unlock()
+	if now {
+		return true, true
 	}
+	release, admitted := h.Holds.Hold(w, r)
+	if !admitted {
+		return false, false
+	}
+	defer release()
+	return st.wait(ctx, ready), true
 }

@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/swarmtx/swarmtx/bridge/httpguard"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
@@ -90,6 +91,39 @@ type Config struct {
 	// address is exposed to other viewers. Needs a TURN server in
 	// iceServers. Default false (viewers may still ask for it themselves).
 	RelayOnly bool `yaml:"relayOnly"`
+
+	// The HTTP origin's limits against slow readers and floods of held
+	// requests (see bridge/httpguard).
+
+	// HTTPMinSendRate is the rate, in bytes per second, at which a viewer
+	// must take a response after httpSendGrace; the connection of a slower
+	// reader is closed (1024..100000000). Default 8192.
+	HTTPMinSendRate int `yaml:"httpMinSendRate"`
+	// HTTPSendGrace is how much longer than httpMinSendRate allows a
+	// response may take (1s..1m). Default "5s".
+	HTTPSendGrace Duration `yaml:"httpSendGrace"`
+	// HTTPReadHeaderTimeout bounds reading a request's headers (1s..1m).
+	// Default "10s".
+	HTTPReadHeaderTimeout Duration `yaml:"httpReadHeaderTimeout"`
+	// HTTPReadTimeout bounds reading a whole request with its body, at
+	// least httpReadHeaderTimeout (1s..10m). Requests held waiting for
+	// media are not cut by it. Default "30s".
+	HTTPReadTimeout Duration `yaml:"httpReadTimeout"`
+	// HTTPIdleTimeout closes a keep-alive connection that sends no new
+	// request (1s..10m). Default "60s".
+	HTTPIdleTimeout Duration `yaml:"httpIdleTimeout"`
+	// HTTPMaxConnsPerNetwork bounds the open connections from one network
+	// (IPv4 address or IPv6 /64); loopback, where a reverse proxy would
+	// be, is exempt (1..1000000). Default 256.
+	HTTPMaxConnsPerNetwork int `yaml:"httpMaxConnsPerNetwork"`
+	// HTTPMaxHeldPerNetwork bounds the requests from one network held open
+	// waiting for media (blocking playlist reloads, preload-hinted parts);
+	// behind a proxy on loopback the network is the X-Forwarded-For one.
+	// Beyond it a request gets 429 (1..1000000). Default 128.
+	HTTPMaxHeldPerNetwork int `yaml:"httpMaxHeldPerNetwork"`
+	// HTTPMaxHeld bounds the requests held open in all, at least
+	// httpMaxHeldPerNetwork (1..10000000). Default 10000.
+	HTTPMaxHeld int `yaml:"httpMaxHeld"`
 }
 
 // ICEServer is one STUN or TURN server, as browsers' RTCIceServer.
@@ -128,6 +162,15 @@ func Default() Config {
 		Ladder:          o.Ladder,
 		ReconnectWindow: Duration(o.ReconnectWindow),
 		WindowSegments:  o.WindowSegments,
+
+		HTTPMinSendRate:        httpguard.DefaultMinSendRate,
+		HTTPSendGrace:          Duration(httpguard.DefaultSendGrace),
+		HTTPReadHeaderTimeout:  Duration(httpguard.DefaultReadHeaderTimeout),
+		HTTPReadTimeout:        Duration(httpguard.DefaultReadTimeout),
+		HTTPIdleTimeout:        Duration(httpguard.DefaultIdleTimeout),
+		HTTPMaxConnsPerNetwork: httpguard.DefaultMaxConnsPerNetwork,
+		HTTPMaxHeldPerNetwork:  httpguard.DefaultMaxHeldPerNetwork,
+		HTTPMaxHeld:            httpguard.DefaultMaxHeld,
 	}
 	c.LogFile = filepath.Join(c.StateDir, "plugin.log")
 	return c
@@ -228,6 +271,20 @@ func (c Config) StreamOptions() contract.StreamOptions {
 	}
 }
 
+// HTTPSettings returns the HTTP origin's limits the config sets.
+func (c Config) HTTPSettings() httpguard.Settings {
+	return httpguard.Settings{
+		MinSendRate:        c.HTTPMinSendRate,
+		SendGrace:          c.HTTPSendGrace.D(),
+		ReadHeaderTimeout:  c.HTTPReadHeaderTimeout.D(),
+		ReadTimeout:        c.HTTPReadTimeout.D(),
+		IdleTimeout:        c.HTTPIdleTimeout.D(),
+		MaxConnsPerNetwork: c.HTTPMaxConnsPerNetwork,
+		MaxHeldPerNetwork:  c.HTTPMaxHeldPerNetwork,
+		MaxHeld:            c.HTTPMaxHeld,
+	}
+}
+
 // Validate checks every key; errors name the key and the bad value.
 func (c Config) Validate() error {
 	var errs []error
@@ -271,6 +328,7 @@ func (c Config) Validate() error {
 	if c.RelayOnly && !hasTURN(c.ICEServers) {
 		bad("relayOnly", "true", "needs a turn: or turns: server in iceServers")
 	}
+	c.validateHTTP(bad)
 	if err := c.StreamOptions().Validate(); err != nil {
 		var ve *contract.ValidationError
 		for _, e := range unjoin(err) {
@@ -289,6 +347,45 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func (c Config) validateHTTP(bad func(key, val, format string, args ...any)) {
+	ints := []struct {
+		key      string
+		v        int
+		min, max int
+	}{
+		{httpguard.KeyMinSendRate, c.HTTPMinSendRate, 1024, 100_000_000},
+		{httpguard.KeyMaxConnsPerNetwork, c.HTTPMaxConnsPerNetwork, 1, 1_000_000},
+		{httpguard.KeyMaxHeldPerNetwork, c.HTTPMaxHeldPerNetwork, 1, 1_000_000},
+		{httpguard.KeyMaxHeld, c.HTTPMaxHeld, 1, 10_000_000},
+	}
+	for _, k := range ints {
+		if k.v < k.min || k.v > k.max {
+			bad(k.key, strconv.Itoa(k.v), "must be %d..%d", k.min, k.max)
+		}
+	}
+	durations := []struct {
+		key      string
+		v        Duration
+		min, max time.Duration
+	}{
+		{httpguard.KeySendGrace, c.HTTPSendGrace, time.Second, time.Minute},
+		{"httpReadHeaderTimeout", c.HTTPReadHeaderTimeout, time.Second, time.Minute},
+		{"httpReadTimeout", c.HTTPReadTimeout, time.Second, 10 * time.Minute},
+		{"httpIdleTimeout", c.HTTPIdleTimeout, time.Second, 10 * time.Minute},
+	}
+	for _, k := range durations {
+		if k.v.D() < k.min || k.v.D() > k.max {
+			bad(k.key, k.v.D().String(), "must be %v..%v", k.min, k.max)
+		}
+	}
+	if c.HTTPReadTimeout < c.HTTPReadHeaderTimeout {
+		bad("httpReadTimeout", c.HTTPReadTimeout.D().String(), "must be at least httpReadHeaderTimeout (%v)", c.HTTPReadHeaderTimeout.D())
+	}
+	if c.HTTPMaxHeld < c.HTTPMaxHeldPerNetwork {
+		bad(httpguard.KeyMaxHeld, strconv.Itoa(c.HTTPMaxHeld), "must be at least httpMaxHeldPerNetwork (%d)", c.HTTPMaxHeldPerNetwork)
+	}
 }
 
 func hasTURN(servers []ICEServer) bool {

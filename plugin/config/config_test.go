@@ -19,6 +19,11 @@ func TestDefaults(t *testing.T) {
 		c.Ladder != "source,720p,480p,360p" || c.ReconnectWindow.D() != 30*time.Second || c.WindowSegments != 8 || c.PublicURL != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if h := c.HTTPSettings(); h.MinSendRate != 8192 || h.SendGrace != 5*time.Second || h.ReadHeaderTimeout != 10*time.Second ||
+		h.ReadTimeout != 30*time.Second || h.IdleTimeout != time.Minute || h.MaxConnsPerNetwork != 256 ||
+		h.MaxHeldPerNetwork != 128 || h.MaxHeld != 10000 {
+		t.Fatalf("HTTP defaults: %+v", h)
+	}
 	t.Setenv("XDG_RUNTIME_DIR", "")
 	if d := DefaultStateDir(); !strings.HasPrefix(filepath.Base(d), "swarmtx-") {
 		t.Fatalf("state dir %q", d)
@@ -78,6 +83,33 @@ publicURL: https://live.example.com
 		{"logFile rel", "logFile: x.log\n", `logFile "x.log"`, nil},
 		{"logLevel", "logLevel: loud\n", `logLevel "loud"`, nil},
 		{"publicURL", "publicURL: ftp://x\n", `publicURL "ftp://x"`, nil},
+		{"http limits", `
+httpMinSendRate: 16384
+httpSendGrace: 3s
+httpReadHeaderTimeout: 5s
+httpReadTimeout: 1m
+httpIdleTimeout: 2m
+httpMaxConnsPerNetwork: 1000
+httpMaxHeldPerNetwork: 8
+httpMaxHeld: 500
+`, "", func(t *testing.T, c Config) {
+			h := c.HTTPSettings()
+			if h.MinSendRate != 16384 || h.SendGrace != 3*time.Second || h.ReadHeaderTimeout != 5*time.Second ||
+				h.ReadTimeout != time.Minute || h.IdleTimeout != 2*time.Minute || h.MaxConnsPerNetwork != 1000 ||
+				h.MaxHeldPerNetwork != 8 || h.MaxHeld != 500 {
+				t.Fatalf("%+v", h)
+			}
+		}},
+		{"min send rate", "httpMinSendRate: 100\n", `httpMinSendRate "100": must be 1024..`, nil},
+		{"send grace", "httpSendGrace: 0s\n", `httpSendGrace "0s"`, nil},
+		{"send grace type", "httpSendGrace: 5\n", `key httpSendGrace: line 1: "5" is not a duration`, nil},
+		{"read header", "httpReadHeaderTimeout: 2m\n", `httpReadHeaderTimeout "2m0s"`, nil},
+		{"read below header", "httpReadTimeout: 5s\n", `httpReadTimeout "5s": must be at least httpReadHeaderTimeout`, nil},
+		{"idle", "httpIdleTimeout: 1h\n", `httpIdleTimeout "1h0m0s"`, nil},
+		{"conns", "httpMaxConnsPerNetwork: 0\n", `httpMaxConnsPerNetwork "0"`, nil},
+		{"held per network", "httpMaxHeldPerNetwork: -1\n", `httpMaxHeldPerNetwork "-1"`, nil},
+		{"held below per network", "httpMaxHeld: 10\n", `httpMaxHeld "10": must be at least httpMaxHeldPerNetwork (128)`, nil},
+		{"held type", "httpMaxHeld: lots\n", "key httpMaxHeld: line 1: cannot unmarshal", nil},
 		{"not a map", "- a\n- b\n", "cannot unmarshal", nil},
 		{"two docs", "listen: :1\n---\nlisten: :2\n", "more than one YAML document", nil},
 		{"syntax", "listen: [\n", "yaml", nil},

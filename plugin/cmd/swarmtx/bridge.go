@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/bridge"
+	"github.com/swarmtx/swarmtx/bridge/httpguard"
 	"github.com/swarmtx/swarmtx/bridge/ladder"
 	"github.com/swarmtx/swarmtx/plugin/config"
 	"github.com/swarmtx/swarmtx/plugin/contract"
@@ -30,25 +31,24 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen for HTTP (config key listen): %w", err)
 	}
+	limits := cfg.HTTPSettings()
+	limits.Logger = log
 	b := bridge.New(bridge.Settings{
 		ListenAddress: ln.Addr().String(),
 		PublicURL:     cfg.PublicURL,
 		FFmpegPath:    ffmpeg,
 		ICEServers:    cfg.WireICEServers(),
 		RelayOnly:     cfg.RelayOnly,
+		HTTP:          limits,
 		Logger:        log,
 	})
-	srv := &http.Server{
-		Handler:           b.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+	srv := httpguard.NewServer(b.Handler(), limits)
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(httpguard.LimitListener(ln, limits)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP origin stopped", "error", err)
 		}
 	}()
-	log.Info("HTTP origin listening", "address", ln.Addr().String())
+	log.Info("HTTP origin listening", "address", ln.Addr().String(), "limits", limits.WithDefaults().String())
 	stop := func() {
 		b.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

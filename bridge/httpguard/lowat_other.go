@@ -1,0 +1,7 @@
+//go:build !linux
+
+package httpguard
+
+import "net"
+
+func limitUnsent(net.Conn) {}
