@@ -10,8 +10,13 @@
 //     the networks that confirmed receiving good bytes from the accused
 //     lately.
 //   - Standing is earned by delivery that others confirm: a reporter needs
-//     StandingBytes confirmed by receivers on networks other than its own.
-//     A session that has reported more than MaxReportShare of the
+//     StandingBytes confirmed by receivers on StandingNetworks networks
+//     other than its own and the accused's. Two sessions that vouch for
+//     each other have one network's word each: not enough.
+//   - Reports are kept and weighed again as standing changes (Review): a
+//     newcomer that reports a bad neighbour before anyone has confirmed its
+//     own delivery is heard once it has earned its standing.
+//   - A session that has reported more than MaxReportShare of the
 //     neighbours it was given loses its standing for good, and so does one
 //     that accuses the server's own peer of bad bytes.
 //   - Confirmations are capped by what could have been received (the hub
@@ -39,9 +44,12 @@ type Config struct {
 	// other networks confirm) a session needs before its reports count.
 	// Default 64 KiB.
 	StandingBytes int64
+	// StandingNetworks is how many networks other than its own must have
+	// confirmed a session's delivery before its reports count. Default 2.
+	StandingNetworks int
 	// MaxReportShare: once a session has made MinReports reports, it loses
 	// its standing when it has reported more than this share of the
-	// neighbours it was ever given. Default 0.5.
+	// neighbours it was ever given. Default 1/3.
 	MaxReportShare float64
 	// MinReports: see MaxReportShare. Default 3.
 	MinReports int
@@ -54,6 +62,10 @@ type Config struct {
 	MaxNeighboursRemembered int
 }
 
+// maxConfirmingNetworks bounds the networks whose confirmations are kept
+// per session; a session confirmed by more has standing many times over.
+const maxConfirmingNetworks = 256
+
 func (c Config) withDefaults() Config {
 	if c.BanQuorum <= 0 {
 		c.BanQuorum = 2
@@ -61,8 +73,11 @@ func (c Config) withDefaults() Config {
 	if c.StandingBytes <= 0 {
 		c.StandingBytes = 64 << 10
 	}
+	if c.StandingNetworks <= 0 {
+		c.StandingNetworks = 2
+	}
 	if c.MaxReportShare <= 0 || c.MaxReportShare > 1 {
-		c.MaxReportShare = 0.5
+		c.MaxReportShare = 1.0 / 3
 	}
 	if c.MinReports <= 0 {
 		c.MinReports = 3
@@ -85,8 +100,8 @@ type Received struct {
 
 // Verdict is what a report leads to.
 type Verdict struct {
-	// Counted: the reporter was in standing and its network now counts
-	// against the accused.
+	// Counted: the reporter is in standing and its network counts against
+	// the accused.
 	Counted bool
 	// Ban: the accused is to be banned (and its network marked).
 	Ban bool
@@ -106,8 +121,8 @@ type session struct {
 	accused        map[ID]bool
 	discredited    bool
 
-	confirmed   int64                      // bytes confirmed by other networks' receivers
-	reportedBy  map[netip.Prefix]ID        // networks of standing reporters → the reporter
+	confirmed   map[netip.Prefix]int64     // bytes confirmed, by the receivers' network
+	reportedBy  map[netip.Prefix]ID        // networks of reporters → the reporter
 	confirmedBy map[netip.Prefix]time.Time // networks that confirmed its bytes, last time
 	lastRx      map[ID]int64               // this receiver's last totals per sender
 }
@@ -130,6 +145,7 @@ func (l *Ledger) Join(id ID, network netip.Prefix) {
 		network:     network,
 		neighbours:  make(map[ID]bool),
 		accused:     make(map[ID]bool),
+		confirmed:   make(map[netip.Prefix]int64),
 		reportedBy:  make(map[netip.Prefix]ID),
 		confirmedBy: make(map[netip.Prefix]time.Time),
 		lastRx:      make(map[ID]int64),
@@ -195,16 +211,37 @@ func (l *Ledger) Confirm(receiver ID, rx []Received, limit int64, now time.Time)
 		if sameNetwork(s.network, r.network) {
 			continue // delivery inside one network earns placement, not standing
 		}
-		s.confirmed += d
+		if _, ok := s.confirmed[r.network]; ok || len(s.confirmed) < maxConfirmingNetworks {
+			s.confirmed[r.network] += d
+		}
 		s.confirmedBy[r.network] = now
 	}
 	return credits
 }
 
-// InStanding reports whether id's reports count.
+// InStanding reports whether id's reports count against a session on
+// another network.
 func (l *Ledger) InStanding(id ID) bool {
 	s := l.sessions[id]
-	return s != nil && !s.discredited && s.confirmed >= l.cfg.StandingBytes
+	return s != nil && l.standing(s, netip.Prefix{})
+}
+
+// standing: s is not discredited and enough networks other than its own
+// and the accused's confirmed enough of its delivery.
+func (l *Ledger) standing(s *session, accused netip.Prefix) bool {
+	if s == nil || s.discredited {
+		return false
+	}
+	var bytes int64
+	networks := 0
+	for n, b := range s.confirmed {
+		if b <= 0 || sameNetwork(n, s.network) || sameNetwork(n, accused) {
+			continue
+		}
+		bytes += b
+		networks++
+	}
+	return networks >= l.cfg.StandingNetworks && bytes >= l.cfg.StandingBytes
 }
 
 // Discredited reports whether id has lost its standing for good.
@@ -230,13 +267,43 @@ func (l *Ledger) Report(reporter, accused ID, banning bool, now time.Time) Verdi
 			r.discredited, v.Discredited = true, true
 		}
 	}
-	if banning && l.InStanding(reporter) && !sameNetwork(r.network, a.network) {
-		a.reportedBy[r.network] = reporter
-		v.Counted = true
+	if banning && !r.discredited && !sameNetwork(r.network, a.network) {
+		if prev, ok := a.reportedBy[r.network]; !ok || !l.standing(l.sessions[prev], a.network) {
+			a.reportedBy[r.network] = reporter
+		}
+		v.Counted = l.standing(r, a.network)
 	}
 	v.Quorum, v.Defence = l.weigh(a, now)
-	v.Ban = banning && v.Quorum >= l.cfg.BanQuorum && v.Quorum > v.Defence
+	v.Ban = banning && l.convicted(v)
 	return v
+}
+
+func (l *Ledger) convicted(v Verdict) bool {
+	return v.Quorum >= l.cfg.BanQuorum && v.Quorum > v.Defence
+}
+
+// Convicted is a session whose accusers now carry the day.
+type Convicted struct {
+	ID ID
+	Verdict
+}
+
+// Review weighs again every session with standing accusations against it
+// (reporters earn or lose standing, vouching expires) and returns those to
+// ban now. O(accused sessions × their reporters).
+func (l *Ledger) Review(now time.Time) []Convicted {
+	var out []Convicted
+	for id, a := range l.sessions {
+		if len(a.reportedBy) == 0 {
+			continue
+		}
+		var v Verdict
+		v.Quorum, v.Defence = l.weigh(a, now)
+		if v.Ban = l.convicted(v); v.Ban {
+			out = append(out, Convicted{ID: id, Verdict: v})
+		}
+	}
+	return out
 }
 
 // ReportedServer records that reporter accused the server's own peer of
@@ -248,14 +315,17 @@ func (l *Ledger) ReportedServer(reporter ID) {
 	}
 }
 
-// weigh counts the networks whose reporters against a still stand, and
-// the other networks that confirmed a's bytes within the defence window.
+// weigh counts the networks whose reporters against a stand, and the
+// other networks that confirmed a's bytes within the defence window.
 func (l *Ledger) weigh(a *session, now time.Time) (quorum, defence int) {
 	for network, id := range a.reportedBy {
-		if l.InStanding(id) {
-			quorum++
-		} else {
+		r := l.sessions[id]
+		if r == nil || r.discredited {
 			delete(a.reportedBy, network)
+			continue
+		}
+		if l.standing(r, a.network) {
+			quorum++
 		}
 	}
 	for network, at := range a.confirmedBy {

@@ -29,6 +29,14 @@ func swarm(t *testing.T, n int) *Ledger {
 	return l
 }
 
+// earn gives id standing: each receiver (on its own network) confirms
+// 64 KiB from it.
+func earn(l *Ledger, id ID, receivers ...ID) {
+	for _, r := range receivers {
+		l.Confirm(r, []Received{{Peer: id, Bytes: 64 << 10}}, 1<<40, t0)
+	}
+}
+
 // deliver has receiver confirm a running total of bytes from sender.
 func deliver(l *Ledger, receiver, sender ID, total int64, now time.Time) map[ID]int64 {
 	return l.Confirm(receiver, []Received{{Peer: sender, Bytes: total}}, 1<<40, now)
@@ -53,13 +61,14 @@ func TestReportsWithoutStandingNeverBan(t *testing.T) {
 }
 
 func TestStandingReportersOnTwoNetworksBan(t *testing.T) {
-	l := swarm(t, 3)
+	l := swarm(t, 4)
 	l.Join("bad", network(50))
-	for i := range 3 {
+	for i := range 4 {
 		l.Neighbours("bad", ID(fmt.Sprint("h", i)))
 	}
-	// h0 and h1 earn standing: h2 confirms their bytes.
-	l.Confirm("h2", []Received{{"h0", 100 << 10}, {"h1", 100 << 10}}, 1<<40, t0)
+	// h0 and h1 earn standing: h2 and h3 confirm their bytes.
+	earn(l, "h0", "h2", "h3")
+	earn(l, "h1", "h2", "h3")
 	if !l.InStanding("h0") || !l.InStanding("h1") || l.InStanding("h2") {
 		t.Fatalf("standing h0 %v h1 %v h2 %v, want true true false", l.InStanding("h0"), l.InStanding("h1"), l.InStanding("h2"))
 	}
@@ -73,13 +82,50 @@ func TestStandingReportersOnTwoNetworksBan(t *testing.T) {
 	}
 }
 
+func TestOneNetworksWordIsNotStanding(t *testing.T) {
+	l := swarm(t, 3)
+	earn(l, "h0", "h1")
+	if l.InStanding("h0") {
+		t.Error("one confirming network gave standing")
+	}
+	// Two sessions vouching for each other and accusing together.
+	l.Join("f1", network(80))
+	l.Join("f2", network(81))
+	l.Neighbours("f1", "h2")
+	l.Neighbours("f2", "h2")
+	earn(l, "f1", "f2")
+	earn(l, "f2", "f1")
+	l.Report("f1", "h2", true, t0)
+	if v := l.Report("f2", "h2", true, t0); v.Ban || v.Quorum != 0 {
+		t.Errorf("two sessions vouching for each other: %+v, want no standing and no ban", v)
+	}
+}
+
+func TestLateStandingIsHeardOnReview(t *testing.T) {
+	l := swarm(t, 4)
+	l.Join("bad", network(50))
+	l.Report("h0", "bad", true, t0)
+	l.Report("h1", "bad", true, t0)
+	if c := l.Review(t0); len(c) != 0 {
+		t.Fatalf("convicted %v before any reporter had standing", c)
+	}
+	earn(l, "h0", "h2", "h3")
+	earn(l, "h1", "h2", "h3")
+	c := l.Review(t0)
+	if len(c) != 1 || c[0].ID != "bad" || c[0].Quorum != 2 {
+		t.Fatalf("review after the reporters earned standing: %+v, want bad convicted by 2 networks", c)
+	}
+}
+
 func TestOneNetworkCountsOnce(t *testing.T) {
 	l := New(Config{})
 	l.Join("a", network(1))
 	l.Join("b", network(1))
 	l.Join("c", network(2))
+	l.Join("d", network(4))
 	l.Join("bad", network(3))
-	l.Confirm("c", []Received{{"a", 1 << 20}, {"b", 1 << 20}}, 1<<40, t0)
+	earn(l, "a", "c", "d")
+	earn(l, "b", "c", "d")
 	for _, id := range []ID{"a", "b", "c"} {
 		l.Neighbours(id, "bad")
 	}
@@ -120,23 +166,23 @@ func TestConfirmCountsNewBytesUpToTheLimit(t *testing.T) {
 }
 
 func TestSerialReporterLosesStanding(t *testing.T) {
-	l := swarm(t, 5)
-	deliver(l, "h1", "h0", 1<<20, t0)
+	l := swarm(t, 6)
+	earn(l, "h0", "h4", "h5")
+	earn(l, "h1", "h4", "h5")
 	l.Join("bad", network(60))
 	l.Neighbours("h0", "bad")
 	l.Neighbours("h1", "bad")
-	deliver(l, "h2", "h1", 1<<20, t0)
 	if v := l.Report("h0", "bad", true, t0); !v.Counted {
 		t.Fatalf("h0's first report did not count: %+v", v)
 	}
-	// h0 (5 neighbours) now reports three honest ones: more than half of
-	// its neighbours once it has made four reports.
+	// h0 (6 neighbours) now reports honest ones: three reports of six
+	// neighbours is more than a third.
 	var lost bool
-	for _, id := range []ID{"h2", "h3", "h4"} {
+	for _, id := range []ID{"h2", "h3"} {
 		lost = lost || l.Report("h0", id, true, t0).Discredited
 	}
 	if !lost || l.InStanding("h0") {
-		t.Fatal("h0 reported 4 of its 5 neighbours and kept its standing")
+		t.Fatal("h0 reported 3 of its 6 neighbours and kept its standing")
 	}
 	// Its earlier report no longer counts towards a ban.
 	if v := l.Report("h1", "bad", true, t0); v.Ban || v.Quorum != 1 {
@@ -146,9 +192,8 @@ func TestSerialReporterLosesStanding(t *testing.T) {
 
 func TestRecentConfirmationsDefend(t *testing.T) {
 	l := swarm(t, 6)
-	for i := range 6 {
-		deliver(l, ID(fmt.Sprint("h", (i+1)%6)), ID(fmt.Sprint("h", i)), 1<<20, t0)
-	}
+	earn(l, "h0", "h3", "h4")
+	earn(l, "h1", "h3", "h4")
 	// Networks h2, h3 and h4 confirm h5's bytes just now.
 	for _, r := range []ID{"h2", "h3", "h4"} {
 		deliver(l, r, "h5", 2<<20, t0)
@@ -165,9 +210,9 @@ func TestRecentConfirmationsDefend(t *testing.T) {
 }
 
 func TestTimeoutsNeverBan(t *testing.T) {
-	l := swarm(t, 4)
+	l := swarm(t, 5)
 	for i := range 3 {
-		deliver(l, "h3", ID(fmt.Sprint("h", i)), 1<<20, t0)
+		earn(l, ID(fmt.Sprint("h", i)), "h3", "h4")
 	}
 	l.Join("quiet", network(70))
 	for i := range 3 {
@@ -178,8 +223,8 @@ func TestTimeoutsNeverBan(t *testing.T) {
 }
 
 func TestAccusingTheServerDiscredits(t *testing.T) {
-	l := swarm(t, 2)
-	deliver(l, "h1", "h0", 1<<20, t0)
+	l := swarm(t, 3)
+	earn(l, "h0", "h1", "h2")
 	l.ReportedServer("h0")
 	if l.InStanding("h0") || !l.Discredited("h0") {
 		t.Error("a session that accused the server's peer kept its standing")
