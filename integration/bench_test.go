@@ -96,6 +96,7 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 			UploadCapBps: int64(c.upload * streamBytesPerSec),
 			// Wait for the neighbours as long as the playback buffer allows.
 			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 10 * d },
+			SignalHeader: harness.HomeHeader(),
 		})
 		if err != nil {
 			b.Fatal(err)

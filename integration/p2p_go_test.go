@@ -97,6 +97,7 @@ func joinSwarm(ctx context.Context, t testing.TB, s *stack, adjust func(*viewer.
 		CanUpload:    true,
 		UploadCapBps: 280_000, // twice the stream's ~141 KB/s
 		PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 3 * d },
+		SignalHeader: harness.HomeHeader(),
 	}
 	if adjust != nil {
 		adjust(&cfg)

@@ -67,6 +67,7 @@ func TestSwarmOfThirtyFourViewers(t *testing.T) {
 			CanUpload:    true,
 			UploadCapBps: r.uploadBps,
 			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 10 * d },
+			SignalHeader: harness.HomeHeader(),
 		})
 		if err != nil {
 			t.Fatalf("%s viewer: %v", r.name, err)

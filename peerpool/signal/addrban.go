@@ -23,7 +23,7 @@ type addressBans map[netip.Prefix]time.Time
 
 // ban marks network until now+d.
 func (b addressBans) ban(network netip.Prefix, now time.Time, d time.Duration) {
-	if !network.IsValid() || d <= 0 {
+	if !network.IsValid() || network.Addr().IsLoopback() || d <= 0 {
 		return
 	}
 	if len(b) >= maxAddressBans {

@@ -124,7 +124,9 @@ func (s *session) join(j *wire.Join) bool {
 		go s.fail(fmt.Sprintf("the swarm is full (%d viewers)", h.cfg.MaxViewers))
 		return false
 	}
-	if s.network.IsValid() {
+	// Loopback is a reverse proxy on this host that does not say whom it
+	// forwards: its viewers are not one network.
+	if s.network.IsValid() && !s.network.Addr().IsLoopback() {
 		if n := h.networks[s.network]; n >= h.cfg.MaxSessionsPerNetwork {
 			go s.fail(fmt.Sprintf("too many swarm sessions from your network %s (%d, the limit; config key swarm.maxSessionsPerNetwork)", s.network, n))
 			return false
