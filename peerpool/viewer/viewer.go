@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -656,15 +655,13 @@ func (l *limiter) wait(ctx context.Context) bool {
 // designatedSelf tells whether this viewer should fetch the part over HTTP
 // at once: no neighbour is connected, or, in a swarm the server does not
 // seed (welcome.seeded) and with no seed among the neighbours, this
-// viewer's rendezvous hash for the part is the lowest among itself and its
+// viewer is wire.RendezvousPick's choice among itself and its
 // active neighbours (each fetches the parts it is designated for and shares
 // them). The browser client makes the same choice, with recent HAVEs as
 // its test of activity.
 func (v *Viewer) designatedSelf(id wire.PartID, ps peer.Stats) bool {
 	now := time.Now()
-	key := id.String()
-	self := string(v.welcome.ID)
-	best, bestH := self, rendezvous(self, key)
+	cands := []wire.PeerID{v.welcome.ID}
 	anyOpen := false
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -688,27 +685,7 @@ func (v *Viewer) designatedSelf(id wire.PartID, ps peer.Stats) bool {
 		if now.Sub(v.useful[nid]) > activeNeighbour {
 			continue
 		}
-		if h := rendezvous(string(nid), key); h < bestH {
-			best, bestH = string(nid), h
-		}
+		cands = append(cands, nid)
 	}
-	return !anyOpen || best == self
-}
-
-// rendezvous hashes a peer and a part. FNV alone mixes the trailing bytes
-// poorly: the parts of one segment (which differ only in the last
-// character) would all go to one peer. The 64-bit finalizer of MurmurHash3
-// spreads them.
-func rendezvous(peerID, key string) uint64 {
-	h := fnv.New64a()
-	_, _ = io.WriteString(h, peerID)
-	_, _ = io.WriteString(h, "/")
-	_, _ = io.WriteString(h, key)
-	x := h.Sum64()
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return x
+	return !anyOpen || wire.RendezvousPick(id, cands) == v.welcome.ID
 }

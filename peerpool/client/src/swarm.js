@@ -53,13 +53,6 @@ const HAVE_EVERY_MS = 1000;
 
 const now = () => performance.now();
 
-// fnv hashes a string to 32 bits (rendezvous choice of the HTTP fetcher).
-function fnv(s) {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < s.length; k++) { h ^= s.charCodeAt(k); h = Math.imul(h, 0x01000193); }
-  return h >>> 0;
-}
-
 // Neighbour is one peer we share a data channel with.
 class Neighbour {
   constructor(id, seed, noUpload) {
@@ -619,18 +612,14 @@ export class Swarm {
 
   // designatedFetcher: among this peer and its connected neighbours that
   // share parts (sent HAVE in the last few seconds: not opted out of upload,
-  // not on another rendition, not stalled), the one whose rendezvous hash
-  // for the part is lowest fetches it over HTTP at once; the others wait for
-  // it (or for anyone else announcing HAVE).
+  // not on another rendition, not stalled), the one rendezvousPick chooses
+  // (as the Go viewer does) fetches it over HTTP at once; the others wait
+  // for it (or for anyone else announcing HAVE).
   designatedFetcher(key) {
-    let best = this.id, bestH = fnv(this.id + key);
+    const cands = [this.id];
     const recent = now() - ACTIVE_MS;
-    for (const n of this.neighbours.values()) {
-      if (!n.open || n.lastHaveAt < recent) continue;
-      const h = fnv(n.id + key);
-      if (h < bestH) { best = n.id; bestH = h; }
-    }
-    return best;
+    for (const n of this.neighbours.values()) if (n.open && n.lastHaveAt >= recent) cands.push(n.id);
+    return W.rendezvousPick(key, cands);
   }
 
   // get resolves to {data, source, ...timings} for a verified part, or null

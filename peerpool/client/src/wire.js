@@ -391,3 +391,32 @@ export class Assembler {
     return this.buf;
   }
 }
+
+// ---- choice of the HTTP fetcher ----
+
+const M64 = (1n << 64n) - 1n;
+
+// rendezvous is peerpool/wire.Rendezvous, exactly (the Go viewer and the
+// browser must pick the same fetcher for a part): FNV-1a 64 of the UTF-8
+// of peer + '/' + key, then MurmurHash3's 64-bit finalizer, in BigInt.
+export function rendezvous(peer, key) {
+  let h = 0xcbf29ce484222325n;
+  for (const b of utf8.encode(peer + '/' + key)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & M64;
+  h ^= h >> 33n;
+  h = (h * 0xff51afd7ed558ccdn) & M64;
+  h ^= h >> 33n;
+  h = (h * 0xc4ceb9fe1a85ec53n) & M64;
+  h ^= h >> 33n;
+  return h;
+}
+
+// rendezvousPick is peerpool/wire.RendezvousPick: the candidate with the
+// lowest rendezvous hash for the part, the smaller id on a tie; '' for none.
+export function rendezvousPick(key, candidates) {
+  let best = '', bestH = 0n;
+  for (const [k, id] of candidates.entries()) {
+    const h = rendezvous(id, key);
+    if (k === 0 || h < bestH || (h === bestH && id < best)) { best = id; bestH = h; }
+  }
+  return best;
+}
