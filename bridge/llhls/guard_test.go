@@ -163,3 +163,59 @@ func TestServedBytesCountedAsRead(t *testing.T) {
 		t.Fatalf("%d bytes counted for a reader that took %d of %d", got, size/2, size)
 	}
 }
+
+// TestMalformedRequestsGetNo5xx: malformed HTTP sent to the guarded origin
+// is answered with a 4xx or a closed connection, never a 5xx or a panic.
+func TestMalformedRequestsGetNo5xx(t *testing.T) {
+	st := newGuardStream()
+	var served atomic.Int64
+	addr, _ := guardedServer(t, st, &served)
+	feed(st, "source", 100, 0, 9, false)
+	long := strings.Repeat("a", 2<<20)
+	probes := []string{
+		"GET / HTTP/1.1\r\n\r\n", // no Host
+		"GET /live/show/source.m3u8 HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+		"GET /live/show/source.m3u8 HTTP/9.9\r\nHost: x\r\n\r\n",
+		"GARBAGE\r\n\r\n",
+		"GET\r\n\r\n",
+		"GET /live/show/source.m3u8?_HLS_msn=99999999999999999999 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /live/show/source.m3u8?_HLS_part=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /live/show/source.m3u8?_HLS_msn=1&_HLS_msn=2 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /live/show/source.m3u8?_HLS_msn=%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /live/show/source/part101.99999.m4s HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /live/show/source/part18446744073709551615.0.m4s HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /live/%00/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /" + long[:4096] + "/index.m3u8 HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + long + "\r\n\r\n",
+		"POST /live/show/index.m3u8 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+		"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: ,,,[::1\r\n\r\n",
+		"GET /live/show/source.m3u8 HTTP/1.1\r\nHo\x00st: x\r\n\r\n",
+		"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", // a TLS ClientHello
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+	}
+	for i, p := range probes {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(c, p)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			// 505 is net/http's own answer to an HTTP version it does not
+			// speak, the right one, given before any swarmtx code runs.
+			if resp.StatusCode >= 500 && resp.StatusCode != http.StatusHTTPVersionNotSupported {
+				t.Errorf("probe %d (%.40q): HTTP %d", i, p, resp.StatusCode)
+			}
+			resp.Body.Close()
+		}
+		_ = c.Close()
+	}
+	// The origin still serves.
+	if code, _ := request(t, addr, "/live/show/source.m3u8", "198.51.100.1"); code != 200 {
+		t.Fatalf("after the probes: HTTP %d", code)
+	}
+}
