@@ -18,14 +18,14 @@ import (
 
 // busyHorizon is how much queued upload, in time at the upload cap, makes
 // a peer decline further WANTs.
-const busyHorizon = 300 * time.Millisecond
+const busyHorizon = wire.BusyHorizonMs * time.Millisecond
 
 // busyUploads is the number of queued uploads that makes a peer without
 // an upload cap decline further WANTs.
-const busyUploads = 8
+const busyUploads = wire.BusyUploads
 
 // maxDeclined bounds the remembered declines.
-const maxDeclined = 256
+const maxDeclined = wire.MaxDeclined
 
 type declined struct {
 	c  *conn

@@ -16,7 +16,7 @@ import (
 // starvedUpload is how long an upload may wait for bytes its part's
 // download does not bring before it is dropped with NOPE (the download
 // failed and nothing else brought the part).
-const starvedUpload = 5 * time.Second
+const starvedUpload = wire.StarvedUploadMs * time.Millisecond
 
 // partBytesLocked returns the verified bytes of id this peer can send and
 // the part's size: the whole part when stored, else the longest verified

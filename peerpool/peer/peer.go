@@ -94,25 +94,26 @@ type Config struct {
 	frameHandled func(from wire.PeerID, frame []byte) // called after each frame received was handled
 }
 
-// Limits (per neighbour unless stated).
+// Limits (per neighbour unless stated). Those from wire are shared with
+// the browser client, which must keep the same (wire/limits.go).
 const (
 	defaultStoreParts = 256
 	defaultStoreBytes = 256 << 20
-	maxBuffered       = 1 << 20   // never more than this queued on a data channel
-	lowWater          = 256 << 10 // resume sending below this
-	maxRequests       = 16        // our WANTs outstanding at one neighbour
-	maxUploads        = 32        // parts queued for upload to one neighbour
-	maxIncoming       = 24        // assemblers in flight from one neighbour
-	maxPendingBytes   = 4 << 20   // unannounced DATA buffered from one neighbour
-	maxUnsolicited    = 4 << 20   // DATA nobody asked for before "protocol"
-	maxFramesPerSec   = 20000     // incoming frames per second before "protocol"
-	maxHave           = 4096      // remembered HAVEs
-	maxExpected       = 4096      // remembered announcements
-	maxEarlyPeers     = 16        // unknown peers whose signaling is held
-	maxEarlyMsgs      = 32        // held signaling messages per unknown peer
+	maxBuffered       = wire.MaxBuffered // never more than this queued on a data channel
+	lowWater          = wire.LowWater    // resume sending below this
+	maxRequests       = 16               // our WANTs outstanding at one neighbour
+	maxUploads        = wire.MaxUploads  // parts queued for upload to one neighbour
+	maxIncoming       = wire.MaxIncoming // assemblers in flight from one neighbour
+	maxPendingBytes   = wire.MaxPendingBytes
+	maxUnsolicited    = 4 << 20 // DATA nobody asked for before "protocol"
+	maxFramesPerSec   = 20000   // incoming frames per second before "protocol"
+	maxHave           = wire.MaxHave
+	maxExpected       = wire.MaxAnnounced
+	maxEarlyPeers     = 16 // unknown peers whose signaling is held
+	maxEarlyMsgs      = 32 // held signaling messages per unknown peer
 	earlyTTL          = 30 * time.Second
 	connectTimeout    = 15 * time.Second
-	haveOnOpen        = 64 // HAVEs sent to a neighbour whose channel just opened
+	haveOnOpen        = wire.HaveOnOpen // HAVEs sent to a neighbour whose channel just opened
 )
 
 // ErrClosed is returned by Want after Close.

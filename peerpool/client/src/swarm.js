@@ -8,19 +8,20 @@
 //   s.offer(id, bytes);  // a part fetched over HTTP: neighbours may pull it
 import * as W from './wire.js';
 
-const STORE_PARTS = 200;        // verified parts kept for neighbours
-const ANNOUNCED_PARTS = 600;    // hashes remembered
-const HAVE_PER_NEIGHBOUR = 600; // availability remembered per neighbour
-const HIGH_WATER = 1 << 20;     // never more than 1 MiB queued on a channel
-const LOW_WATER = 256 << 10;    // resume sending below this
-const MAX_SERVING = 16;         // parts queued for one neighbour at once
+// Limits shared with the Go peer live in wire.js (peerpool/wire/limits.go).
+const STORE_PARTS = 200;                   // verified parts kept for neighbours
+const ANNOUNCED_PARTS = W.MAX_ANNOUNCED;   // hashes remembered
+const HAVE_PER_NEIGHBOUR = W.MAX_HAVE;     // availability remembered per neighbour
+const HIGH_WATER = W.MAX_BUFFERED;         // never more than this queued on a channel
+const LOW_WATER = W.LOW_WATER;             // resume sending below this
+const MAX_SERVING = W.MAX_UPLOADS;         // parts queued for one neighbour at once
 // A neighbour that said HAVE gets a WANT from every neighbour at once;
 // queueing them all would make the last one wait for every other copy.
 // Busy (more queued than BUSY_HORIZON_MS of the upload cap, or BUSY_UPLOADS
 // parts without a cap), it declines with NOPE so the requesters ask the
 // neighbours that got the part meanwhile, and says HAVE again when drained:
 // the part spreads down a tree shaped by each viewer's upload.
-const BUSY_HORIZON_MS = 300;
+const BUSY_HORIZON_MS = W.BUSY_HORIZON_MS;
 // With an upload cap, uploads go one at a time: one under way first (its
 // receiver may be passing its chunks on already), then the newest part,
 // then copies of one part in the order asked (as the Go peer,
@@ -34,14 +35,14 @@ function ahead(a, b) {
   if (a.id.i !== b.id.i) return a.id.i > b.id.i;
   return a.seq < b.seq;
 }
-const BUSY_UPLOADS = 8;
+const BUSY_UPLOADS = W.BUSY_UPLOADS;
 // Parts announced with chunk hashes are passed on chunk by chunk: HAVE once
 // the first chunk is verified, DATA as the verified bytes grow (as the Go
 // peer, peerpool/peer/cutthrough.go). An upload whose bytes stop coming
 // for STARVED_MS (the download failed) is dropped with NOPE.
-const STARVED_MS = 5000;
-const EARLY_HAVE = 600; // parts we said HAVE for before holding them whole
-const MAX_DECLINED = 256;
+const STARVED_MS = W.STARVED_UPLOAD_MS;
+const EARLY_HAVE = W.MAX_ANNOUNCED; // parts we said HAVE for before holding them whole
+const MAX_DECLINED = W.MAX_DECLINED;
 const STATS_EVERY_MS = 2000;
 const ACTIVE_MS = 3000; // a neighbour that sent no HAVE for this long is not waited for
 // Control frames (HAVE, WANT, CANCEL, NOPE) a neighbour may send: a token
@@ -271,7 +272,7 @@ export class Swarm {
       n.open = true;
       this.log('swarm: data channel open with ' + n.id);
       // Tell the new neighbour what we hold (newest last).
-      if (this.canUpload) for (const e of [...this.store.values()].slice(-64)) this.sendFrame(n, W.encodeControl(W.HAVE, e.id));
+      if (this.canUpload) for (const e of [...this.store.values()].slice(-W.HAVE_ON_OPEN)) this.sendFrame(n, W.encodeControl(W.HAVE, e.id));
     };
     dc.onclose = () => this.dropNeighbour(n, 'data channel closed');
     dc.onbufferedamountlow = () => this.pump();

@@ -13,6 +13,20 @@ export const MAX_PART_SIZE = 16 << 20;
 export const MAX_SIGNAL_SIZE = 16 << 10;
 export const MAX_CHUNKS = 128;
 export const MIN_CHUNK_SIZE = 1024;
+// Limits every peer keeps alike, as peerpool/wire/limits.go (which says
+// what each is); TestJSLimitsAgreeWithGo checks these against it.
+export const MAX_UPLOADS = 32;
+export const MAX_BUFFERED = 1 << 20;
+export const LOW_WATER = 256 << 10;
+export const BUSY_HORIZON_MS = 300;
+export const BUSY_UPLOADS = 8;
+export const MAX_DECLINED = 256;
+export const STARVED_UPLOAD_MS = 5000;
+export const HAVE_ON_OPEN = 64;
+export const MAX_PENDING_BYTES = 4 << 20;
+export const MAX_INCOMING = 24;
+export const MAX_HAVE = 600;
+export const MAX_ANNOUNCED = 600;
 const MAX_MSN = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 const MAX_PART_INDEX = 1000;
 

@@ -1,0 +1,43 @@
+package wire
+
+// Limits every peer implementation keeps alike: the Go peer
+// (peerpool/peer) and the browser client (the same names in upper snake
+// case in src/wire.js, checked against these by peerpool/client's
+// TestJSLimitsAgreeWithGo). They are not rules a neighbour can check, but
+// a swarm of both behaves as one only when they match: how much each peer
+// queues for a neighbour before it answers NOPE, when it counts itself
+// busy, how long it waits for bytes, how much it holds for a neighbour.
+const (
+	// MaxUploads is how many parts may be queued for upload to one
+	// neighbour; a WANT beyond it is answered NOPE.
+	MaxUploads = 32
+	// MaxBuffered is the most queued on one data channel; sending
+	// resumes below LowWater (bufferedamountlow).
+	MaxBuffered = 1 << 20
+	LowWater    = 256 << 10
+	// A peer is busy, and declines further WANTs with NOPE until its
+	// queue drains, when its queued uploads would take more than
+	// BusyHorizonMs at its upload cap, or, without a cap, when BusyUploads
+	// parts are queued. It remembers up to MaxDeclined declines to say
+	// HAVE again for them.
+	BusyHorizonMs = 300
+	BusyUploads   = 8
+	MaxDeclined   = 256
+	// StarvedUploadMs is how long an upload of a part still arriving may
+	// wait for its next verified bytes before it is dropped with NOPE.
+	StarvedUploadMs = 5000
+	// HaveOnOpen is how many of its newest parts a peer says HAVE for
+	// when a neighbour's data channel opens.
+	HaveOnOpen = 64
+	// DATA of parts not announced yet is held, per neighbour, up to
+	// MaxPendingBytes in all; at most MaxIncoming parts are received from
+	// one neighbour at once.
+	MaxPendingBytes = 4 << 20
+	MaxIncoming     = 24
+	// MaxHave is how many HAVEs are remembered per neighbour, and
+	// MaxAnnounced how many part announcements (and parts said HAVE for
+	// early) a peer remembers: two minutes of 200 ms parts, more than any
+	// store of parts holds.
+	MaxHave      = 600
+	MaxAnnounced = 600
+)
