@@ -64,6 +64,8 @@ class Neighbour {
     this.has = new Set();        // part keys it announced with HAVE
     this.inflight = new Map();   // key -> {asm, waiters, wantAt, firstAt}: our WANTs to it
     this.cancelled = new Set();  // keys we cancelled: late DATA for them is dropped
+    this.early = new Map();      // key -> {id, frames, next, total, bytes, at}: pushed before its announcement
+    this.earlyBytes = 0;
     this.serving = [];           // {key, id, seq, total, data, sent, progressAt}: its WANTs we are answering
     this.controlTokens = CONTROL_BURST; this.controlAt = now();
     this.lastHaveAt = -Infinity;
@@ -177,6 +179,7 @@ export class Swarm {
           this.announced.set(key, m);
           if (this.announced.size > ANNOUNCED_PARTS) this.announced.delete(this.announced.keys().next().value);
           this.latest.set(m.id.r, m);
+          this.replayEarly(key, m);
           const early = this.early.get(key);
           if (early) {
             this.early.delete(key);
@@ -347,39 +350,114 @@ export class Swarm {
         let t = n.inflight.get(key);
         if (!t && n.seed) t = this.acceptPush(n, f, key);
         if (!t) {
-          if (n.cancelled.has(key) || n.seed) return; // in flight when we cancelled, or a push we do not need
+          // In flight when we cancelled, a push we do not need, or one
+          // held until its announcement (holdEarly).
+          if (n.cancelled.has(key) || n.seed) return;
           throw new W.ProtocolError('DATA for ' + key + ', which was not asked for');
         }
-        if (!t.firstAt) t.firstAt = now();
-        const before = t.asm.verifiedLen;
-        let complete;
-        try { complete = t.asm.add(f); } catch (e) {
-          if (!(e instanceof W.HashMismatch)) throw e;
-          n.inflight.delete(key);
-          this.counters.hashMismatches++;
-          this.bad(n, 'hash-mismatch', e.message);
-          this.fetchFromPeers(key);
-          return;
-        }
-        if (!complete) {
-          if (t.asm.verifiedLen > before) this.verifiedMore(n, key, f.id);
-          return;
-        }
-        n.inflight.delete(key);
-        this.verified(n, t, key);
+        this.addData(n, t, f, key);
         break;
       }
     }
   }
 
+  // addData feeds one DATA frame to a download under way.
+  addData(n, t, f, key) {
+    if (!t.firstAt) t.firstAt = now();
+    const before = t.asm.verifiedLen;
+    let complete;
+    try { complete = t.asm.add(f); } catch (e) {
+      if (!(e instanceof W.HashMismatch)) throw e;
+      n.inflight.delete(key);
+      this.counters.hashMismatches++;
+      this.bad(n, 'hash-mismatch', e.message);
+      this.fetchFromPeers(key);
+      return;
+    }
+    if (!complete) {
+      if (t.asm.verifiedLen > before) this.verifiedMore(n, key, f.id);
+      return;
+    }
+    n.inflight.delete(key);
+    this.verified(n, t, key);
+  }
+
   // acceptPush starts receiving a part the server's seeder pushes without a
-  // WANT: only announced parts we do not hold yet, from their first byte.
+  // WANT: only parts we do not hold yet, from their first byte. Bytes of a
+  // part not announced yet are held until it is (holdEarly).
   acceptPush(n, f, key) {
     const a = this.announced.get(key);
-    if (!a || f.offset !== 0 || this.store.has(key)) return null;
+    if (!a) { this.holdEarly(n, f, key); return null; }
+    if (f.offset !== 0 || this.store.has(key)) return null;
     const t = { asm: new W.Assembler(a), wantAt: now(), firstAt: 0, pushed: true };
     n.inflight.set(key, t);
     return t;
+  }
+
+  // holdEarly keeps a seed's DATA for a part not announced yet, as the Go
+  // peer does: the announcement comes over the WebSocket and the push over
+  // the data channel, so either may come first. The frames must be in
+  // order, and they are bounded per neighbour as in Go (parts and bytes;
+  // the part past a bound is cancelled). replayEarly verifies them once
+  // the announcement comes.
+  holdEarly(n, f, key) {
+    if (n.cancelled.has(key)) return;
+    let e = n.early.get(key);
+    const len = f.data.length;
+    if (!e) {
+      if (f.offset !== 0) throw new W.ProtocolError('DATA ' + key + ': first frame at offset ' + f.offset);
+      const t = now();
+      for (const [k, o] of n.early) if (t - o.at > STARVED_MS) this.dropEarly(n, k, o.id); // its announcement never came
+      if (n.early.size >= W.MAX_INCOMING) { this.cancelFrom(n, f.id, key); return; }
+      e = { id: f.id, frames: [], next: 0, total: f.total, bytes: 0, at: t };
+      n.early.set(key, e);
+    }
+    if (f.offset !== e.next || f.total !== e.total) {
+      throw new W.ProtocolError('DATA ' + key + ': offset ' + f.offset + ' of ' + f.total + ', expected ' + e.next + ' of ' + e.total);
+    }
+    if (n.earlyBytes + len > W.MAX_PENDING_BYTES) {
+      this.log('swarm: too many bytes of parts not announced yet from ' + n.id + '; dropping ' + key);
+      this.dropEarly(n, key, f.id);
+      return;
+    }
+    e.frames.push(f); // each message has its own buffer
+    e.bytes += len; e.next += len; n.earlyBytes += len;
+  }
+
+  dropEarly(n, key, id) {
+    const e = n.early.get(key);
+    if (e) { n.early.delete(key); n.earlyBytes -= e.bytes; }
+    this.cancelFrom(n, id, key);
+  }
+
+  // cancelFrom tells n to stop sending a part, whose further DATA is dropped.
+  cancelFrom(n, id, key) {
+    n.cancelled.add(key);
+    if (n.cancelled.size > 64) n.cancelled.delete(n.cancelled.values().next().value);
+    this.sendFrame(n, W.encodeControl(W.CANCEL, id));
+  }
+
+  // replayEarly verifies, now that its announcement a came, the DATA held
+  // for a part.
+  replayEarly(key, a) {
+    for (const n of [...this.neighbours.values()]) {
+      const e = n.early.get(key);
+      if (!e) continue;
+      n.early.delete(key); n.earlyBytes -= e.bytes;
+      if (this.store.has(key) || n.inflight.has(key)) continue;
+      try {
+        if (e.total !== a.size) throw new W.ProtocolError('DATA ' + key + ': total ' + e.total + ', announced ' + a.size);
+        const t = { asm: new W.Assembler(a), wantAt: e.at, firstAt: e.at, pushed: true };
+        n.inflight.set(key, t);
+        for (const f of e.frames) {
+          if (n.inflight.get(key) !== t) break; // dropped, or done
+          this.addData(n, t, f, key);
+        }
+      } catch (err) {
+        if (err instanceof W.ProtocolError) this.protocolError(n, err.message);
+        else this.log('swarm: held frames from ' + n.id + ': ' + err.message);
+      }
+    }
   }
 
   async verified(n, t, key) {
