@@ -19,12 +19,15 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/swarmtx/swarmtx/plugin/config"
 	"github.com/swarmtx/swarmtx/plugin/contract"
@@ -41,8 +44,10 @@ type Process struct {
 	lock    *state.Lock
 	version string
 
-	handshakeW             *os.File
-	origStdout, origStderr *os.File // the process's own fd 1 and fd 2
+	origStdout, origStderr *os.File      // the process's own fd 1 and fd 2
+	swapped                chan struct{} // closed by the first RPC served: go-plugin's stdio swap is done
+
+	stdioRestored func(ok bool) // test hook: called once Serve has restored stdio, or given up
 }
 
 // Prepare readies the process to be a plugin: ignores SIGPIPE, creates the
@@ -119,6 +124,9 @@ func (p *Process) Serve(ctx context.Context, bridge contract.Bridge) error {
 	}
 	var gs *grpc.Server
 	gsReady := make(chan struct{})
+	p.swapped = make(chan struct{})
+	var swapOnce sync.Once
+	served1 := func() { swapOnce.Do(func() { close(p.swapped) }) }
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -126,6 +134,15 @@ func (p *Process) Serve(ctx context.Context, bridge contract.Bridge) error {
 			HandshakeConfig: contract.Handshake,
 			Plugins:         plugin.PluginSet{contract.PluginName: gp},
 			GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+				opts = append(opts,
+					grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+						served1()
+						return h(ctx, req)
+					}),
+					grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+						served1()
+						return h(srv, ss)
+					}))
 				gs = grpc.NewServer(opts...)
 				close(gsReady)
 				return gs
@@ -137,7 +154,10 @@ func (p *Process) Serve(ctx context.Context, bridge contract.Bridge) error {
 	select {
 	case ri := <-handshake:
 		log.Info("plugin serving", "version", p.version, "network", ri.Network, "address", ri.Address, "state_dir", p.cfg.StateDir)
-		p.restoreStdio()
+		ok := p.restoreStdio(ri, log)
+		if p.stdioRestored != nil {
+			p.stdioRestored(ok)
+		}
 	case <-served:
 		return errors.New("go-plugin Serve ended before the handshake (see log)")
 	case <-ctx.Done():
@@ -172,15 +192,49 @@ func (p *Process) Serve(ctx context.Context, bridge contract.Bridge) error {
 // restoreStdio undoes go-plugin's swap of os.Stdout/os.Stderr for pipes
 // that are only drained while some host streams them (GRPCStdio): with no
 // hook connected, a library's fmt.Fprintln(os.Stderr, ...) would block once
-// the pipe filled. Serve makes the swap right after printing the handshake,
-// so wait for it to happen, then point both back at our own descriptors
-// (fd 1 is /dev/null, fd 2 the log file by then).
-func (p *Process) restoreStdio() {
-	deadline := time.Now().Add(2 * time.Second)
-	for os.Stdout == p.handshakeW && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+// the pipe filled. It points both back at our own descriptors (fd 1 is
+// /dev/null, fd 2 the log file by then). go-plugin makes the swap on its
+// own goroutine after printing the handshake, with nothing to synchronise
+// on, but before it starts serving: the first RPC the server handles is the
+// first moment known to come after it (polling os.Stdout instead raced with
+// the swap). So the plugin asks itself for its health, unless a host
+// already called, and restores once that call is served.
+func (p *Process) restoreStdio(ri state.ReattachInfo, log *slog.Logger) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	select {
+	case <-p.swapped:
+	default:
+		if err := p.pingSelf(ctx, ri); err != nil {
+			log.Warn("cannot call the plugin's own gRPC server; go-plugin's stdio pipes stay", "error", err)
+			return false
+		}
 	}
-	os.Stdout, os.Stderr = p.origStdout, p.origStderr
+	select {
+	case <-p.swapped:
+		os.Stdout, os.Stderr = p.origStdout, p.origStderr
+		return true
+	case <-ctx.Done():
+		log.Warn("the plugin's own gRPC call was not served; go-plugin's stdio pipes stay")
+		return false
+	}
+}
+
+// pingSelf makes one health check on the plugin's own gRPC server.
+func (p *Process) pingSelf(ctx context.Context, ri state.ReattachInfo) error {
+	target := ri.Address
+	if ri.Network == "unix" {
+		target = "unix:" + ri.Address
+	}
+	conn, err := grpc.DialContext(ctx, target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", target, err)
+	}
+	defer conn.Close()
+	if _, err := grpc_health_v1.NewHealthClient(conn).Check(ctx, &grpc_health_v1.HealthCheckRequest{}); err != nil {
+		return fmt.Errorf("health check: %w", err)
+	}
+	return nil
 }
 
 // interceptHandshake swaps os.Stdout for a pipe so that the go-plugin
@@ -200,7 +254,6 @@ func (p *Process) interceptHandshake(log *slog.Logger) (<-chan state.ReattachInf
 	}
 	p.origStdout, p.origStderr = os.Stdout, os.Stderr
 	os.Stdout = w
-	p.handshakeW = w
 	ch := make(chan state.ReattachInfo, 1)
 	go func() {
 		defer r.Close()

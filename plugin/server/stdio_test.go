@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/swarmtx/swarmtx/plugin/config"
+	"github.com/swarmtx/swarmtx/plugin/contract"
+	"github.com/swarmtx/swarmtx/plugin/state"
+)
+
+type idleBridge struct{}
+
+func (idleBridge) Attach(ctx context.Context, _ contract.AttachRequest, _ func(contract.Event)) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (idleBridge) Status(context.Context) (contract.Status, error) { return contract.Status{}, nil }
+
+// TestServeRestoresStdio serves in-process as a hook-launched plugin does,
+// so go-plugin swaps os.Stdout and os.Stderr for its pipes, and checks that
+// Serve points them back at the process's own files. Run with -race: the
+// swap happens on go-plugin's goroutine, and Serve must not touch the two
+// variables before it can tell the swap is done.
+func TestServeRestoresStdio(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(contract.Handshake.MagicCookieKey, contract.Handshake.MagicCookieValue)
+	t.Setenv(plugin.EnvUnixSocketDir, dir)
+	// Serve points fd 1 at /dev/null once the handshake is out; the test
+	// binary's stdout comes back afterwards.
+	savedFd, err := syscall.Dup(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origOut, origErr := os.Stdout, os.Stderr
+	defer func() {
+		_ = syscall.Dup3(savedFd, 1, 0)
+		syscall.Close(savedFd)
+		os.Stdout, os.Stderr = origOut, origErr
+	}()
+	lock, err := state.AcquireLock(context.Background(), dir+"/"+state.PluginLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{
+		Log:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		cfg:    config.Config{StateDir: dir, Listen: "127.0.0.1:0"},
+		logOut: io.Discard,
+		lock:   lock,
+	}
+	restored := make(chan bool, 1)
+	p.stdioRestored = func(ok bool) { restored <- ok }
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(ctx, idleBridge{}) }()
+	var ok bool
+	select {
+	case ok = <-restored:
+	case err := <-served:
+		t.Fatalf("Serve ended before the handshake: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("Serve did not restore stdio within 10 s of starting")
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if !ok || os.Stdout != origOut || os.Stderr != origErr {
+		t.Error("os.Stdout and os.Stderr still point at go-plugin's pipes")
+	}
+}
