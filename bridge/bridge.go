@@ -150,6 +150,7 @@ func (b *Bridge) newHub(path string, partTarget time.Duration, tr *traffic) *sig
 		PartTarget: partTarget,
 		OnStats:    tr.viewerReport,
 		OnViewers:  tr.setViewers,
+		OnWindow:   tr.window,
 		OnBan:      func(reason string) { m.PeersBanned.WithLabelValues(path, reason).Inc() },
 		Logger:     b.log,
 	}, tracker.New(tracker.Config{}))

@@ -23,7 +23,12 @@ type traffic struct {
 	viewers    int
 }
 
-type renditionBytes struct{ made, http, peer int64 }
+type renditionBytes struct {
+	made, http, peer int64
+	windowAt         renditionWindow // the totals when the last window ended
+}
+
+type renditionWindow struct{ made, http, peer int64 }
 
 func newTraffic(path string, m *metrics.Metrics) *traffic {
 	return &traffic{path: path, metrics: m, renditions: make(map[string]*renditionBytes)}
@@ -73,6 +78,22 @@ func (t *traffic) viewerReport(httpBytes, p2pBytes int64, stalls int) {
 	t.viewerHTTP += httpBytes
 	t.viewerP2P += p2pBytes
 	t.mu.Unlock()
+}
+
+// window ends a seed window of rendition with viewers in its swarm: the
+// server's own copies since the last one (every byte it sent, over HTTP and
+// to the swarm) go to the rendition gauges.
+func (t *traffic) window(rendition string, viewers int) {
+	t.mu.Lock()
+	r := t.renditionLocked(rendition)
+	made, sent := r.made-r.windowAt.made, (r.http-r.windowAt.http)+(r.peer-r.windowAt.peer)
+	r.windowAt = renditionWindow{made: r.made, http: r.http, peer: r.peer}
+	t.mu.Unlock()
+	if made <= 0 {
+		return
+	}
+	t.metrics.RenditionCopies.WithLabelValues(t.path, rendition).Set(float64(sent) / float64(made))
+	t.metrics.RenditionViewers.WithLabelValues(t.path, rendition).Set(float64(viewers))
 }
 
 // setViewers records the number of viewers in the swarm.

@@ -37,6 +37,13 @@ type Metrics struct {
 	Stalls *prometheus.CounterVec
 	// PeersBanned counts viewers banned for what they sent.
 	PeersBanned *prometheus.CounterVec
+	// RenditionCopies is the server copies of a rendition over the swarm's
+	// last seed window (bytes sent over HTTP and to the swarm ÷ bytes
+	// made), to be held at or below RenditionViewers.
+	RenditionCopies *prometheus.GaugeVec
+	// RenditionViewers is the swarm's viewers of a rendition at the end of
+	// that window.
+	RenditionViewers *prometheus.GaugeVec
 }
 
 // New creates the metrics on a fresh registry with the Go and process collectors.
@@ -80,9 +87,17 @@ func New() *Metrics {
 			Name: "swarmtx_peers_banned_total",
 			Help: "Viewers banned from the swarm, by reason.",
 		}, []string{"path", "reason"}),
+		RenditionCopies: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "swarmtx_rendition_copies",
+			Help: "Server copies of a rendition (HTTP and seeding bytes over bytes made) in the swarm's last seed window; never above swarmtx_rendition_viewers.",
+		}, []string{"path", "rendition"}),
+		RenditionViewers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "swarmtx_rendition_viewers",
+			Help: "Swarm viewers of a rendition at the end of the last seed window.",
+		}, []string{"path", "rendition"}),
 	}
 	m.registry.MustRegister(m.ServerBytes, m.MediaBytes, m.PartDelay, m.Streams, m.LadderDropped,
-		m.ViewerBytes, m.Viewers, m.Stalls, m.PeersBanned,
+		m.ViewerBytes, m.Viewers, m.Stalls, m.PeersBanned, m.RenditionCopies, m.RenditionViewers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -104,4 +119,6 @@ func (m *Metrics) Forget(path string) {
 	m.Viewers.DeletePartialMatch(labels)
 	m.Stalls.DeletePartialMatch(labels)
 	m.PeersBanned.DeletePartialMatch(labels)
+	m.RenditionCopies.DeletePartialMatch(labels)
+	m.RenditionViewers.DeletePartialMatch(labels)
 }

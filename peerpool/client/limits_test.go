@@ -37,6 +37,7 @@ func TestJSLimitsAgreeWithGo(t *testing.T) {
 		{"MAX_INCOMING", wire.MaxIncoming},
 		{"MAX_HAVE", wire.MaxHave},
 		{"MAX_ANNOUNCED", wire.MaxAnnounced},
+		{"CONNECT_TIMEOUT_MS", wire.ConnectTimeoutMs},
 	})
 	src, err := os.ReadFile("src/swarm.js")
 	if err != nil {
@@ -44,7 +45,7 @@ func TestJSLimitsAgreeWithGo(t *testing.T) {
 	}
 	// The names swarm.js gives the shared limits, bound to a number of
 	// its own rather than to wire.js.
-	own := regexp.MustCompile(`(?m)^const (HIGH_WATER|LOW_WATER|MAX_SERVING|BUSY_HORIZON_MS|BUSY_UPLOADS|STARVED_MS|EARLY_HAVE|MAX_DECLINED|ANNOUNCED_PARTS|HAVE_PER_NEIGHBOUR|MAX_PENDING_BYTES|MAX_INCOMING) = [0-9(]`)
+	own := regexp.MustCompile(`(?m)^const (HIGH_WATER|LOW_WATER|MAX_SERVING|BUSY_HORIZON_MS|BUSY_UPLOADS|STARVED_MS|EARLY_HAVE|MAX_DECLINED|ANNOUNCED_PARTS|HAVE_PER_NEIGHBOUR|MAX_PENDING_BYTES|MAX_INCOMING|CONNECT_TIMEOUT_MS) = [0-9(]`)
 	for _, m := range own.FindAllSubmatch(src, -1) {
 		t.Errorf("src/swarm.js sets %s itself; take it from wire.js", m[1])
 	}

@@ -49,6 +49,7 @@ type conn struct {
 	unsolicited  int64
 	winStart     time.Time
 	winFrames    int
+	verified     int64 // part bytes received from it and verified, told to the server (Peer.Received)
 }
 
 // request is one WANT we sent; done is closed on NOPE or disconnection.
@@ -213,7 +214,7 @@ func (c *conn) run() {
 			return
 		}
 	}
-	t := time.NewTimer(connectTimeout)
+	t := time.NewTimer(c.p.cfg.ConnectTimeout)
 	defer t.Stop()
 	for {
 		select {
@@ -229,7 +230,12 @@ func (c *conn) run() {
 			open := c.open
 			c.p.mu.Unlock()
 			if !open {
-				c.p.drop(c, "no data channel after "+connectTimeout.String())
+				c.p.drop(c, "no data channel after "+c.p.cfg.ConnectTimeout.String())
+				// Told to the server, which never pairs the two again: a
+				// neighbour that never opens holds a slot someone could use.
+				if cb := c.p.cfg.OnBadPeer; cb != nil && !c.seed {
+					cb(c.id, wire.ReasonTimeout)
+				}
 				return
 			}
 		}
@@ -669,6 +675,11 @@ func (c *conn) addLocked(in *incoming, f wire.DataFrame, now time.Time, post []f
 			reason = wire.ReasonHashMismatch
 		}
 		return p.badLocked(c, reason, err, post)
+	}
+	if done {
+		c.verified += int64(len(in.asm.Bytes()) - before)
+	} else {
+		c.verified += int64(len(in.asm.Verified()) - before)
 	}
 	if !done {
 		if len(in.asm.Verified()) > before {

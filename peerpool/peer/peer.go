@@ -70,6 +70,9 @@ type Config struct {
 	// to Offer to all its neighbours. It must match the "seed" flag the
 	// server gives this peer's neighbours, or neither side offers.
 	Seed bool
+	// ConnectTimeout is how long a neighbour's data channel may take to
+	// open before it is dropped and reported (default 15 s).
+	ConnectTimeout time.Duration
 	// StoreParts and StoreBytes bound the store of verified parts (oldest
 	// evicted first); 0 means 256 parts and 256 MiB.
 	StoreParts int
@@ -80,8 +83,9 @@ type Config struct {
 	// read-only.
 	OnPart func(id wire.PartID, data []byte, from wire.PeerID)
 	// OnBadPeer is called once per neighbour that misbehaved, with reason
-	// wire.ReasonHashMismatch or wire.ReasonProtocol; the caller reports it
-	// to the server. The neighbour is already disconnected and banned.
+	// wire.ReasonHashMismatch or wire.ReasonProtocol (it is disconnected
+	// and banned), or wire.ReasonTimeout (its data channel did not open in
+	// time; it is disconnected). The caller reports it to the server.
 	OnBadPeer func(p wire.PeerID, reason string)
 
 	// TamperData, when set, is called on a private copy of every DATA
@@ -112,7 +116,7 @@ const (
 	maxEarlyPeers     = 16 // unknown peers whose signaling is held
 	maxEarlyMsgs      = 32 // held signaling messages per unknown peer
 	earlyTTL          = 30 * time.Second
-	connectTimeout    = 15 * time.Second
+	connectTimeout    = wire.ConnectTimeoutMs * time.Millisecond
 	haveOnOpen        = wire.HaveOnOpen // HAVEs sent to a neighbour whose channel just opened
 )
 
@@ -208,6 +212,9 @@ func New(cfg Config, sig Signaler) (*Peer, error) {
 	}
 	if cfg.UploadCapBps < 0 {
 		return nil, fmt.Errorf("peer: negative UploadCapBps %d", cfg.UploadCapBps)
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = connectTimeout
 	}
 	if cfg.StoreParts <= 0 {
 		cfg.StoreParts = defaultStoreParts
@@ -696,6 +703,23 @@ func (p *Peer) Stats() Stats {
 		s.Neighbours[id] = v
 	}
 	return s
+}
+
+// Received lists the neighbours with an open data channel and the part
+// bytes received from each and verified since it became a neighbour, at
+// most wire.MaxListLen: what the server credits their uploads from
+// (wire.Stats.From).
+func (p *Peer) Received() []wire.Received {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]wire.Received, 0, len(p.conns))
+	for id, c := range p.conns {
+		if c.open {
+			out = append(out, wire.Received{Peer: id, Bytes: c.verified})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Bytes > out[j].Bytes })
+	return out[:min(len(out), wire.MaxListLen)]
 }
 
 // Close disconnects every neighbour, ends pending Wants with ErrClosed and

@@ -99,10 +99,10 @@ type Config struct {
 	// the mesh and re-picks seed targets (default 2 s). None of it runs on
 	// the media path.
 	TickEvery time.Duration
-	// OnCopies is told, per rendition at the end of each seed window, the
-	// server copies the swarm cost (seed copies plus the HTTP its viewers
-	// report) and the rendition's swarm viewers; optional.
-	OnCopies func(rendition string, copies float64, viewers int)
+	// OnWindow is told, per rendition at the end of each seed window, the
+	// rendition's swarm viewers, for measuring the window's server copies
+	// against them; optional.
+	OnWindow func(rendition string, viewers int)
 	// OnStats receives each viewer's report deltas (bytes over HTTP and from
 	// peers, new stalls); optional.
 	OnStats func(httpBytes, p2pBytes int64, stalls int)
@@ -319,8 +319,8 @@ func (h *Hub) refreshSeedsLocked(now time.Time) func() {
 			h.log.Info("seed targets changed", "rendition", rendition, "seeds", ls.count.n,
 				"copies", fmt.Sprintf("%.2f", ls.count.copies), "viewers", viewers)
 		}
-		if ls.count.reported && h.cfg.OnCopies != nil {
-			h.cfg.OnCopies(rendition, ls.count.copies, ls.count.viewers)
+		if ls.count.reported && h.cfg.OnWindow != nil {
+			h.cfg.OnWindow(rendition, ls.count.viewers)
 		}
 		ls.count.reported = false
 		ranked := h.mesh.Ranked(ls.count.n, func(id string) bool {

@@ -33,7 +33,8 @@ type seedCount struct {
 	httpBytes  int64
 	mediaBytes int64
 
-	// The last window's figures, for Config.OnCopies; reported is set when
+	// The last window's figures (copies as the swarm's viewers report
+	// them, for the log; viewers for Config.OnWindow); reported is set when
 	// a window ends.
 	copies   float64
 	viewers  int

@@ -405,6 +405,7 @@ func (v *Viewer) wireStats() *wire.Stats {
 		StallMs:     s.StallTime.Milliseconds(),
 		LagMs:       lag,
 		Peers:       s.Peers,
+		From:        v.peer.Received(),
 	}
 }
 

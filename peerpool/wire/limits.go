@@ -40,4 +40,7 @@ const (
 	// store of parts holds.
 	MaxHave      = 600
 	MaxAnnounced = 600
+	// ConnectTimeoutMs is how long a neighbour's data channel may take to
+	// open before the peer drops it and reports it ("timeout").
+	ConnectTimeoutMs = 15000
 )

@@ -15,6 +15,7 @@ const HAVE_PER_NEIGHBOUR = W.MAX_HAVE;     // availability remembered per neighb
 const HIGH_WATER = W.MAX_BUFFERED;         // never more than this queued on a channel
 const LOW_WATER = W.LOW_WATER;             // resume sending below this
 const MAX_SERVING = W.MAX_UPLOADS;         // parts queued for one neighbour at once
+const CONNECT_TIMEOUT_MS = W.CONNECT_TIMEOUT_MS; // a neighbour's channel must open by then
 // A neighbour that said HAVE gets a WANT from every neighbour at once;
 // queueing them all would make the last one wait for every other copy.
 // Busy (more queued than BUSY_HORIZON_MS of the upload cap, or BUSY_UPLOADS
@@ -69,6 +70,8 @@ class Neighbour {
     this.serving = [];           // {key, id, seq, total, data, sent, progressAt}: its WANTs we are answering
     this.controlTokens = CONTROL_BURST; this.controlAt = now();
     this.lastHaveAt = -Infinity;
+    this.received = 0;           // part bytes from it, verified: confirmed to the server in stats.from
+    this.openTimer = null;       // reports it as "timeout" if its channel never opens
   }
 }
 
@@ -200,6 +203,15 @@ export class Swarm {
     if (!this.welcome || id === this.id || this.neighbours.has(id) || this.banned.has(id)) return;
     const n = new Neighbour(id, seed, noUpload);
     this.neighbours.set(id, n);
+    // A neighbour that never opens its channel holds a slot another could
+    // use: the server, told, never pairs the two again.
+    if (!seed) n.openTimer = setTimeout(() => {
+      if (this.neighbours.get(id) !== n || n.open) return;
+      this.log('swarm: neighbour ' + id + ' never opened its data channel');
+      this.banned.add(id);
+      this.send({ t: 'report', peer: id, reason: 'timeout' });
+      this.dropNeighbour(n, 'no data channel after ' + CONNECT_TIMEOUT_MS + ' ms');
+    }, CONNECT_TIMEOUT_MS);
     // The smaller PeerID offers; a seed always offers.
     if (!seed && this.id < id) this.makeOffer(n).catch((e) => this.dropNeighbour(n, 'offer: ' + e.message));
   }
@@ -296,6 +308,7 @@ export class Swarm {
     if (this.neighbours.get(n.id) !== n) return;
     this.neighbours.delete(n.id);
     this.log('swarm: neighbour ' + n.id + ' gone: ' + why);
+    clearTimeout(n.openTimer);
     n.serving = [];
     try { if (n.dc) n.dc.close(); } catch (_) { /* closing anyway */ }
     try { if (n.pc) n.pc.close(); } catch (_) { /* closing anyway */ }
@@ -374,12 +387,20 @@ export class Swarm {
       this.fetchFromPeers(key);
       return;
     }
+    if (t.asm.verifiedLen > before) this.credit(n, t, t.asm.verifiedLen);
     if (!complete) {
       if (t.asm.verifiedLen > before) this.verifiedMore(n, key, f.id);
       return;
     }
     n.inflight.delete(key);
     this.verified(n, t, key);
+  }
+
+  // credit counts a download's verified bytes, up to upto, to the
+  // neighbour that sent them, once each.
+  credit(n, t, upto) {
+    const d = upto - (t.credited || 0);
+    if (d > 0) { n.received += d; t.credited = upto; }
   }
 
   // acceptPush starts receiving a part the server's seeder pushes without a
@@ -467,6 +488,7 @@ export class Swarm {
       this.fetchFromPeers(key);
       return;
     }
+    this.credit(n, t, bytes.length);
     const endAt = now();
     const ms = Math.max(1, endAt - t.wantAt);
     const rate = bytes.length / ms;
@@ -853,8 +875,13 @@ export class Swarm {
   sendStats() {
     if (!this.welcome) return;
     const s = this.stats();
+    // from: what each open neighbour delivered, verified; the server
+    // credits uploads from these confirmations only.
+    const from = [...this.neighbours.values()].filter((n) => n.open)
+      .sort((a, b) => b.received - a.received).slice(0, 64)
+      .map((n) => ({ peer: n.id, bytes: n.received }));
     this.send({ t: 'stats', rendition: this.rendition, httpBytes: s.httpBytes, p2pBytes: s.p2pBytes,
-      uploadBytes: s.uploadBytes, stalls: s.stalls, stallMs: s.stallMs, lagMs: s.lagMs, peers: s.peers });
+      uploadBytes: s.uploadBytes, stalls: s.stalls, stallMs: s.stallMs, lagMs: s.lagMs, peers: s.peers, from });
   }
 
   close() {

@@ -27,6 +27,7 @@ export const MAX_PENDING_BYTES = 4 << 20;
 export const MAX_INCOMING = 24;
 export const MAX_HAVE = 600;
 export const MAX_ANNOUNCED = 600;
+export const CONNECT_TIMEOUT_MS = 15000;
 const MAX_MSN = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 const MAX_PART_INDEX = 1000;
 

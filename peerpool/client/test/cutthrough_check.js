@@ -3,7 +3,8 @@
 // announced with chunk hashes from neighbour "up" while neighbour "down"
 // wants it; through fake data channels it checks that the viewer says HAVE
 // to "down" after the first verified chunk, sends "down" each verified
-// chunk as it arrives and never a byte of a chunk that fails its hash.
+// chunk as it arrives and never a byte of a chunk that fails its hash, and
+// that it confirms to the server (stats.from) exactly the verified bytes.
 // Each case (process.argv[2], one JSON object per line) gives the part size,
 // the chunk size and, optionally, a chunk "up" corrupts.
 import { readFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ function neighbour(s, id, sent) {
   const n = {
     id, seed: false, noUpload: false, open: true, pc: null,
     has: new Set(), inflight: new Map(), cancelled: new Set(), serving: [],
-    controlTokens: 800, controlAt: performance.now(), lastHaveAt: -Infinity,
+    controlTokens: 800, controlAt: performance.now(), lastHaveAt: -Infinity, received: 0,
     dc: { readyState: 'open', bufferedAmount: 0, send: (b) => sent.push(W.parseFrame(b)), close() {} },
   };
   s.neighbours.set(id, n);
@@ -74,6 +75,17 @@ async function run(c) {
     for (const f of toDown) if (f.type === W.DATA) { got.set(f.data, f.offset); n += f.data.length; }
     if (n !== c.size || hex(sha256(got)) !== a.sha256) problems.push('down got ' + n + ' bytes that do not make the part');
     if (toDown.some((f) => f.type === W.DATA && f.data.length > c.chunkSize)) problems.push('a DATA frame crosses a chunk boundary');
+  }
+  // What the viewer confirms to the server: only verified bytes, per sender.
+  const credited = c.corrupt >= 0 ? c.corrupt * c.chunkSize : c.size;
+  if (up.received !== credited) problems.push('up credited ' + up.received + ' bytes, want the ' + credited + ' verified');
+  if (c.corrupt < 0) {
+    const msgs = [];
+    s.send = (m) => msgs.push(m);
+    s.sendStats();
+    const from = msgs.length === 1 && msgs[0].from;
+    const line = from && from.find((e) => e.peer === 'up');
+    if (!line || line.bytes !== c.size) problems.push('stats.from ' + JSON.stringify(from) + ' does not confirm up\'s ' + c.size + ' bytes');
   }
   s.welcome = null;
   s.close();
