@@ -13,7 +13,7 @@ func TestAddressBansExpireAndStayBounded(t *testing.T) {
 	now := time.Unix(1000, 0)
 	n := netip.MustParsePrefix("203.0.113.9/32")
 	b.ban(n, now, time.Minute)
-	b.ban(netip.Prefix{}, now, time.Minute) // unknown networks are never banned
+	b.ban(netip.Prefix{}, now, time.Minute)                        // unknown networks are never banned
 	b.ban(netip.MustParsePrefix("127.0.0.1/32"), now, time.Minute) // nor a proxy on this host that names nobody
 	if !b.banned(n, now.Add(59*time.Second)) || b.banned(n, now.Add(time.Minute)) {
 		t.Error("a one-minute ban does not last exactly a minute")

@@ -66,9 +66,9 @@ func (m *fullMesh) Ranked(n int, ok func(string) bool) []string {
 	return out
 }
 
-func (m *fullMesh) SetSeeds([]string) []tracker.Change  { return nil }
-func (m *fullMesh) ReportStats(string, tracker.Stats) {}
-func (m *fullMesh) Rebalance() []tracker.Change       { return nil }
+func (m *fullMesh) SetSeeds([]string) []tracker.Change { return nil }
+func (m *fullMesh) ReportStats(string, tracker.Stats)  {}
+func (m *fullMesh) Rebalance() []tracker.Change        { return nil }
 
 type client struct {
 	t    *testing.T

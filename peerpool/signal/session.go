@@ -38,7 +38,7 @@ type session struct {
 	neighbours map[wire.PeerID]bool
 	lastStats  wire.Stats
 	joinedAt   time.Time
-	counted    bool  // in hub.networks
+	counted    bool   // in hub.networks
 	announced  int64  // hub.announced at the last stats
 	accusedOf  string // the last reason a neighbour reported it for that may ban
 }
