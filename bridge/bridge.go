@@ -42,9 +42,18 @@ type Settings struct {
 	// HTTP are the origin's limits against slow readers and held-request
 	// floods; the HTTP server is made with httpguard.NewServer from them.
 	HTTP httpguard.Settings
+	// Swarm are the per-network limits of every stream's swarm.
+	Swarm SwarmLimits
 	// WebRTC builds the seeders' peer connections; nil: pion's defaults.
 	WebRTC *webrtc.API
 	Logger *slog.Logger
+}
+
+// SwarmLimits bound what one network (IPv4 address or IPv6 /64) may take
+// of a stream's swarm; zero fields take signal.Config's defaults.
+type SwarmLimits struct {
+	MaxSessionsPerNetwork    int
+	JoinsPerSecondPerNetwork int
 }
 
 // Bridge serves attached streams. It implements contract.Bridge.
@@ -151,8 +160,12 @@ func (b *Bridge) newHub(path string, partTarget time.Duration, tr *traffic) *sig
 		OnStats:    tr.viewerReport,
 		OnViewers:  tr.setViewers,
 		OnWindow:   tr.window,
-		OnBan:      func(reason string) { m.PeersBanned.WithLabelValues(path, reason).Inc() },
-		Logger:     b.log,
+
+		MaxSessionsPerNetwork:    b.settings.Swarm.MaxSessionsPerNetwork,
+		JoinsPerSecondPerNetwork: float64(b.settings.Swarm.JoinsPerSecondPerNetwork),
+		JoinBurstPerNetwork:      8 * b.settings.Swarm.JoinsPerSecondPerNetwork,
+		OnBan:                    func(reason string) { m.PeersBanned.WithLabelValues(path, reason).Inc() },
+		Logger:                   b.log,
 	}, tracker.New(tracker.Config{}))
 }
 

@@ -128,11 +128,11 @@ func (s *session) join(j *wire.Join) bool {
 	// forwards: its viewers are not one network.
 	if s.network.IsValid() && !s.network.Addr().IsLoopback() {
 		if n := h.networks[s.network]; n >= h.cfg.MaxSessionsPerNetwork {
-			go s.fail(fmt.Sprintf("too many swarm sessions from your network %s (%d, the limit; config key swarm.maxSessionsPerNetwork)", s.network, n))
+			go s.fail(fmt.Sprintf("too many swarm sessions from your network %s (%d, the limit; config key swarmMaxSessionsPerNetwork)", s.network, n))
 			return false
 		}
 		if !h.joinLimiterLocked(s.network).Allow() {
-			go s.fail(fmt.Sprintf("too many joins from your network %s (more than %g per second; config key swarm.joinsPerSecondPerNetwork)", s.network, h.cfg.JoinsPerSecondPerNetwork))
+			go s.fail(fmt.Sprintf("too many joins from your network %s (more than %g per second; config key swarmJoinsPerSecondPerNetwork)", s.network, h.cfg.JoinsPerSecondPerNetwork))
 			return false
 		}
 		h.networks[s.network]++

@@ -124,6 +124,16 @@ type Config struct {
 	// HTTPMaxHeld bounds the requests held open in all, at least
 	// httpMaxHeldPerNetwork (1..10000000). Default 10000.
 	HTTPMaxHeld int `yaml:"httpMaxHeld"`
+
+	// SwarmMaxSessionsPerNetwork bounds a stream's swarm sessions from one
+	// network (IPv4 address or IPv6 /64; loopback without X-Forwarded-For
+	// is exempt): enough for a household or an office behind one NAT
+	// (1..1000000). Default 64.
+	SwarmMaxSessionsPerNetwork int `yaml:"swarmMaxSessionsPerNetwork"`
+	// SwarmJoinsPerSecondPerNetwork bounds how fast one network may join a
+	// stream's swarm, with bursts of eight times as many (1..10000).
+	// Default 2.
+	SwarmJoinsPerSecondPerNetwork int `yaml:"swarmJoinsPerSecondPerNetwork"`
 }
 
 // ICEServer is one STUN or TURN server, as browsers' RTCIceServer.
@@ -171,6 +181,9 @@ func Default() Config {
 		HTTPMaxConnsPerNetwork: httpguard.DefaultMaxConnsPerNetwork,
 		HTTPMaxHeldPerNetwork:  httpguard.DefaultMaxHeldPerNetwork,
 		HTTPMaxHeld:            httpguard.DefaultMaxHeld,
+
+		SwarmMaxSessionsPerNetwork:    64,
+		SwarmJoinsPerSecondPerNetwork: 2,
 	}
 	c.LogFile = filepath.Join(c.StateDir, "plugin.log")
 	return c
@@ -359,6 +372,8 @@ func (c Config) validateHTTP(bad func(key, val, format string, args ...any)) {
 		{httpguard.KeyMaxConnsPerNetwork, c.HTTPMaxConnsPerNetwork, 1, 1_000_000},
 		{httpguard.KeyMaxHeldPerNetwork, c.HTTPMaxHeldPerNetwork, 1, 1_000_000},
 		{httpguard.KeyMaxHeld, c.HTTPMaxHeld, 1, 10_000_000},
+		{"swarmMaxSessionsPerNetwork", c.SwarmMaxSessionsPerNetwork, 1, 1_000_000},
+		{"swarmJoinsPerSecondPerNetwork", c.SwarmJoinsPerSecondPerNetwork, 1, 10_000},
 	}
 	for _, k := range ints {
 		if k.v < k.min || k.v > k.max {

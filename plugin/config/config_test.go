@@ -110,6 +110,13 @@ httpMaxHeld: 500
 		{"held per network", "httpMaxHeldPerNetwork: -1\n", `httpMaxHeldPerNetwork "-1"`, nil},
 		{"held below per network", "httpMaxHeld: 10\n", `httpMaxHeld "10": must be at least httpMaxHeldPerNetwork (128)`, nil},
 		{"held type", "httpMaxHeld: lots\n", "key httpMaxHeld: line 1: cannot unmarshal", nil},
+		{"swarm limits", "swarmMaxSessionsPerNetwork: 500\nswarmJoinsPerSecondPerNetwork: 20\n", "", func(t *testing.T, c Config) {
+			if c.SwarmMaxSessionsPerNetwork != 500 || c.SwarmJoinsPerSecondPerNetwork != 20 {
+				t.Fatalf("%+v", c)
+			}
+		}},
+		{"swarm sessions per network", "swarmMaxSessionsPerNetwork: 0\n", `swarmMaxSessionsPerNetwork "0": must be 1..1000000`, nil},
+		{"swarm joins per network", "swarmJoinsPerSecondPerNetwork: 20000\n", `swarmJoinsPerSecondPerNetwork "20000": must be 1..10000`, nil},
 		{"not a map", "- a\n- b\n", "cannot unmarshal", nil},
 		{"two docs", "listen: :1\n---\nlisten: :2\n", "more than one YAML document", nil},
 		{"syntax", "listen: [\n", "yaml", nil},

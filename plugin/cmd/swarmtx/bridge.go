@@ -40,7 +40,11 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 		ICEServers:    cfg.WireICEServers(),
 		RelayOnly:     cfg.RelayOnly,
 		HTTP:          limits,
-		Logger:        log,
+		Swarm: bridge.SwarmLimits{
+			MaxSessionsPerNetwork:    cfg.SwarmMaxSessionsPerNetwork,
+			JoinsPerSecondPerNetwork: cfg.SwarmJoinsPerSecondPerNetwork,
+		},
+		Logger: log,
 	})
 	srv := httpguard.NewServer(b.Handler(), limits)
 	go func() {
