@@ -38,6 +38,8 @@ func TestJSLimitsAgreeWithGo(t *testing.T) {
 		{"MAX_HAVE", wire.MaxHave},
 		{"MAX_ANNOUNCED", wire.MaxAnnounced},
 		{"CONNECT_TIMEOUT_MS", wire.ConnectTimeoutMs},
+		{"MAX_FRUITLESS_WANTS", wire.MaxFruitlessWants},
+		{"MAX_UNPROVEN_NOPES", wire.MaxUnprovenNopes},
 	})
 	src, err := os.ReadFile("src/swarm.js")
 	if err != nil {

@@ -50,6 +50,8 @@ type conn struct {
 	winStart     time.Time
 	winFrames    int
 	verified     int64 // part bytes received from it and verified, told to the server (Peer.Received)
+	fruitless    int   // WANTs in a row it let stall (fruitless.go)
+	nopes        int   // NOPEs to our WANTs while it has delivered nothing
 }
 
 // request is one WANT we sent; done is closed on NOPE or disconnection.
@@ -486,9 +488,11 @@ func (c *conn) sender() {
 		if h := p.cfg.frameSent; h != nil {
 			h(len(frame))
 		}
-		if err := dc.Send(frame); err != nil {
-			p.drop(c, "send: "+err.Error())
-			return
+		if w := p.cfg.withhold; w == nil || !w(frame) {
+			if err := dc.Send(frame); err != nil {
+				p.drop(c, "send: "+err.Error())
+				return
+			}
 		}
 		if u != nil {
 			n := int64(payload)
@@ -572,6 +576,10 @@ func (c *conn) handleFrameLocked(m webrtc.DataChannelMessage, post []func()) []f
 			if req := c.requests[id]; req != nil {
 				delete(c.requests, id)
 				close(req.done)
+				if c.verified == 0 {
+					c.nopes++
+					post = p.fruitlessLocked(c, post)
+				}
 				if in := c.incoming[id]; in != nil {
 					c.pendingBytes -= in.pendingBytes
 					delete(c.incoming, id)
@@ -676,10 +684,13 @@ func (c *conn) addLocked(in *incoming, f wire.DataFrame, now time.Time, post []f
 		}
 		return p.badLocked(c, reason, err, post)
 	}
+	after := len(in.asm.Verified())
 	if done {
-		c.verified += int64(len(in.asm.Bytes()) - before)
-	} else {
-		c.verified += int64(len(in.asm.Verified()) - before)
+		after = len(in.asm.Bytes())
+	}
+	if after > before {
+		c.verified += int64(after - before)
+		c.fruitless = 0
 	}
 	if !done {
 		if len(in.asm.Verified()) > before {

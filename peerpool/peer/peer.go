@@ -95,6 +95,7 @@ type Config struct {
 
 	// Test hooks, reachable only from this package's tests.
 	frameSent    func(n int)                          // called with the size of every frame sent
+	withhold     func(frame []byte) bool              // frames it is true for are never sent: a peer that takes WANTs and never delivers
 	frameHandled func(from wire.PeerID, frame []byte) // called after each frame received was handled
 }
 
@@ -532,12 +533,18 @@ func (p *Peer) runFetch(ctx context.Context, f *fetch, timeout time.Duration) {
 			p.mu.Unlock()
 			if idle >= timeout {
 				p.mu.Lock()
+				var post []func()
 				if c.incoming[id] == in {
 					p.log.Debug("abandoning a stalled transfer", "part", id.String(), "neighbour", short(c.id))
 					c.abandonLocked(id)
 					tried[c.id] = true
+					if in.req != nil { // our WANT, not a push
+						c.fruitless++
+						post = p.fruitlessLocked(c, nil)
+					}
 				}
 				p.mu.Unlock()
+				runAll(post)
 				continue
 			}
 			if !sleepOrWake(ctx, avail, timeout-idle) {
@@ -600,7 +607,10 @@ func (p *Peer) awaitRequest(ctx context.Context, c *conn, id wire.PartID, req *r
 			}
 			p.log.Debug("neighbour stalled on a WANT", "part", id.String(), "neighbour", short(c.id))
 			c.abandonLocked(id)
+			c.fruitless++
+			post := p.fruitlessLocked(c, nil)
 			p.mu.Unlock()
+			runAll(post)
 			return false
 		}
 	}

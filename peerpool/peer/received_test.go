@@ -82,3 +82,39 @@ func TestSilentNeighbourIsReported(t *testing.T) {
 		t.Errorf("%d neighbours listed as open", n)
 	}
 }
+
+// A neighbour that says HAVE, takes WANTs and never sends a byte is
+// dropped and reported for "timeout" after wire.MaxFruitlessWants stalls;
+// an honest neighbour beside it keeps delivering and is kept.
+func TestNeighbourThatNeverDeliversIsDropped(t *testing.T) {
+	s := newSwarm(t)
+	liar := s.add("", Config{CanUpload: true, withhold: func(f []byte) bool { return wire.FrameType(f[0]) == wire.FrameData }})
+	reports := make(chan string, 4)
+	b := s.add("", Config{CanUpload: true, OnBadPeer: func(p wire.PeerID, reason string) {
+		if p == liar.cfg.ID {
+			reports <- reason
+		}
+	}})
+	s.link(liar, b)
+	waitFor(t, func() bool { return len(b.Received()) == 1 })
+	for i := range wire.MaxFruitlessWants {
+		p := makePart(uint64(10+i), 20_000)
+		b.Expect(p.ann)
+		liar.Offer(p.id, p.data)
+		waitFor(t, func() bool { h, _ := b.Availability(p.id); return h == 1 })
+		if _, err := b.Want(ctxFor(t, 1200*time.Millisecond), p.id); err == nil {
+			t.Fatalf("part %d arrived from a neighbour that sends nothing", i)
+		}
+	}
+	select {
+	case r := <-reports:
+		if r != wire.ReasonTimeout {
+			t.Errorf("reported %q, want %q", r, wire.ReasonTimeout)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("a neighbour that let %d WANTs stall in a row was not reported", wire.MaxFruitlessWants)
+	}
+	if n := len(b.Received()); n != 0 {
+		t.Errorf("the liar is still a neighbour (%d open)", n)
+	}
+}

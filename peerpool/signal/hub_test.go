@@ -585,3 +585,51 @@ func TestSeederPushesToTwoViewersOfItsRendition(t *testing.T) {
 	}
 	t.Fatalf("seed targets after a target left: %v", seed.neighbours())
 }
+
+type shunMesh struct {
+	fullMesh
+	mu      sync.Mutex
+	shunned []string
+}
+
+func (m *shunMesh) Shun(id string) []tracker.Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.shunned = append(m.shunned, id)
+	return nil
+}
+
+// A session neighbours on two networks could get nothing from gets no new
+// neighbours; it is not banned, and a single network's word is not enough.
+func TestUnreachableViewerIsShunned(t *testing.T) {
+	mesh := &shunMesh{}
+	h := NewHub("live/show", Config{TickEvery: 50 * time.Millisecond}, mesh)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	t.Cleanup(h.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	silent := joinWith(t, url, "720p", from("203.0.113.9"))
+	a := joinWith(t, url, "720p", from("198.51.100.1"))
+	b := joinWith(t, url, "720p", from("198.51.100.2"))
+	shunned := func() bool {
+		mesh.mu.Lock()
+		defer mesh.mu.Unlock()
+		return slices.Contains(mesh.shunned, string(silent.id))
+	}
+	a.send(&wire.Report{Peer: silent.id, Reason: "timeout"})
+	removed(a, silent.id)
+	if shunned() {
+		t.Fatal("one network's timeout shunned the viewer")
+	}
+	b.send(&wire.Report{Peer: silent.id, Reason: "timeout"})
+	removed(b, silent.id)
+	if !shunned() {
+		t.Fatal("two networks got nothing from the viewer and it was not shunned")
+	}
+	// Still in the swarm: it relays to a newcomer.
+	c := joinWith(t, url, "720p", from("198.51.100.3"))
+	silent.send(&wire.Relay{To: c.id, SDP: &wire.SDP{Type: "offer", SDP: "v=0"}})
+	if r := next[*wire.Relay](c); r.From != silent.id {
+		t.Fatalf("relay from the shunned viewer: %+v", r)
+	}
+}

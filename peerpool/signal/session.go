@@ -31,16 +31,17 @@ type session struct {
 	once    sync.Once
 
 	// Guarded by hub.mu.
-	id         wire.PeerID
-	rendition  string
-	canUpload  bool
-	uploadCap  int64
-	neighbours map[wire.PeerID]bool
-	lastStats  wire.Stats
-	joinedAt   time.Time
-	counted    bool   // in hub.networks
-	announced  int64  // hub.announced at the last stats
-	accusedOf  string // the last reason a neighbour reported it for that may ban
+	id          wire.PeerID
+	rendition   string
+	canUpload   bool
+	uploadCap   int64
+	neighbours  map[wire.PeerID]bool
+	lastStats   wire.Stats
+	joinedAt    time.Time
+	counted     bool   // in hub.networks
+	announced   int64  // hub.announced at the last stats
+	accusedOf   string // the last reason a neighbour reported it for that may ban
+	unreachable bool   // shunned: neighbours got nothing from it
 }
 
 func newSession(h *Hub, c *websocket.Conn, remote string, network netip.Prefix) *session {
@@ -278,8 +279,14 @@ func (s *session) reportLocked(m *wire.Report) func() {
 		return noop
 	}
 	bad := h.sessions[m.Peer]
-	if bad == nil || !s.neighbours[m.Peer] {
-		return noop // only neighbours exchange data, so only they can report
+	if bad == nil {
+		return noop
+	}
+	if !s.neighbours[m.Peer] {
+		// Only neighbours exchange data, so only they are heard; the link
+		// may have gone meanwhile, and the two are still never paired again.
+		h.applyLocked(h.mesh.Separate(string(s.id), string(bad.id)))
+		return noop
 	}
 	banning := m.Reason != wire.ReasonTimeout
 	if banning {
@@ -292,6 +299,11 @@ func (s *session) reportLocked(m *wire.Report) func() {
 	if v.Discredited {
 		h.applyLocked(h.mesh.Shun(string(s.id)))
 		h.log.Info("viewer's reports no longer count: it reported most of its neighbours", "peer", s.id, "remote", s.remote)
+	}
+	if !banning && !bad.unreachable && h.ledger.Unreachable(trust.ID(bad.id), time.Now()) {
+		bad.unreachable = true
+		h.applyLocked(h.mesh.Shun(string(bad.id)))
+		h.log.Info("viewer gets no new neighbours: neighbours on several networks got nothing from it", "peer", bad.id, "remote", bad.remote)
 	}
 	if !v.Ban {
 		if h.seedsShortLocked() {

@@ -774,20 +774,35 @@ func (s *Swarm) Separate(a, b string) []Change {
 	return s.end()
 }
 
-// Shun stops giving a peer new links, and it is nobody's candidate: it
-// keeps the links it has (each can still be cut by Separate) but is never
-// refilled, never a seed and never placed upstream of anyone new. For a
-// session whose word is no longer believed.
+// Shun takes a peer out of the mesh for good: its links are cut (the
+// neighbours it leaves short are refilled) and it is never given new ones,
+// never a seed, nobody's candidate. For a session whose word is no longer
+// believed, or that its neighbours could get nothing from; it goes on
+// watching without the swarm.
 func (s *Swarm) Shun(id string) []Change {
 	s.begin()
-	if x := s.peers[id]; x != nil && !x.shunned {
-		s.account(x, -1)
-		x.shunned = true
-		s.account(x, 1)
-		if x.seed {
-			s.dropSeed(x)
+	x := s.peers[id]
+	if x == nil || x.shunned {
+		return s.end()
+	}
+	s.account(x, -1)
+	x.shunned = true
+	s.account(x, 1)
+	if x.seed {
+		s.dropSeed(x)
+	}
+	nb := make([]*peer, 0, len(x.nbrs))
+	for _, e := range x.nbrs {
+		nb = append(nb, e.p)
+	}
+	for _, n := range nb {
+		s.removeEdge(x, n)
+	}
+	s.reindex(x)
+	for _, n := range nb {
+		if n.deg() < s.cfg.MinNeighbours {
+			s.fill(n, s.cfg.JoinNeighbours)
 		}
-		s.reindex(x)
 	}
 	return s.end()
 }

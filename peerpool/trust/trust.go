@@ -19,6 +19,11 @@
 //   - A session that has reported more than MaxReportShare of the
 //     neighbours it was given loses its standing for good, and so does one
 //     that accuses the server's own peer of bad bytes.
+//   - A session that neighbours on UnreachableQuorum networks could get
+//     nothing from (its channel never opened, or it took WANTs and never
+//     delivered: "timeout" reports), and that no other network lately
+//     confirmed bytes from, is unreachable: the tracker gives it no new
+//     links. It keeps watching; it only stops taking slots.
 //   - Confirmations are capped by what could have been received (the hub
 //     passes the media bytes that existed), so a receiver cannot credit a
 //     friend with more than the stream.
@@ -56,6 +61,9 @@ type Config struct {
 	// DefenceWindow: networks that confirmed good bytes from the accused
 	// within this window speak for it. Default 30 s.
 	DefenceWindow time.Duration
+	// UnreachableQuorum is how many networks' "timeout" reports make a
+	// session nobody vouches for unreachable. Default 2.
+	UnreachableQuorum int
 	// MaxNeighboursRemembered bounds the neighbours remembered per session
 	// (for the report share); further ones are counted, not remembered.
 	// Default 1024.
@@ -84,6 +92,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DefenceWindow <= 0 {
 		c.DefenceWindow = 30 * time.Second
+	}
+	if c.UnreachableQuorum <= 0 {
+		c.UnreachableQuorum = 2
 	}
 	if c.MaxNeighboursRemembered <= 0 {
 		c.MaxNeighboursRemembered = 1024
@@ -123,6 +134,7 @@ type session struct {
 
 	confirmed   map[netip.Prefix]int64     // bytes confirmed, by the receivers' network
 	reportedBy  map[netip.Prefix]ID        // networks of reporters → the reporter
+	timeoutBy   map[netip.Prefix]ID        // networks that could get nothing from it → the reporter
 	confirmedBy map[netip.Prefix]time.Time // networks that confirmed its bytes, last time
 	lastRx      map[ID]int64               // this receiver's last totals per sender
 }
@@ -147,6 +159,7 @@ func (l *Ledger) Join(id ID, network netip.Prefix) {
 		accused:     make(map[ID]bool),
 		confirmed:   make(map[netip.Prefix]int64),
 		reportedBy:  make(map[netip.Prefix]ID),
+		timeoutBy:   make(map[netip.Prefix]ID),
 		confirmedBy: make(map[netip.Prefix]time.Time),
 		lastRx:      make(map[ID]int64),
 	}
@@ -267,6 +280,9 @@ func (l *Ledger) Report(reporter, accused ID, banning bool, now time.Time) Verdi
 			r.discredited, v.Discredited = true, true
 		}
 	}
+	if !banning && !r.discredited && !sameNetwork(r.network, a.network) {
+		a.timeoutBy[r.network] = reporter
+	}
 	if banning && !r.discredited && !sameNetwork(r.network, a.network) {
 		if prev, ok := a.reportedBy[r.network]; !ok || !l.standing(l.sessions[prev], a.network) {
 			a.reportedBy[r.network] = reporter
@@ -304,6 +320,33 @@ func (l *Ledger) Review(now time.Time) []Convicted {
 		}
 	}
 	return out
+}
+
+// Unreachable reports whether neighbours on UnreachableQuorum networks
+// (reporters whose word still stands) could get nothing from id, and no
+// other network confirmed bytes from it within the defence window.
+func (l *Ledger) Unreachable(id ID, now time.Time) bool {
+	a := l.sessions[id]
+	if a == nil {
+		return false
+	}
+	n := 0
+	for network, rid := range a.timeoutBy {
+		if r := l.sessions[rid]; r == nil || r.discredited {
+			delete(a.timeoutBy, network)
+			continue
+		}
+		n++
+	}
+	if n < l.cfg.UnreachableQuorum {
+		return false
+	}
+	for network, at := range a.confirmedBy {
+		if now.Sub(at) <= l.cfg.DefenceWindow && a.timeoutBy[network] == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // ReportedServer records that reporter accused the server's own peer of

@@ -240,3 +240,29 @@ func TestRepeatedReportCountsOnce(t *testing.T) {
 		t.Error("one accusation repeated ten times discredited its reporter")
 	}
 }
+
+func TestUnreachableNeedsTwoNetworksAndNoVouching(t *testing.T) {
+	l := swarm(t, 5)
+	l.Join("silent", network(90))
+	l.Report("h0", "silent", false, t0)
+	if l.Unreachable("silent", t0) {
+		t.Fatal("one network's timeout made a session unreachable")
+	}
+	l.Report("h1", "silent", false, t0)
+	if !l.Unreachable("silent", t0) {
+		t.Fatal("two networks' timeouts, nobody vouching: want unreachable")
+	}
+	// A session others get bytes from is not unreachable, whatever two
+	// networks say.
+	deliver(l, "h2", "h3", 100_000, t0)
+	l.Report("h0", "h3", false, t0)
+	l.Report("h1", "h3", false, t0)
+	if l.Unreachable("h3", t0) {
+		t.Error("a session another network confirms bytes from was made unreachable")
+	}
+	// A discredited reporter's timeouts stop counting.
+	l.ReportedServer("h1")
+	if l.Unreachable("silent", t0) {
+		t.Error("a discredited reporter's timeout still counts")
+	}
+}

@@ -43,4 +43,11 @@ const (
 	// ConnectTimeoutMs is how long a neighbour's data channel may take to
 	// open before the peer drops it and reports it ("timeout").
 	ConnectTimeoutMs = 15000
+	// A neighbour that takes WANTs and never delivers is dropped and
+	// reported ("timeout"): after MaxFruitlessWants WANTs in a row that it
+	// let stall, or, while it has never delivered a verified byte,
+	// MaxUnprovenNopes NOPEs. A busy honest peer NOPEs too, but it also
+	// delivers, and each delivery starts the count again.
+	MaxFruitlessWants = 4
+	MaxUnprovenNopes  = 16
 )

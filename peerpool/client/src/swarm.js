@@ -72,6 +72,8 @@ class Neighbour {
     this.lastHaveAt = -Infinity;
     this.received = 0;           // part bytes from it, verified: confirmed to the server in stats.from
     this.openTimer = null;       // reports it as "timeout" if its channel never opens
+    this.fruitless = 0;          // our WANTs in a row it let run out (see fruitless)
+    this.nopes = 0;              // NOPEs to our WANTs while it has delivered nothing
   }
 }
 
@@ -356,7 +358,10 @@ export class Swarm {
         break;
       case W.NOPE: {
         n.has.delete(key);
-        if (n.inflight.delete(key)) this.fetchFromPeers(key);
+        if (n.inflight.delete(key)) {
+          if (n.received === 0) { n.nopes++; if (this.fruitless(n)) return; }
+          this.fetchFromPeers(key);
+        }
         break;
       }
       case W.DATA: {
@@ -400,7 +405,21 @@ export class Swarm {
   // neighbour that sent them, once each.
   credit(n, t, upto) {
     const d = upto - (t.credited || 0);
-    if (d > 0) { n.received += d; t.credited = upto; }
+    if (d > 0) { n.received += d; t.credited = upto; n.fruitless = 0; }
+  }
+
+  // fruitless drops and reports ("timeout") a neighbour that says HAVE and
+  // takes WANTs but never delivers, as the Go peer does
+  // (peerpool/peer/fruitless.go): after MAX_FRUITLESS_WANTS WANTs in a row
+  // ran out, or MAX_UNPROVEN_NOPES NOPEs while it has delivered nothing.
+  // It returns whether n was dropped.
+  fruitless(n) {
+    if (n.seed || (n.fruitless < W.MAX_FRUITLESS_WANTS && (n.received > 0 || n.nopes < W.MAX_UNPROVEN_NOPES))) return false;
+    this.log('swarm: neighbour ' + n.id + ' takes WANTs and never delivers');
+    this.banned.add(n.id);
+    this.send({ t: 'report', peer: n.id, reason: 'timeout' });
+    this.dropNeighbour(n, 'never delivers');
+    return true;
   }
 
   // acceptPush starts receiving a part the server's seeder pushes without a
@@ -810,11 +829,14 @@ export class Swarm {
     else {
       this.waiters.delete(w.key);
       // Nobody waits any more: stop the transfer.
-      for (const n of this.neighbours.values()) {
+      for (const n of [...this.neighbours.values()]) {
+        const t = n.inflight.get(w.key);
         if (n.inflight.delete(w.key)) {
+          if (!t.pushed && !t.firstAt) n.fruitless++;
           n.cancelled.add(w.key);
           if (n.cancelled.size > 64) n.cancelled.delete(n.cancelled.values().next().value);
           this.sendFrame(n, W.encodeControl(W.CANCEL, w.id));
+          this.fruitless(n);
         }
       }
     }

@@ -28,6 +28,8 @@ export const MAX_INCOMING = 24;
 export const MAX_HAVE = 600;
 export const MAX_ANNOUNCED = 600;
 export const CONNECT_TIMEOUT_MS = 15000;
+export const MAX_FRUITLESS_WANTS = 4;
+export const MAX_UNPROVEN_NOPES = 16;
 const MAX_MSN = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 const MAX_PART_INDEX = 1000;
 
