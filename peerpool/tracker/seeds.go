@@ -7,12 +7,20 @@ import (
 
 const benchSize = 8
 
-// seedScore ranks seed candidates: measured upload EWMA (the declared cap
-// until the peer has been measured), divided by (1 + decayed failures).
+// seedScore ranks seed candidates: measured upload EWMA, divided by
+// (1 + decayed failures). A peer not measured yet ranks by its declared cap
+// (up to AssumedUploadBps) scaled down a thousandfold: above a measured
+// peer that delivers nothing, below any that delivers. A seed target
+// costs the server a copy per part, so it goes to upload that receivers
+// confirmed, not to a newcomer's word.
 func (s *Swarm) seedScore(p *peer) float64 {
-	r := float64(p.params.UploadCapBps)
-	if p.measured {
-		r = p.ewma
+	r := p.ewma
+	if !p.measured {
+		c := float64(s.cfg.AssumedUploadBps)
+		if cp := float64(p.params.UploadCapBps); cp > 0 {
+			c = min(cp, c)
+		}
+		r = c / 1000
 	}
 	return r / (1 + s.failScore(p, s.now))
 }

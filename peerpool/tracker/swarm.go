@@ -458,13 +458,13 @@ func (s *Swarm) findSplit(x *peer, maxBucket int, noSeeds bool) (bestA, bestB *p
 		e.p.nmark = nm
 	}
 	s.upBuckets(maxBucket, func(a *peer) bool {
-		if a.nmark == nm || a.deg() < s.cfg.MaxNeighbours || (noSeeds && a.seed) {
+		if a.nmark == nm || a.deg() < s.cfg.MaxNeighbours || (noSeeds && a.seed) || a.isApart(x) {
 			return false
 		}
 		var b *peer
 		for _, e := range a.nbrs {
 			c := e.p
-			if c.nmark == nm || !(x.up() || c.up()) {
+			if c.nmark == nm || !(x.up() || c.up()) || c.isApart(x) {
 				continue
 			}
 			if !x.up() && (!c.up() || a.upN < 2 || c.upN < 2) {
@@ -506,7 +506,7 @@ func (s *Swarm) evictAttach(x *peer) bool {
 	var bestCost float64
 	ref := s.meanCap()
 	s.upBuckets(nBuckets-1, func(a *peer) bool {
-		if a == x || a.deg() < s.cfg.MaxNeighbours || a.connected(x) {
+		if a == x || a.deg() < s.cfg.MaxNeighbours || a.connected(x) || a.isApart(x) {
 			return false
 		}
 		var b *peer

@@ -8,27 +8,36 @@ import (
 )
 
 func TestSeparatedPairNeverLinkedAgain(t *testing.T) {
-	s, c := newTest(7, nil)
-	for i := range 12 {
-		s.Join(fmt.Sprint("p", i), up(0))
-	}
-	a := "p0"
-	b := s.Neighbours(a)[0]
-	s.Separate(a, b)
-	if slices.Contains(s.Neighbours(a), b) {
-		t.Fatalf("%s and %s still linked after Separate", a, b)
-	}
-	// Churn and rebalancing around them never link the two again.
-	for i := range 200 {
-		c.advance(time.Second)
-		s.Leave(fmt.Sprint("p", 2+i%10))
-		s.Join(fmt.Sprint("q", i), up(0))
-		s.Rebalance()
-		if slices.Contains(s.Neighbours(a), b) {
-			t.Fatalf("round %d: %s and %s linked again", i, a, b)
+	for seed := range uint64(20) {
+		// Small degrees: full peers, so refills split links and evict.
+		s, c := newTest(seed, func(c *Config) { c.MaxNeighbours, c.MinNeighbours = 3, 2 })
+		for i := range 12 {
+			s.Join(fmt.Sprint("p", i), up(0))
 		}
+		a := "p0"
+		b := s.Neighbours(a)[0]
+		s.Separate(a, b)
+		if slices.Contains(s.Neighbours(a), b) {
+			t.Fatalf("%s and %s still linked after Separate", a, b)
+		}
+		// Churn around them (their other neighbours leave, newcomers
+		// join) and rebalancing never link the two again.
+		for i := range 200 {
+			c.advance(time.Second)
+			for _, n := range s.Neighbours(b) {
+				if n != a && i%3 == 0 {
+					s.Leave(n)
+					break
+				}
+			}
+			s.Join(fmt.Sprint("q", i), up(0))
+			s.Rebalance()
+			if slices.Contains(s.Neighbours(a), b) {
+				t.Fatalf("seed %d, round %d: %s and %s linked again", seed, i, a, b)
+			}
+		}
+		check(t, s, false)
 	}
-	check(t, s, false)
 }
 
 func TestShunnedPeerGetsNoNewLinks(t *testing.T) {

@@ -42,7 +42,7 @@ const (
 	MaxAnnounced = 600
 	// ConnectTimeoutMs is how long a neighbour's data channel may take to
 	// open before the peer drops it and reports it ("timeout").
-	ConnectTimeoutMs = 15000
+	ConnectTimeoutMs = 10000
 	// A neighbour that takes WANTs and never delivers is dropped and
 	// reported ("timeout"): after MaxFruitlessWants WANTs in a row that it
 	// let stall, or, while it has never delivered a verified byte,
