@@ -99,6 +99,10 @@ type Config struct {
 	// the mesh and re-picks seed targets (default 2 s). None of it runs on
 	// the media path.
 	TickEvery time.Duration
+	// SeedWindow is how long the seed count is measured before each step
+	// (default 8 s: time for a new seed target's connection to come up and
+	// carry a few segments).
+	SeedWindow time.Duration
 	// OnWindow is told, per rendition at the end of each seed window, the
 	// rendition's swarm viewers, for measuring the window's server copies
 	// against them; optional.
@@ -276,7 +280,7 @@ func (h *Hub) tickLocked(now time.Time) func() {
 // signaling to viewers goes through SeedRelay.
 func (h *Hub) AddSeed(rendition string, id wire.PeerID, p LocalPeer) {
 	h.mu.Lock()
-	ls := &localSeed{id: id, peer: p, targets: make(map[wire.PeerID]bool)}
+	ls := &localSeed{id: id, peer: p, targets: make(map[wire.PeerID]bool), count: seedCount{window: h.cfg.SeedWindow}}
 	h.seeds[rendition] = ls
 	h.seedIDs[id] = ls
 	after := h.refreshSeedsLocked(time.Now())

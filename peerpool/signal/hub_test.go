@@ -2,6 +2,7 @@ package signal
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -631,5 +632,55 @@ func TestUnreachableViewerIsShunned(t *testing.T) {
 	silent.send(&wire.Relay{To: c.id, SDP: &wire.SDP{Type: "offer", SDP: "v=0"}})
 	if r := next[*wire.Relay](c); r.From != silent.id {
 		t.Fatalf("relay from the shunned viewer: %+v", r)
+	}
+}
+
+// When the swarm's viewers fetch everything over HTTP anyway (a swarm that
+// cannot deliver, or a starved machine), seeding only adds copies: the hub
+// stops seeding, so the rendition costs no more than plain HTTP would, and
+// says so at each window's end.
+func TestSeedingStopsWhenItOnlyAddsCopies(t *testing.T) {
+	type window struct{ viewers int }
+	windows := make(chan window, 64)
+	h, url := newHubServer(t, Config{SeedsPerRendition: 2, SeedWindow: 150 * time.Millisecond,
+		OnWindow: func(r string, v int) { windows <- window{v} }})
+	seed := &fakeSeed{nbrs: map[wire.PeerID]bool{}}
+	h.AddSeed("720p", wire.NewPeerID(), seed)
+	var vs []*client
+	for i := range 3 {
+		vs = append(vs, joinWith(t, url, "720p", from(fmt.Sprint("198.51.100.", i+1))))
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("no seed targets at the start", func() bool { return len(seed.neighbours()) == 2 })
+	// Each window: a part is cut and every viewer fetched all of it over HTTP.
+	var total int64
+	stop := time.Now().Add(3 * time.Second)
+	for time.Now().Before(stop) && len(seed.neighbours()) > 0 {
+		announce(h, "720p", 1, 10_000)
+		total += 10_000
+		for _, v := range vs {
+			v.send(&wire.Stats{Rendition: "720p", HTTPBytes: total, LagMs: -1})
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := len(seed.neighbours()); n != 0 {
+		t.Fatalf("%d seed targets left while every viewer fetches everything over HTTP: 3 copies plus seeding", n)
+	}
+	select {
+	case w := <-windows:
+		if w.viewers != 3 {
+			t.Errorf("window reported %d viewers, want 3", w.viewers)
+		}
+	default:
+		t.Error("no window was reported")
 	}
 }

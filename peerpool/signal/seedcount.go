@@ -25,6 +25,7 @@ const seedNoise = 0.25
 
 // seedCount is the adaptive seed count of one rendition.
 type seedCount struct {
+	window     time.Duration // 0: seedAdaptEvery
 	n          int
 	dir        int // +1 or -1: the next step
 	last       float64
@@ -41,7 +42,7 @@ type seedCount struct {
 	reported bool
 }
 
-// adaptLocked ends a window that has lasted seedAdaptEvery and steps n
+// adaptLocked ends a window that has lasted its window and steps n
 // within lo..hi. It reports whether n changed.
 //
 // The swarm must never cost more than no swarm: when a window's copies
@@ -53,7 +54,11 @@ func (c *seedCount) adaptLocked(now time.Time, lo, hi, viewers int) bool {
 		c.n, c.dir, c.since = lo, 1, now
 		return false
 	}
-	if now.Sub(c.since) < seedAdaptEvery || c.mediaBytes == 0 {
+	window := c.window
+	if window <= 0 {
+		window = seedAdaptEvery
+	}
+	if now.Sub(c.since) < window || c.mediaBytes == 0 {
 		return false
 	}
 	httpCopies := float64(c.httpBytes) / float64(c.mediaBytes)
