@@ -45,6 +45,7 @@ const (
 	attackBaseline = 16 * time.Second
 	attackPhase    = 30 * time.Second
 	attackLate     = 15 * time.Second // the end of the attack phase, also shown on its own
+	attackStep     = 5 * time.Second  // the attack phase's timeline; phases are multiples of it
 	attackSettle   = 4 * time.Second  // after the attackers left, before the leak check
 
 	maxShareDrop   = 0.15
@@ -410,12 +411,28 @@ func runAttack(ctx context.Context, t *testing.T, s *stack, c *crowd, a attack) 
 			a.each(t)
 		}
 	}
-	peak1 := watchPlugin(ctx, t, s, dur-attackLate, each)
-	m2 := markNow(ctx, t, s, c)
-	peak2 := watchPlugin(ctx, t, s, attackLate, each)
-	m3 := markNow(ctx, t, s, c)
-	during := phaseOf(m1, m3, peak1.max(peak2))
-	late := phaseOf(m2, m3, peak2)
+	// Marks every attackStep show when the damage was done.
+	marks := []attackMark{m1}
+	peaks := []pluginProc{{}}
+	for range int(dur / attackStep) {
+		peaks = append(peaks, watchPlugin(ctx, t, s, attackStep, each))
+		marks = append(marks, markNow(ctx, t, s, c))
+	}
+	var peak, latePeak pluginProc
+	lateFrom := max(len(marks)-1-int(attackLate/attackStep), 0)
+	var timeline []string
+	for i := 1; i < len(marks); i++ {
+		peak = peak.max(peaks[i])
+		if i > lateFrom {
+			latePeak = latePeak.max(peaks[i])
+		}
+		st := phaseOf(marks[i-1], marks[i], peaks[i])
+		timeline = append(timeline, fmt.Sprintf("%.1f/%.0f%%", st.copies, 100*st.share))
+	}
+	m3 := marks[len(marks)-1]
+	during := phaseOf(m1, m3, peak)
+	late := phaseOf(marks[lateFrom], m3, latePeak)
+	t.Logf("%s: server copies / honest P2P every %v of the attack: %s", a.name, attackStep, strings.Join(timeline, ", "))
 
 	if a.check != nil {
 		a.check(t, base)
@@ -741,11 +758,11 @@ func TestAttackSilentNeighbours(t *testing.T) {
 // address, so the limit cannot be tiny; but a few thousand idle sessions
 // from one address are one attacker.
 const (
-	floodSessions     = 2000
-	floodFor          = 20 * time.Second
-	floodParallel     = 16
-	floodStopRefusals = 50
-	maxFloodAccepted  = 100
+	floodSessions    = 2000
+	floodFor         = 20 * time.Second
+	floodParallel    = 16
+	floodBackoff     = 250 * time.Millisecond
+	maxFloodAccepted = 100
 )
 
 // TestAttackSessionFlood: one network opens as many swarm sessions as it
@@ -797,17 +814,21 @@ func TestAttackSessionFlood(t *testing.T) {
 								failures[truncateReason(err.Error())]++
 							}
 							mu.Unlock()
+							if err != nil {
+								// Refused: a patient flooder slows down
+								// rather than give up.
+								sleepOrDone(ctx, floodBackoff)
+							}
 						}
 					}()
 				}
 				for range floodSessions {
-					mu.Lock()
-					stop := refused >= floodStopRefusals
-					tried++
-					mu.Unlock()
-					if stop || time.Now().After(end) || ctx.Err() != nil {
+					if time.Now().After(end) || ctx.Err() != nil {
 						break
 					}
+					mu.Lock()
+					tried++
+					mu.Unlock()
 					next <- struct{}{}
 				}
 				close(next)

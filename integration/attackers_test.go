@@ -330,7 +330,8 @@ func startSilent(ctx context.Context, swarmURL, network string) (*swarmClient, e
 
 // liar declares a huge upload cap and reports uploads it never made. It
 // connects to its neighbours over WebRTC like any peer, asks for every
-// part it hears of and takes it, says HAVE for it at once, and then
+// new part it hears of (announced since it joined, as a player at the
+// live edge needs them) and takes it, says HAVE for it at once, and then
 // passes nothing on: a WANT gets silence, or NOPE when nope is set.
 type liar struct {
 	*swarmClient
@@ -342,6 +343,7 @@ type liar struct {
 	early    map[wire.PeerID][]*wire.Relay
 	wanted   map[wire.PartID]bool
 	got      map[wire.PartID]bool
+	live     map[wire.PartID]bool // announced since it joined: what a player needs
 	received int64
 	claimed  int64
 	wants    int // WANTs it ignored or refused
@@ -363,7 +365,7 @@ func startLiar(ctx context.Context, swarmURL, network string, nope bool) (*liar,
 	l := &liar{
 		nope: nope, api: peer.NewLoopbackAPI(),
 		conns: make(map[wire.PeerID]*liarConn), early: make(map[wire.PeerID][]*wire.Relay),
-		wanted: make(map[wire.PartID]bool), got: make(map[wire.PartID]bool),
+		wanted: make(map[wire.PartID]bool), got: make(map[wire.PartID]bool), live: make(map[wire.PartID]bool),
 	}
 	ready := make(chan struct{})
 	onMsg := func(m wire.Signal) {
@@ -393,6 +395,13 @@ func startLiar(ctx context.Context, swarmURL, network string, nope bool) (*liar,
 // onSignal runs on the read goroutine: signaling is handled in order.
 func (l *liar) onSignal(m wire.Signal) {
 	switch m := m.(type) {
+	case *wire.PartAnnounce:
+		l.lmu.Lock()
+		if len(l.live) > 4096 {
+			clear(l.live)
+		}
+		l.live[m.ID] = true
+		l.lmu.Unlock()
 	case *wire.Peers:
 		for _, id := range m.Remove {
 			l.lmu.Lock()
@@ -533,7 +542,7 @@ func (l *liar) onFrame(c *liarConn, dc *webrtc.DataChannel, data []byte) {
 	case wire.ControlFrame:
 		switch f.Type {
 		case wire.FrameHave:
-			if !c.noUpload && f.Part.Rendition == "source" && !l.wanted[f.Part] && !l.got[f.Part] {
+			if !c.noUpload && l.live[f.Part] && !l.wanted[f.Part] && !l.got[f.Part] {
 				l.wanted[f.Part] = true
 				reply, _ = wire.AppendFrame(nil, wire.ControlFrame{Type: wire.FrameWant, Part: f.Part})
 			}
