@@ -3,11 +3,9 @@ package bridge
 import (
 	"log/slog"
 	"sync"
-	"time"
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -44,37 +42,29 @@ func newSeeders(hub *signal.Hub, api *webrtc.API, ice []wire.ICEServer, tr *traf
 
 // push hands a freshly cut part to its rendition's seeder and counts what
 // the seeders have sent since the last part.
-func (s *seeders) push(p *cmaf.Part) {
-	sp := s.get(p.ID.Rendition)
+func (s *seeders) push(a *wire.PartAnnounce, data []byte) {
+	sp := s.get(a.ID.Rendition)
 	if sp == nil {
 		return
 	}
-	seed(sp, p)
+	seed(sp, a, data)
 	sent := sp.Stats().BytesSent
 	s.mu.Lock()
-	delta := sent - s.counted[p.ID.Rendition]
-	s.counted[p.ID.Rendition] = sent
+	delta := sent - s.counted[a.ID.Rendition]
+	s.counted[a.ID.Rendition] = sent
 	s.mu.Unlock()
 	if delta > 0 {
-		s.traffic.seeded(p.ID.Rendition, delta)
+		s.traffic.seeded(a.ID.Rendition, delta)
 	}
 }
 
-// seed hands a part to a seeder with the announcement its viewers get
-// from the hub: a peer ends DATA frames at chunk boundaries only for parts
-// it knows the chunks of, and without them the seeder's first hop would get
+// seed hands a part to a seeder with the announcement its viewers get from
+// the hub: a peer ends DATA frames at chunk boundaries only for parts it
+// knows the chunks of, and without them the seeder's first hop would get
 // the part as one frame and could pass nothing on before its last byte.
-func seed(sp *peer.Peer, p *cmaf.Part) {
-	a := &wire.PartAnnounce{
-		ID:          wire.PartID{Rendition: p.ID.Rendition, MSN: p.ID.MSN, Index: p.ID.Index},
-		Size:        len(p.Data),
-		SHA256:      p.SHA256,
-		DurationMs:  int(p.Duration / time.Millisecond),
-		Independent: p.Independent,
-	}
-	a.ChunkSize, a.Chunks = wire.ChunkHashes(p.Data)
+func seed(sp *peer.Peer, a *wire.PartAnnounce, data []byte) {
 	sp.Expect(a)
-	sp.Offer(a.ID, p.Data)
+	sp.Offer(a.ID, data)
 }
 
 // get returns the rendition's seeder, starting it on the rendition's first part.

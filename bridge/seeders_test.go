@@ -67,10 +67,9 @@ func TestSeederFramesEndAtChunkBoundaries(t *testing.T) {
 	}
 	p := &cmaf.Part{ID: cmaf.PartID{Rendition: "source", MSN: 1764000000, Index: 2}, Duration: 500 * time.Millisecond,
 		Independent: true, Data: data, SHA256: sha256.Sum256(data)}
-	id := wire.PartID{Rendition: p.ID.Rendition, MSN: p.ID.MSN, Index: p.ID.Index}
-	a := &wire.PartAnnounce{ID: id, Size: len(data), SHA256: p.SHA256, DurationMs: 500, Independent: true}
-	a.ChunkSize, a.Chunks = wire.ChunkHashes(data)
-	v.Expect(a) // as the hub announces it to viewers
+	a := announcement(p) // as the hub announces it to viewers
+	id := a.ID
+	v.Expect(a)
 
 	deadline := time.Now().Add(10 * time.Second)
 	for !sp.Stats().Neighbours[viewerID].Connected {
@@ -79,7 +78,7 @@ func TestSeederFramesEndAtChunkBoundaries(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	seed(sp, p)
+	seed(sp, a, p.Data)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got, err := v.Want(ctx, id)

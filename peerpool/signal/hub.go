@@ -19,7 +19,6 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
-	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/peerpool/netid"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/trust"
@@ -397,18 +396,10 @@ func (h *Hub) Viewers() int {
 // Announce tells the viewers of the part's rendition its size, hash and
 // chunk hashes (so peers pass it on chunk by chunk); it runs the moment the
 // part is cut, before any playlist lists it.
-func (h *Hub) Announce(p *cmaf.Part) {
-	a := &wire.PartAnnounce{
-		ID:          wire.PartID{Rendition: p.ID.Rendition, MSN: p.ID.MSN, Index: p.ID.Index},
-		Size:        len(p.Data),
-		SHA256:      p.SHA256,
-		DurationMs:  int(p.Duration / time.Millisecond),
-		Independent: p.Independent,
-	}
-	a.ChunkSize, a.Chunks = wire.ChunkHashes(p.Data)
+func (h *Hub) Announce(a *wire.PartAnnounce) {
 	msg, err := wire.EncodeSignal(a)
 	if err != nil {
-		h.log.Error("cannot announce part", "part", p.ID, "error", err)
+		h.log.Error("cannot announce part", "part", a.ID.String(), "error", err)
 		return
 	}
 	h.mu.Lock()

@@ -13,7 +13,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/trust"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -218,7 +217,7 @@ func TestAnnouncementsReachTheirRendition(t *testing.T) {
 	h, url := newHubServer(t, Config{})
 	a := join(t, url, "720p")
 	b := join(t, url, "360p")
-	part := &cmaf.Part{ID: cmaf.PartID{Rendition: "720p", MSN: 9, Index: 1}, Data: []byte("abc"), Duration: 500 * time.Millisecond}
+	part := &wire.PartAnnounce{ID: wire.PartID{Rendition: "720p", MSN: 9, Index: 1}, Size: 3, DurationMs: 500}
 	part.SHA256[0] = 7
 	h.Announce(part)
 	got := next[*wire.PartAnnounce](a)
@@ -301,7 +300,7 @@ func from(addr string) http.Header { return http.Header{"X-Forwarded-For": {addr
 // announce cuts n parts of size bytes on rendition.
 func announce(h *Hub, rendition string, n, size int) {
 	for i := range n {
-		h.Announce(&cmaf.Part{ID: cmaf.PartID{Rendition: rendition, MSN: uint64(100 + i)}, Data: make([]byte, size), Duration: 500 * time.Millisecond})
+		h.Announce(&wire.PartAnnounce{ID: wire.PartID{Rendition: rendition, MSN: uint64(100 + i)}, Size: size, DurationMs: 500})
 	}
 }
 

@@ -141,14 +141,20 @@ func (s *Swarm) rank() {
 			s.bench = append(s.bench, c.p)
 		}
 	}
+	s.installSeeds(newSeeds)
+}
+
+// installSeeds makes exactly want the seeds, at depth 1; depths around
+// the old and new ones settle at the end of the call.
+func (s *Swarm) installSeeds(want []*peer) {
 	for _, p := range s.seeds {
-		if !slices.Contains(newSeeds, p) {
+		if !slices.Contains(want, p) {
 			p.seed = false
 			s.pendRaise = append(s.pendRaise, p)
 			s.reindex(p)
 		}
 	}
-	for _, p := range newSeeds {
+	for _, p := range want {
 		if !p.seed {
 			p.seed = true
 			p.depth = 1
@@ -156,7 +162,7 @@ func (s *Swarm) rank() {
 			s.pendRelax = append(s.pendRelax, p)
 		}
 	}
-	s.seeds = newSeeds
+	s.seeds = want
 }
 
 // Ranked returns up to n uploaders that ok accepts, best seed candidates
@@ -210,22 +216,7 @@ func (s *Swarm) SetSeeds(ids []string) []Change {
 			want = append(want, p)
 		}
 	}
-	for _, p := range slices.Clone(s.seeds) {
-		if !slices.Contains(want, p) {
-			p.seed = false
-			s.pendRaise = append(s.pendRaise, p)
-			s.reindex(p)
-		}
-	}
-	for _, p := range want {
-		if !p.seed {
-			p.seed = true
-			p.depth = 1
-			s.reindex(p)
-			s.pendRelax = append(s.pendRelax, p)
-		}
-	}
-	s.seeds = want
+	s.installSeeds(want)
 	s.seedTarget = len(want)
 	s.bench = s.bench[:0]
 	s.lastSelect = s.now

@@ -20,6 +20,7 @@ import (
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
+	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
 const (
@@ -97,7 +98,10 @@ func newOrigin(t *testing.T, prefillSegments int) *origin {
 		if idx == 0 {
 			p.Segment = &cmaf.SegmentStart{ProgramDateTime: start.Add(time.Duration(i) * testPart), InitID: firstMSN}
 		}
-		o.hub.Announce(p)
+		a := &wire.PartAnnounce{ID: wire.PartID{Rendition: "source", MSN: msn, Index: idx}, Size: len(data),
+			SHA256: p.SHA256, DurationMs: int(testPart / time.Millisecond), Independent: p.Independent}
+		a.ChunkSize, a.Chunks = wire.ChunkHashes(data)
+		o.hub.Announce(a)
 		o.mu.Lock()
 		corrupt := o.corrupt
 		o.mu.Unlock()
