@@ -92,6 +92,10 @@ type Config struct {
 	// network may join (default 2 and 16).
 	JoinsPerSecondPerNetwork float64
 	JoinBurstPerNetwork      int
+	// MaxUnprovenPerNetwork is how many sessions of one network may be in
+	// the mesh before a viewer on another network has confirmed an open
+	// data channel with them (probation.go; default 2).
+	MaxUnprovenPerNetwork int
 	// Trust weighs reports and confirmations (peerpool/trust).
 	Trust trust.Config
 	// TickEvery is how often the hub credits confirmed uploads, rebalances
@@ -158,6 +162,9 @@ func (c Config) withDefaults() Config {
 	if c.JoinBurstPerNetwork <= 0 {
 		c.JoinBurstPerNetwork = 16
 	}
+	if c.MaxUnprovenPerNetwork <= 0 {
+		c.MaxUnprovenPerNetwork = 2
+	}
 	if c.TickEvery <= 0 {
 		c.TickEvery = 2 * time.Second
 	}
@@ -199,6 +206,8 @@ type Hub struct {
 	networks  map[netip.Prefix]int           // joined sessions per network
 	joinRate  map[netip.Prefix]*rate.Limiter // joins per network
 	credit    map[wire.PeerID]int64          // confirmed upload since the last tick
+	unproven  map[netip.Prefix]int           // sessions on probation in the mesh, per network
+	held      map[netip.Prefix][]*session    // sessions waiting outside the mesh, per network
 	lastTick  time.Time
 	announced int64 // media bytes announced, all renditions
 	closed    bool
@@ -223,6 +232,8 @@ func NewHub(path string, cfg Config, mesh Mesh) *Hub {
 		networks: make(map[netip.Prefix]int),
 		joinRate: make(map[netip.Prefix]*rate.Limiter),
 		credit:   make(map[wire.PeerID]int64),
+		unproven: make(map[netip.Prefix]int),
+		held:     make(map[netip.Prefix][]*session),
 		lastTick: time.Now(),
 	}
 	go h.run(ctx)

@@ -683,3 +683,49 @@ func TestSeedingStopsWhenItOnlyAddsCopies(t *testing.T) {
 		t.Error("no window was reported")
 	}
 }
+
+// A network's sessions beyond MaxUnprovenPerNetwork wait outside the mesh
+// until a viewer on another network confirms an open channel with one of
+// those in it.
+func TestNewcomersOfOneNetworkWaitForProof(t *testing.T) {
+	_, url := newHubServer(t, Config{MaxUnprovenPerNetwork: 2})
+	honest := joinWith(t, url, "720p", from("198.51.100.1"))
+	var flood []*client
+	for range 4 {
+		flood = append(flood, joinWith(t, url, "720p", from("203.0.113.5")))
+	}
+	// honest is told of the first two only.
+	got := map[wire.PeerID]bool{}
+	for len(got) < 2 {
+		for _, a := range next[*wire.Peers](honest).Add {
+			got[a.ID] = true
+		}
+	}
+	if !got[flood[0].id] || !got[flood[1].id] {
+		t.Fatalf("honest viewer's neighbours %v: want the network's first two sessions", got)
+	}
+	// honest confirms an open channel with the first: the third comes in.
+	honest.send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[0].id}}})
+	for _, a := range next[*wire.Peers](honest).Add {
+		if a.ID != flood[2].id {
+			t.Fatalf("after proof, %s joined the mesh; want the network's third session", a.ID)
+		}
+	}
+	select {
+	case m := <-honest.msgs:
+		if p, ok := m.(*wire.Peers); ok {
+			t.Fatalf("the fourth session came in unproven: %+v", p)
+		}
+	case <-time.After(200 * time.Millisecond):
+	}
+	// Sessions on one network cannot vouch for each other.
+	flood[1].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[0].id}}})
+	flood[0].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[1].id}}})
+	select {
+	case m := <-honest.msgs:
+		if p, ok := m.(*wire.Peers); ok && len(p.Add) > 0 {
+			t.Fatalf("a session vouched for by its own network let another in: %+v", p)
+		}
+	case <-time.After(200 * time.Millisecond):
+	}
+}

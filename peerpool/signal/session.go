@@ -42,6 +42,9 @@ type session struct {
 	announced   int64  // hub.announced at the last stats
 	accusedOf   string // the last reason a neighbour reported it for that may ban
 	unreachable bool   // shunned: neighbours got nothing from it
+	// Probation (probation.go): admitted to the mesh, proven by a viewer
+	// on another network, or taken off its network's probation count.
+	admitted, proven, offProbation bool
 }
 
 func newSession(h *Hub, c *websocket.Conn, remote string, network netip.Prefix) *session {
@@ -127,7 +130,7 @@ func (s *session) join(j *wire.Join) bool {
 	}
 	// Loopback is a reverse proxy on this host that does not say whom it
 	// forwards: its viewers are not one network.
-	if s.network.IsValid() && !s.network.Addr().IsLoopback() {
+	if limitedNetwork(s.network) {
 		if n := h.networks[s.network]; n >= h.cfg.MaxSessionsPerNetwork {
 			go s.fail(fmt.Sprintf("too many swarm sessions from your network %s (%d, the limit; config key swarmMaxSessionsPerNetwork)", s.network, n))
 			return false
@@ -168,11 +171,7 @@ func (s *session) join(j *wire.Join) bool {
 		MaxFrame:           h.cfg.MaxFrame,
 		Seeded:             h.cfg.Seeded,
 	})
-	h.applyLocked(h.mesh.Join(string(s.id), tracker.PeerParams{
-		CanUpload:    s.canUpload,
-		UploadCapBps: s.uploadCap,
-		Rendition:    s.rendition,
-	}))
+	h.admitOrHoldLocked(s)
 	s.sendRecentLocked()
 	h.viewersChangedLocked()
 	if h.seedsShortLocked() {
@@ -246,8 +245,12 @@ func (s *session) statsLocked(m *wire.Stats) string {
 	// a peer it was never given.
 	rx := make([]trust.Received, 0, len(m.From))
 	for _, r := range m.From {
-		if s.neighbours[r.Peer] {
-			rx = append(rx, trust.Received{Peer: trust.ID(r.Peer), Bytes: r.Bytes})
+		if !s.neighbours[r.Peer] {
+			continue
+		}
+		rx = append(rx, trust.Received{Peer: trust.ID(r.Peer), Bytes: r.Bytes})
+		if n := h.sessions[r.Peer]; n != nil && !(limitedNetwork(n.network) && n.network == s.network) {
+			h.provenLocked(n)
 		}
 	}
 	for id, n := range h.ledger.Confirm(trust.ID(s.id), rx, limit, time.Now()) {
@@ -298,11 +301,13 @@ func (s *session) reportLocked(m *wire.Report) func() {
 		"counted", v.Counted, "networks", v.Quorum, "vouching", v.Defence)
 	if v.Discredited {
 		h.applyLocked(h.mesh.Shun(string(s.id)))
+		h.endProbationLocked(s)
 		h.log.Info("viewer's reports no longer count: it reported most of its neighbours", "peer", s.id, "remote", s.remote)
 	}
 	if !banning && !bad.unreachable && h.ledger.Unreachable(trust.ID(bad.id), time.Now()) {
 		bad.unreachable = true
 		h.applyLocked(h.mesh.Shun(string(bad.id)))
+		h.endProbationLocked(bad)
 		h.log.Info("viewer gets no new neighbours: neighbours on several networks got nothing from it", "peer", bad.id, "remote", bad.remote)
 	}
 	if !v.Ban {
@@ -413,6 +418,11 @@ func (s *session) leave() {
 // whether the session was a seed target.
 func (h *Hub) removeLocked(s *session) (wasTarget bool) {
 	delete(h.sessions, s.id)
+	if s.admitted {
+		h.endProbationLocked(s)
+	} else {
+		h.unholdLocked(s)
+	}
 	delete(h.credit, s.id)
 	h.ledger.Leave(trust.ID(s.id))
 	if s.counted {

@@ -1,0 +1,99 @@
+package signal
+
+import (
+	"net/netip"
+
+	"github.com/swarmtx/swarmtx/peerpool/tracker"
+)
+
+// A session is nobody's neighbour on its word alone. Until a viewer on
+// another network lists it among its open data channels (stats.from), it
+// is on probation, and a network may have only
+// Config.MaxUnprovenPerNetwork sessions on probation in the mesh at once;
+// the rest of its newcomers wait outside the mesh (they watch, and get
+// announcements, but hold nobody's slot) until one of those proves itself,
+// is taken out of the mesh or leaves. A flood of idle sessions from one
+// network then holds a few slots for the length of a connection timeout,
+// not every slot of the swarm. Loopback without X-Forwarded-For names
+// nobody and is not limited.
+
+// limitedNetwork reports whether per-network limits apply to network.
+func limitedNetwork(network netip.Prefix) bool {
+	return network.IsValid() && !network.Addr().IsLoopback()
+}
+
+// admitOrHoldLocked puts a joined session into the mesh, or holds it back
+// while its network has enough sessions on probation.
+func (h *Hub) admitOrHoldLocked(s *session) {
+	if limitedNetwork(s.network) && h.unproven[s.network] >= h.cfg.MaxUnprovenPerNetwork {
+		h.held[s.network] = append(h.held[s.network], s)
+		h.log.Debug("viewer waits outside the mesh: its network has sessions on probation", "peer", s.id, "network", s.network)
+		return
+	}
+	h.admitLocked(s)
+}
+
+func (h *Hub) admitLocked(s *session) {
+	s.admitted = true
+	if limitedNetwork(s.network) {
+		h.unproven[s.network]++
+	} else {
+		s.proven = true
+	}
+	h.applyLocked(h.mesh.Join(string(s.id), tracker.PeerParams{
+		CanUpload:    s.canUpload,
+		UploadCapBps: s.uploadCap,
+		Rendition:    s.rendition,
+	}))
+}
+
+// endProbationLocked takes s off its network's probation count (it proved
+// itself, was taken out of the mesh or left) and admits the next session
+// its network holds back.
+func (h *Hub) endProbationLocked(s *session) {
+	if !s.admitted || s.proven || s.offProbation {
+		return
+	}
+	s.offProbation = true
+	if h.unproven[s.network]--; h.unproven[s.network] <= 0 {
+		delete(h.unproven, s.network)
+	}
+	for q := h.held[s.network]; len(q) > 0; q = h.held[s.network] {
+		next := q[0]
+		if len(q) == 1 {
+			delete(h.held, s.network)
+		} else {
+			h.held[s.network] = q[1:]
+		}
+		if h.sessions[next.id] == next {
+			h.admitLocked(next)
+			return
+		}
+	}
+}
+
+// provenLocked records that a viewer on another network has an open data
+// channel with s.
+func (h *Hub) provenLocked(s *session) {
+	if s.proven {
+		return
+	}
+	h.endProbationLocked(s)
+	s.proven = true
+}
+
+// unholdLocked forgets a held session that left.
+func (h *Hub) unholdLocked(s *session) {
+	q := h.held[s.network]
+	for i, x := range q {
+		if x == s {
+			q = append(q[:i:i], q[i+1:]...)
+			break
+		}
+	}
+	if len(q) == 0 {
+		delete(h.held, s.network)
+	} else {
+		h.held[s.network] = q
+	}
+}
