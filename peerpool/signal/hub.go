@@ -53,6 +53,9 @@ type Mesh interface {
 type LocalPeer interface {
 	SetNeighbours(add []wire.PeerInfo, remove []wire.PeerID)
 	HandleRelay(r *wire.Relay)
+	// Received lists the viewers it has an open data channel with: the
+	// server's own proof that a session is reachable (probation.go).
+	Received() []wire.Received
 }
 
 // localSeed is the plugin's seeding peer for one rendition and the viewers
@@ -250,7 +253,13 @@ func (h *Hub) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			open := h.seederChannels()
 			h.mu.Lock()
+			for _, id := range open {
+				if s := h.sessions[id]; s != nil {
+					h.provenLocked(s)
+				}
+			}
 			after := h.tickLocked(now)
 			h.mu.Unlock()
 			after()

@@ -499,6 +499,7 @@ func TestWithTheRealTracker(t *testing.T) {
 type fakeSeed struct {
 	mu     sync.Mutex
 	nbrs   map[wire.PeerID]bool
+	open   map[wire.PeerID]bool // channels it reports open
 	relays []*wire.Relay
 }
 
@@ -517,6 +518,16 @@ func (f *fakeSeed) HandleRelay(r *wire.Relay) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.relays = append(f.relays, r)
+}
+
+func (f *fakeSeed) Received() []wire.Received {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []wire.Received
+	for id := range f.open {
+		out = append(out, wire.Received{Peer: id})
+	}
+	return out
 }
 
 func (f *fakeSeed) neighbours() map[wire.PeerID]bool {
@@ -685,8 +696,8 @@ func TestSeedingStopsWhenItOnlyAddsCopies(t *testing.T) {
 }
 
 // A network's sessions beyond MaxUnprovenPerNetwork wait outside the mesh
-// until a viewer on another network confirms an open channel with one of
-// those in it.
+// until a viewer on another network, or one already proven, confirms an
+// open channel with one of those in it.
 func TestNewcomersOfOneNetworkWaitForProof(t *testing.T) {
 	_, url := newHubServer(t, Config{MaxUnprovenPerNetwork: 2})
 	honest := joinWith(t, url, "720p", from("198.51.100.1"))
@@ -704,6 +715,20 @@ func TestNewcomersOfOneNetworkWaitForProof(t *testing.T) {
 	if !got[flood[0].id] || !got[flood[1].id] {
 		t.Fatalf("honest viewer's neighbours %v: want the network's first two sessions", got)
 	}
+	quiet := func(what string) {
+		t.Helper()
+		select {
+		case m := <-honest.msgs:
+			if p, ok := m.(*wire.Peers); ok && len(p.Add) > 0 {
+				t.Fatalf("%s: %+v joined the mesh", what, p.Add)
+			}
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	// Unproven sessions of one network cannot vouch for each other.
+	flood[1].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[0].id}}})
+	flood[0].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[1].id}}})
+	quiet("after two unproven sessions of one network vouched for each other")
 	// honest confirms an open channel with the first: the third comes in.
 	honest.send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[0].id}}})
 	for _, a := range next[*wire.Peers](honest).Add {
@@ -711,21 +736,38 @@ func TestNewcomersOfOneNetworkWaitForProof(t *testing.T) {
 			t.Fatalf("after proof, %s joined the mesh; want the network's third session", a.ID)
 		}
 	}
+	quiet("the fourth session came in unproven")
+	// A proven session vouches for its own network's: the fourth comes in.
+	flood[0].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[1].id}}})
+	for _, a := range next[*wire.Peers](honest).Add {
+		if a.ID != flood[3].id {
+			t.Fatalf("after the proven session vouched, %s joined the mesh; want the fourth", a.ID)
+		}
+	}
+}
+
+// The server's own seeder is proof enough: a swarm whose viewers all share
+// one network (one NAT) still fills its mesh, two sessions at a time.
+func TestSeederProvesViewersOfOneNetwork(t *testing.T) {
+	h, url := newHubServer(t, Config{MaxUnprovenPerNetwork: 1, SeedsPerRendition: 1})
+	seed := &fakeSeed{nbrs: map[wire.PeerID]bool{}, open: map[wire.PeerID]bool{}}
+	h.AddSeed("720p", wire.NewPeerID(), seed)
+	first := joinWith(t, url, "720p", from("203.0.113.5"))
+	second := joinWith(t, url, "720p", from("203.0.113.5"))
 	select {
-	case m := <-honest.msgs:
-		if p, ok := m.(*wire.Peers); ok {
-			t.Fatalf("the fourth session came in unproven: %+v", p)
+	case m := <-first.msgs:
+		if p, ok := m.(*wire.Peers); ok && len(p.Add) > 0 && p.Add[0].ID == second.id {
+			t.Fatal("the second session of the network came in before the first was proven")
 		}
 	case <-time.After(200 * time.Millisecond):
 	}
-	// Sessions on one network cannot vouch for each other.
-	flood[1].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[0].id}}})
-	flood[0].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[1].id}}})
-	select {
-	case m := <-honest.msgs:
-		if p, ok := m.(*wire.Peers); ok && len(p.Add) > 0 {
-			t.Fatalf("a session vouched for by its own network let another in: %+v", p)
+	seed.mu.Lock()
+	seed.open[first.id] = true
+	seed.mu.Unlock()
+	for {
+		p := next[*wire.Peers](first)
+		if len(p.Add) == 1 && p.Add[0].ID == second.id {
+			break
 		}
-	case <-time.After(200 * time.Millisecond):
 	}
 }

@@ -4,11 +4,12 @@ import (
 	"net/netip"
 
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
+	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
-// A session is nobody's neighbour on its word alone. Until a viewer on
-// another network lists it among its open data channels (stats.from), it
-// is on probation, and a network may have only
+// A session is nobody's neighbour on its word alone. Until the server's
+// own seeder, a viewer on another network or a proven viewer lists it among
+// its open data channels (stats.from), it is on probation, and a network may have only
 // Config.MaxUnprovenPerNetwork sessions on probation in the mesh at once;
 // the rest of its newcomers wait outside the mesh (they watch, and get
 // announcements, but hold nobody's slot) until one of those proves itself,
@@ -80,6 +81,25 @@ func (h *Hub) provenLocked(s *session) {
 	}
 	h.endProbationLocked(s)
 	s.proven = true
+}
+
+// seederChannels asks the seeders, outside the hub's lock (a seeder may
+// call into the hub holding its own), which viewers they have an open
+// channel with.
+func (h *Hub) seederChannels() []wire.PeerID {
+	h.mu.Lock()
+	peers := make([]LocalPeer, 0, len(h.seeds))
+	for _, ls := range h.seeds {
+		peers = append(peers, ls.peer)
+	}
+	h.mu.Unlock()
+	var open []wire.PeerID
+	for _, p := range peers {
+		for _, r := range p.Received() {
+			open = append(open, r.Peer)
+		}
+	}
+	return open
 }
 
 // unholdLocked forgets a held session that left.

@@ -249,7 +249,9 @@ func (s *session) statsLocked(m *wire.Stats) string {
 			continue
 		}
 		rx = append(rx, trust.Received{Peer: trust.ID(r.Peer), Bytes: r.Bytes})
-		if n := h.sessions[r.Peer]; n != nil && !(limitedNetwork(n.network) && n.network == s.network) {
+		// Sessions of one network cannot vouch for each other until one of
+		// them has been proven from outside it.
+		if n := h.sessions[r.Peer]; n != nil && (s.proven || n.network != s.network || !limitedNetwork(n.network)) {
 			h.provenLocked(n)
 		}
 	}
