@@ -346,7 +346,8 @@ type liar struct {
 	live     map[wire.PartID]bool // announced since it joined: what a player needs
 	received int64
 	claimed  int64
-	wants    int // WANTs it ignored or refused
+	wants    int                 // WANTs it ignored or refused
+	wantsBy  map[wire.PeerID]int // the same, by the neighbour that sent them
 }
 
 type liarConn struct {
@@ -366,6 +367,7 @@ func startLiar(ctx context.Context, swarmURL, network string, nope bool) (*liar,
 		nope: nope, api: peer.NewLoopbackAPI(),
 		conns: make(map[wire.PeerID]*liarConn), early: make(map[wire.PeerID][]*wire.Relay),
 		wanted: make(map[wire.PartID]bool), got: make(map[wire.PartID]bool), live: make(map[wire.PartID]bool),
+		wantsBy: make(map[wire.PeerID]int),
 	}
 	ready := make(chan struct{})
 	onMsg := func(m wire.Signal) {
@@ -548,6 +550,7 @@ func (l *liar) onFrame(c *liarConn, dc *webrtc.DataChannel, data []byte) {
 			}
 		case wire.FrameWant:
 			l.wants++
+			l.wantsBy[c.id]++
 			if l.nope {
 				reply, _ = wire.AppendFrame(nil, wire.ControlFrame{Type: wire.FrameNope, Part: f.Part})
 			}
@@ -593,6 +596,17 @@ func (l *liar) counters() (received int64, wants int, connected int) {
 		}
 	}
 	return l.received, l.wants, connected
+}
+
+// mostWantsFromOne is the most WANTs one neighbour sent it in vain.
+func (l *liar) mostWantsFromOne() int {
+	l.lmu.Lock()
+	defer l.lmu.Unlock()
+	most := 0
+	for _, n := range l.wantsBy {
+		most = max(most, n)
+	}
+	return most
 }
 
 func (l *liar) close() {

@@ -552,7 +552,7 @@ func (c *conn) handleFrameLocked(m webrtc.DataChannelMessage, post []func()) []f
 			}
 		case wire.FrameWant:
 			switch {
-			case !p.cfg.CanUpload || !p.holdsLocked(id):
+			case !p.cfg.CanUpload || !p.holdsLocked(id) || p.cfg.refuseWants:
 				c.queueControlLocked(wire.FrameNope, id)
 			case c.uploadingLocked(id):
 			case p.busyLocked():

@@ -96,6 +96,7 @@ type Config struct {
 	// Test hooks, reachable only from this package's tests.
 	frameSent    func(n int)                          // called with the size of every frame sent
 	withhold     func(frame []byte) bool              // frames it is true for are never sent: a peer that takes WANTs and never delivers
+	refuseWants  bool                                 // every WANT is answered NOPE: a peer that says HAVE and never delivers
 	frameHandled func(from wire.PeerID, frame []byte) // called after each frame received was handled
 }
 
@@ -533,18 +534,12 @@ func (p *Peer) runFetch(ctx context.Context, f *fetch, timeout time.Duration) {
 			p.mu.Unlock()
 			if idle >= timeout {
 				p.mu.Lock()
-				var post []func()
 				if c.incoming[id] == in {
 					p.log.Debug("abandoning a stalled transfer", "part", id.String(), "neighbour", short(c.id))
 					c.abandonLocked(id)
 					tried[c.id] = true
-					if in.req != nil { // our WANT, not a push
-						c.fruitless++
-						post = p.fruitlessLocked(c, nil)
-					}
 				}
 				p.mu.Unlock()
-				runAll(post)
 				continue
 			}
 			if !sleepOrWake(ctx, avail, timeout-idle) {
@@ -606,9 +601,14 @@ func (p *Peer) awaitRequest(ctx context.Context, c *conn, id wire.PartID, req *r
 				continue
 			}
 			p.log.Debug("neighbour stalled on a WANT", "part", id.String(), "neighbour", short(c.id))
+			// Only a WANT that got not a byte counts against c: a congested
+			// honest neighbour delivers slowly, a liar not at all.
+			var post []func()
+			if c.incoming[id] == nil {
+				c.fruitless++
+				post = p.fruitlessLocked(c, nil)
+			}
 			c.abandonLocked(id)
-			c.fruitless++
-			post := p.fruitlessLocked(c, nil)
 			p.mu.Unlock()
 			runAll(post)
 			return false

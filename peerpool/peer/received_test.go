@@ -87,8 +87,17 @@ func TestSilentNeighbourIsReported(t *testing.T) {
 // dropped and reported for "timeout" after wire.MaxFruitlessWants stalls;
 // an honest neighbour beside it keeps delivering and is kept.
 func TestNeighbourThatNeverDeliversIsDropped(t *testing.T) {
+	t.Run("stalls", func(t *testing.T) {
+		testNeverDelivers(t, Config{CanUpload: true, withhold: func(f []byte) bool { return wire.FrameType(f[0]) == wire.FrameData }}, wire.MaxFruitlessWants)
+	})
+	t.Run("NOPEs", func(t *testing.T) {
+		testNeverDelivers(t, Config{CanUpload: true, refuseWants: true}, wire.MaxUnprovenNopes)
+	})
+}
+
+func testNeverDelivers(t *testing.T, liarCfg Config, wants int) {
 	s := newSwarm(t)
-	liar := s.add("", Config{CanUpload: true, withhold: func(f []byte) bool { return wire.FrameType(f[0]) == wire.FrameData }})
+	liar := s.add("", liarCfg)
 	reports := make(chan string, 4)
 	b := s.add("", Config{CanUpload: true, OnBadPeer: func(p wire.PeerID, reason string) {
 		if p == liar.cfg.ID {
@@ -97,7 +106,12 @@ func TestNeighbourThatNeverDeliversIsDropped(t *testing.T) {
 	}})
 	s.link(liar, b)
 	waitFor(t, func() bool { return len(b.Received()) == 1 })
-	for i := range wire.MaxFruitlessWants {
+	for i := range wants {
+		select {
+		case r := <-reports:
+			t.Fatalf("reported (%s) after only %d WANTs", r, i)
+		default:
+		}
 		p := makePart(uint64(10+i), 20_000)
 		b.Expect(p.ann)
 		liar.Offer(p.id, p.data)
@@ -112,7 +126,7 @@ func TestNeighbourThatNeverDeliversIsDropped(t *testing.T) {
 			t.Errorf("reported %q, want %q", r, wire.ReasonTimeout)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatalf("a neighbour that let %d WANTs stall in a row was not reported", wire.MaxFruitlessWants)
+		t.Fatalf("a neighbour that let %d WANTs come to nothing was not reported", wants)
 	}
 	if n := len(b.Received()); n != 0 {
 		t.Errorf("the liar is still a neighbour (%d open)", n)

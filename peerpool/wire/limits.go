@@ -45,9 +45,9 @@ const (
 	ConnectTimeoutMs = 10000
 	// A neighbour that takes WANTs and never delivers is dropped and
 	// reported ("timeout"): after MaxFruitlessWants WANTs in a row that it
-	// let stall, or, while it has never delivered a verified byte,
+	// let stall without sending a byte, or, while it has never delivered a verified byte,
 	// MaxUnprovenNopes NOPEs. A busy honest peer NOPEs too, but it also
 	// delivers, and each delivery starts the count again.
 	MaxFruitlessWants = 4
-	MaxUnprovenNopes  = 16
+	MaxUnprovenNopes  = 8
 )

@@ -29,7 +29,7 @@ export const MAX_HAVE = 600;
 export const MAX_ANNOUNCED = 600;
 export const CONNECT_TIMEOUT_MS = 10000;
 export const MAX_FRUITLESS_WANTS = 4;
-export const MAX_UNPROVEN_NOPES = 16;
+export const MAX_UNPROVEN_NOPES = 8;
 const MAX_MSN = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 const MAX_PART_INDEX = 1000;
 
