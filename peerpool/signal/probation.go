@@ -41,11 +41,17 @@ func (h *Hub) admitLocked(s *session) {
 	} else {
 		s.proven = true
 	}
-	h.applyLocked(h.mesh.Join(string(s.id), tracker.PeerParams{
+	h.applyLocked(h.mesh.Join(string(s.id), s.params()))
+}
+
+// params are what the tracker is told of s.
+func (s *session) params() tracker.PeerParams {
+	return tracker.PeerParams{
 		CanUpload:    s.canUpload,
 		UploadCapBps: s.uploadCap,
 		Rendition:    s.rendition,
-	}))
+		Unproven:     s.admitted && !s.proven,
+	}
 }
 
 // endProbationLocked takes s off its network's probation count (it proved
@@ -81,6 +87,9 @@ func (h *Hub) provenLocked(s *session) {
 	}
 	h.endProbationLocked(s)
 	s.proven = true
+	if s.admitted {
+		h.applyLocked(h.mesh.Update(string(s.id), s.params()))
+	}
 }
 
 // seederChannels asks the seeders, outside the hub's lock (a seeder may

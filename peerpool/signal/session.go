@@ -11,7 +11,6 @@ import (
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
 
-	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/trust"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -211,7 +210,7 @@ func (s *session) handle(msg wire.Signal) string {
 		if m.Rendition != s.rendition {
 			s.rendition = m.Rendition
 			// Neighbours are kept; Rebalance gathers it with its new rendition.
-			h.applyLocked(h.mesh.Update(string(s.id), tracker.PeerParams{CanUpload: s.canUpload, UploadCapBps: s.uploadCap, Rendition: s.rendition}))
+			h.applyLocked(h.mesh.Update(string(s.id), s.params()))
 			s.sendRecentLocked()
 			after = h.refreshSeedsLocked(time.Now())
 		}

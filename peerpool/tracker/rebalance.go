@@ -314,7 +314,7 @@ func (s *Swarm) validMove(m *move) bool {
 	}
 	for i, e := range m.add {
 		a, b := e[0], e[1]
-		if !validEdge(a, b) {
+		if !validEdge(a, b) || a.params.Unproven || b.params.Unproven {
 			return false
 		}
 		for _, f := range m.add[:i] {

@@ -20,6 +20,11 @@ type PeerParams struct {
 	// Rendition the peer is playing. Joins ignore it; Rebalance gathers
 	// the viewers of a rendition (Config.SameRendition).
 	Rendition string
+	// Unproven: the server has not seen the peer open a data channel yet.
+	// It takes only free slots (and displaces one link for its first, so
+	// it can prove itself in a full mesh), and nobody is given it as a
+	// new neighbour.
+	Unproven bool
 }
 
 // Change is one message for the signaling layer: peer Peer must connect to
@@ -161,6 +166,9 @@ func (s *Swarm) reindex(p *peer) {
 		place(p, famUp, &s.up)
 	} else {
 		place(p, famUp, nil)
+	}
+	if p.params.Unproven {
+		fr = nil
 	}
 	place(p, famUpD, ud)
 	place(p, famFree, fr)
@@ -464,7 +472,7 @@ func (s *Swarm) findSplit(x *peer, maxBucket int, noSeeds bool) (bestA, bestB *p
 		var b *peer
 		for _, e := range a.nbrs {
 			c := e.p
-			if c.nmark == nm || !(x.up() || c.up()) || c.isApart(x) {
+			if c.nmark == nm || !(x.up() || c.up()) || c.isApart(x) || c.params.Unproven {
 				continue
 			}
 			if !x.up() && (!c.up() || a.upN < 2 || c.upN < 2) {
@@ -547,6 +555,15 @@ func (s *Swarm) fill(x *peer, want int) {
 	if x.deg() >= want || x.shunned {
 		return
 	}
+	if x.params.Unproven {
+		for _, c := range s.pick(x, want-x.deg(), nil) {
+			s.addEdge(x, c)
+		}
+		if x.deg() == 0 {
+			s.evictAttach(x)
+		}
+		return
+	}
 	if x.deg() == 0 && want >= 2 {
 		// The first link decides x's depth: when the best free slot is
 		// DepthSlack hops deeper than a full non-seed uploader, split one
@@ -574,9 +591,12 @@ func (s *Swarm) fill(x *peer, want int) {
 // serveNeedy gives an uploader's spare slots to peers below
 // MinNeighbours.
 func (s *Swarm) serveNeedy(x *peer) {
+	if x.params.Unproven {
+		return // nobody is given it until it has proved itself
+	}
 	for tries := 2 * sampleTry; tries > 0 && x.deg() < s.cfg.MaxNeighbours && len(s.needy.items) > 0; tries-- {
 		c := s.needy.items[s.cfg.Rand.IntN(len(s.needy.items))]
-		if validEdge(x, c) {
+		if validEdge(x, c) && !c.params.Unproven {
 			s.addEdge(x, c)
 		}
 	}
@@ -713,7 +733,8 @@ func (s *Swarm) leave(x *peer) {
 		}
 		for j := i + 1; j < len(nb); j++ {
 			b := nb[j]
-			if !paired[j] && a.deg() < s.cfg.MaxNeighbours && b.deg() < s.cfg.MaxNeighbours && validEdge(a, b) {
+			if !paired[j] && a.deg() < s.cfg.MaxNeighbours && b.deg() < s.cfg.MaxNeighbours && validEdge(a, b) &&
+				!a.params.Unproven && !b.params.Unproven {
 				s.addEdge(a, b)
 				paired[i], paired[j] = true, true
 				break

@@ -101,7 +101,7 @@ func check(t *testing.T, s *Swarm, minDeg bool) {
 			if p.in[famUpD] != &s.upD[bucketOf(p.depth)] || p.in[famUp] != &s.up {
 				t.Fatalf("peer %s up index wrong", id)
 			}
-			wantFree := p.deg() < cfg.MaxNeighbours
+			wantFree := p.deg() < cfg.MaxNeighbours && !p.params.Unproven
 			if wantFree && p.in[famFree] != &s.free[bucketOf(p.depth)] || !wantFree && p.in[famFree] != nil {
 				t.Fatalf("peer %s free index wrong", id)
 			}

@@ -104,3 +104,35 @@ func TestSetSeedsInstallsExactlyThose(t *testing.T) {
 	}
 	check(t, s, false)
 }
+
+func TestUnprovenPeerTakesFreeSlotsOnly(t *testing.T) {
+	// Degrees of 4 with 12 peers joined at 4: every slot taken.
+	s, _ := newTest(11, func(c *Config) { c.MaxNeighbours, c.MinNeighbours, c.JoinNeighbours = 4, 2, 4 })
+	for i := range 12 {
+		s.Join(fmt.Sprint("p", i), up(0))
+	}
+	before := s.Snapshot().Links
+	p := up(0)
+	p.Unproven = true
+	s.Join("x", p)
+	n := len(s.Neighbours("x"))
+	if n == 0 {
+		t.Fatal("unproven newcomer got no link at all: it could never prove itself")
+	}
+	// It takes free slots, and displaces at most one link for its first:
+	// never splits links to get more.
+	if after := s.Snapshot().Links; after < before+n-1 {
+		t.Errorf("links %d → %d for a newcomer with %d: it broke more than one existing link", before, after, n)
+	}
+	// Nobody new is given it while it is unproven.
+	for i := range 5 {
+		id := fmt.Sprint("y", i)
+		s.Join(id, up(0))
+		if slices.Contains(s.Neighbours(id), "x") {
+			t.Errorf("newcomer %s was given the unproven peer", id)
+		}
+	}
+	p.Unproven = false
+	s.Update("x", p)
+	check(t, s, false)
+}
