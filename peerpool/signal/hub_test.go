@@ -695,25 +695,29 @@ func TestSeedingStopsWhenItOnlyAddsCopies(t *testing.T) {
 	}
 }
 
-// A network's sessions beyond MaxUnprovenPerNetwork wait outside the mesh
-// until a viewer on another network, or one already proven, confirms an
-// open channel with one of those in it.
+// A network's sessions after its first are on probation, at most
+// MaxUnprovenPerNetwork of them in the mesh; the rest wait outside it until
+// a viewer on another network, or one already proven from outside, confirms
+// an open channel with one of those in it.
 func TestNewcomersOfOneNetworkWaitForProof(t *testing.T) {
 	_, url := newHubServer(t, Config{MaxUnprovenPerNetwork: 2})
 	honest := joinWith(t, url, "720p", from("198.51.100.1"))
 	var flood []*client
-	for range 4 {
+	for range 5 {
 		flood = append(flood, joinWith(t, url, "720p", from("203.0.113.5")))
 	}
-	// honest is told of the first two only.
+	// honest is told of the first three only: the network's first and two
+	// on probation.
 	got := map[wire.PeerID]bool{}
-	for len(got) < 2 {
+	for len(got) < 3 {
 		for _, a := range next[*wire.Peers](honest).Add {
 			got[a.ID] = true
 		}
 	}
-	if !got[flood[0].id] || !got[flood[1].id] {
-		t.Fatalf("honest viewer's neighbours %v: want the network's first two sessions", got)
+	for i := range 3 {
+		if !got[flood[i].id] {
+			t.Fatalf("honest viewer's neighbours %v: want the network's first three sessions", got)
+		}
 	}
 	quiet := func(what string) {
 		t.Helper()
@@ -725,23 +729,24 @@ func TestNewcomersOfOneNetworkWaitForProof(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	// Unproven sessions of one network cannot vouch for each other.
-	flood[1].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[0].id}}})
-	flood[0].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[1].id}}})
-	quiet("after two unproven sessions of one network vouched for each other")
-	// honest confirms an open channel with the first: the third comes in.
-	honest.send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[0].id}}})
-	for _, a := range next[*wire.Peers](honest).Add {
-		if a.ID != flood[2].id {
-			t.Fatalf("after proof, %s joined the mesh; want the network's third session", a.ID)
-		}
-	}
-	quiet("the fourth session came in unproven")
-	// A proven session vouches for its own network's: the fourth comes in.
-	flood[0].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[1].id}}})
+	// The network's own sessions, the first included, cannot vouch for
+	// each other.
+	flood[0].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[1].id}, {Peer: flood[2].id}}})
+	flood[1].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[2].id}}})
+	quiet("after sessions of one network vouched for each other")
+	// honest confirms an open channel with one on probation: the fourth comes in.
+	honest.send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[1].id}}})
 	for _, a := range next[*wire.Peers](honest).Add {
 		if a.ID != flood[3].id {
-			t.Fatalf("after the proven session vouched, %s joined the mesh; want the fourth", a.ID)
+			t.Fatalf("after proof, %s joined the mesh; want the network's fourth session", a.ID)
+		}
+	}
+	quiet("the fifth session came in unproven")
+	// A session proven from outside vouches for its own network's.
+	flood[1].send(&wire.Stats{Rendition: "720p", LagMs: -1, From: []wire.Received{{Peer: flood[2].id}}})
+	for _, a := range next[*wire.Peers](honest).Add {
+		if a.ID != flood[4].id {
+			t.Fatalf("after the proven session vouched, %s joined the mesh; want the fifth", a.ID)
 		}
 	}
 }
@@ -752,6 +757,7 @@ func TestSeederProvesViewersOfOneNetwork(t *testing.T) {
 	h, url := newHubServer(t, Config{MaxUnprovenPerNetwork: 1, SeedsPerRendition: 1})
 	seed := &fakeSeed{nbrs: map[wire.PeerID]bool{}, open: map[wire.PeerID]bool{}}
 	h.AddSeed("720p", wire.NewPeerID(), seed)
+	joinWith(t, url, "720p", from("203.0.113.5")) // the network's first: not on probation
 	first := joinWith(t, url, "720p", from("203.0.113.5"))
 	second := joinWith(t, url, "720p", from("203.0.113.5"))
 	select {

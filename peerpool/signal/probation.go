@@ -7,15 +7,20 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
-// A session is nobody's neighbour on its word alone. Until the server's
-// own seeder, a viewer on another network or a proven viewer lists it among
-// its open data channels (stats.from), it is on probation, and a network may have only
-// Config.MaxUnprovenPerNetwork sessions on probation in the mesh at once;
+// A network's second and later sessions are nobody's neighbour on their
+// word alone. Until the server's own seeder, a viewer on another network or
+// a proven viewer lists one among its open data channels (stats.from), it
+// is on probation: it takes only free slots and nobody is given it; and a
+// network may have only Config.MaxUnprovenPerNetwork sessions on probation
+// in the mesh at once;
 // the rest of its newcomers wait outside the mesh (they watch, and get
 // announcements, but hold nobody's slot) until one of those proves itself,
 // is taken out of the mesh or leaves. A flood of idle sessions from one
 // network then holds a few slots for the length of a connection timeout,
-// not every slot of the swarm. Loopback without X-Forwarded-For names
+// not every slot of the swarm. A network's first session is not on
+// probation: the usual viewer, alone on its network, joins the mesh as
+// before and the swarm forms at full speed (an idle one is dropped by its
+// neighbours' connection timeout). Loopback without X-Forwarded-For names
 // nobody and is not limited.
 
 // limitedNetwork reports whether per-network limits apply to network.
@@ -23,10 +28,15 @@ func limitedNetwork(network netip.Prefix) bool {
 	return network.IsValid() && !network.Addr().IsLoopback()
 }
 
+// onProbation: s is not its network's only session.
+func (h *Hub) onProbation(s *session) bool {
+	return limitedNetwork(s.network) && h.networks[s.network] > 1
+}
+
 // admitOrHoldLocked puts a joined session into the mesh, or holds it back
 // while its network has enough sessions on probation.
 func (h *Hub) admitOrHoldLocked(s *session) {
-	if limitedNetwork(s.network) && h.unproven[s.network] >= h.cfg.MaxUnprovenPerNetwork {
+	if h.onProbation(s) && h.unproven[s.network] >= h.cfg.MaxUnprovenPerNetwork {
 		h.held[s.network] = append(h.held[s.network], s)
 		h.log.Debug("viewer waits outside the mesh: its network has sessions on probation", "peer", s.id, "network", s.network)
 		return
@@ -36,7 +46,7 @@ func (h *Hub) admitOrHoldLocked(s *session) {
 
 func (h *Hub) admitLocked(s *session) {
 	s.admitted = true
-	if limitedNetwork(s.network) {
+	if h.onProbation(s) {
 		h.unproven[s.network]++
 	} else {
 		s.proven = true
@@ -79,9 +89,11 @@ func (h *Hub) endProbationLocked(s *session) {
 	}
 }
 
-// provenLocked records that a viewer on another network has an open data
-// channel with s.
+// provenLocked records that the server's seeder, a viewer on another
+// network or a vouching session of its own has an open data channel with
+// s: it is off probation, and may vouch for its own network in turn.
 func (h *Hub) provenLocked(s *session) {
+	s.vouching = true
 	if s.proven {
 		return
 	}

@@ -44,6 +44,9 @@ type session struct {
 	// Probation (probation.go): admitted to the mesh, proven by a viewer
 	// on another network, or taken off its network's probation count.
 	admitted, proven, offProbation bool
+	// vouching: proven from outside its network (or by one so proven), so
+	// its word counts for its own network's sessions.
+	vouching bool
 }
 
 func newSession(h *Hub, c *websocket.Conn, remote string, network netip.Prefix) *session {
@@ -250,7 +253,7 @@ func (s *session) statsLocked(m *wire.Stats) string {
 		rx = append(rx, trust.Received{Peer: trust.ID(r.Peer), Bytes: r.Bytes})
 		// Sessions of one network cannot vouch for each other until one of
 		// them has been proven from outside it.
-		if n := h.sessions[r.Peer]; n != nil && (s.proven || n.network != s.network || !limitedNetwork(n.network)) {
+		if n := h.sessions[r.Peer]; n != nil && (s.vouching || n.network != s.network || !limitedNetwork(n.network)) {
 			h.provenLocked(n)
 		}
 	}

@@ -648,12 +648,19 @@ func (s *Swarm) Update(id string, p PeerParams) []Change {
 }
 
 func (s *Swarm) update(x *peer, p PeerParams) {
-	wasUp := x.up()
+	wasUp, wasUnproven := x.up(), x.params.Unproven
 	s.account(x, -1)
 	x.params = p
 	s.account(x, 1)
 	if wasUp == x.up() {
 		s.reindex(x)
+		if wasUnproven && !p.Unproven {
+			// Proven: it may now be given to others and fill like anyone.
+			s.fill(x, s.cfg.JoinNeighbours)
+			if x.up() {
+				s.serveNeedy(x)
+			}
+		}
 		return
 	}
 	for _, e := range x.nbrs {
