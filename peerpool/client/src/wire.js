@@ -93,7 +93,7 @@ const CLIENT_KEYS = {
   signal: ['to', 'sdp', 'candidate'],
   have: ['parts'],
   rendition: ['rendition'],
-  stats: ['rendition', 'httpBytes', 'p2pBytes', 'uploadBytes', 'stalls', 'stallMs', 'lagMs', 'peers'],
+  stats: ['rendition', 'httpBytes', 'p2pBytes', 'uploadBytes', 'stalls', 'stallMs', 'lagMs', 'peers', 'from'],
   report: ['peer', 'reason'],
 };
 
@@ -125,6 +125,15 @@ export function encodeSignal(m) {
         if (!isInt(m[k], 0, MAX_MSN)) throw new Error('stats: bad ' + k);
       }
       if (!isInt(m.lagMs, -1, MAX_MSN)) throw new Error('stats: bad lagMs');
+      if (m.from !== undefined) {
+        if (!Array.isArray(m.from) || m.from.length > 64) throw new Error('stats: bad from');
+        const seen = new Set();
+        for (const e of m.from) {
+          if (!e || Object.keys(e).some((k) => k !== 'peer' && k !== 'bytes') || !validPeerID(e.peer) ||
+            !isInt(e.bytes, 0, MAX_MSN) || seen.has(e.peer)) throw new Error('stats: bad from entry');
+          seen.add(e.peer);
+        }
+      }
       break;
     case 'report':
       if (!validPeerID(m.peer) || !['hash-mismatch', 'protocol', 'timeout'].includes(m.reason)) throw new Error('report: bad');

@@ -14,6 +14,9 @@ import { sha256 } from '../src/sha256.js';
 
 globalThis.location = { href: 'http://127.0.0.1/live/show/' };
 
+// The neighbours' PeerIDs, as the server hands them out.
+const UP = 'a'.repeat(32), DOWN = 'b'.repeat(32);
+
 const hex = (d) => Array.from(d, (b) => (b < 16 ? '0' : '') + b.toString(16)).join('');
 
 function neighbour(s, id, sent) {
@@ -38,8 +41,8 @@ async function run(c) {
   const a = { t: 'part', id, size: c.size, sha256: hex(sha256(data)), durationMs: 500, independent: true, chunkSize: c.chunkSize, chunks };
   s.announced.set(key, a);
   const fromUp = [], toDown = [];
-  const up = neighbour(s, 'up', fromUp);
-  const down = neighbour(s, 'down', toDown);
+  const up = neighbour(s, UP, fromUp);
+  const down = neighbour(s, DOWN, toDown);
   up.inflight.set(key, { asm: new W.Assembler(a), wantAt: performance.now(), firstAt: 0 }); // our WANT to up
 
   const bad = c.corrupt >= 0 ? data.slice() : data;
@@ -65,7 +68,7 @@ async function run(c) {
   await new Promise((r) => setTimeout(r, 50)); // the whole-part hash is async
   if (c.corrupt >= 0) {
     if (downBytes() > c.corrupt * c.chunkSize) problems.push('down got ' + downBytes() + ' bytes, past the corrupted chunk at ' + c.corrupt * c.chunkSize);
-    if (s.neighbours.has('up') || s.counters.hashMismatches !== 1) problems.push('up was not dropped for the bad chunk');
+    if (s.neighbours.has(UP) || s.counters.hashMismatches !== 1) problems.push('up was not dropped for the bad chunk');
   } else if (c.size <= c.chunkSize) {
     // One chunk: the whole part, stored and offered once its hash is checked.
     if (!s.store.has(key) || !toDown.some((f) => f.type === W.HAVE)) problems.push('the one-chunk part was not stored and offered');
@@ -83,8 +86,10 @@ async function run(c) {
     const msgs = [];
     s.send = (m) => msgs.push(m);
     s.sendStats();
+    // As sent: through the encoder that checks what the server accepts.
+    try { W.encodeSignal(msgs[0]); } catch (e) { problems.push('the stats message would not be sent: ' + e.message); }
     const from = msgs.length === 1 && msgs[0].from;
-    const line = from && from.find((e) => e.peer === 'up');
+    const line = from && from.find((e) => e.peer === UP);
     if (!line || line.bytes !== c.size) problems.push('stats.from ' + JSON.stringify(from) + ' does not confirm up\'s ' + c.size + ' bytes');
   }
   s.welcome = null;
