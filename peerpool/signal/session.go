@@ -308,7 +308,10 @@ func (s *session) reportLocked(m *wire.Report) func() {
 		h.endProbationLocked(s)
 		h.log.Info("viewer's reports no longer count: it reported most of its neighbours", "peer", s.id, "remote", s.remote)
 	}
-	if !banning && !bad.unreachable && h.ledger.Unreachable(trust.ID(bad.id), time.Now()) {
+	// Only a viewer that offers to upload can be one that gives nothing:
+	// nobody asks a viewer that opted out, so no delivery would ever vouch
+	// for it against two networks' word.
+	if !banning && bad.canUpload && !bad.unreachable && h.ledger.Unreachable(trust.ID(bad.id), time.Now()) {
 		bad.unreachable = true
 		h.applyLocked(h.mesh.Shun(string(bad.id)))
 		h.endProbationLocked(bad)
