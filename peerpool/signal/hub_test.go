@@ -637,6 +637,20 @@ func TestUnreachableViewerIsShunned(t *testing.T) {
 	if !shunned() {
 		t.Fatal("two networks got nothing from the viewer and it was not shunned")
 	}
+	// A viewer that opted out of uploading is never asked for anything:
+	// two networks' timeouts do not take it out of the mesh.
+	leaf := dialWith(t, url, from("203.0.113.10"))
+	leaf.send(&wire.Join{V: 1, Rendition: "720p"})
+	leaf.id = next[*wire.Welcome](leaf).ID
+	a.send(&wire.Report{Peer: leaf.id, Reason: "timeout"})
+	removed(a, leaf.id)
+	b.send(&wire.Report{Peer: leaf.id, Reason: "timeout"})
+	removed(b, leaf.id)
+	mesh.mu.Lock()
+	if slices.Contains(mesh.shunned, string(leaf.id)) {
+		t.Error("a viewer that does not upload was taken out of the mesh on two timeouts")
+	}
+	mesh.mu.Unlock()
 	// Still in the swarm: it relays to a newcomer.
 	c := joinWith(t, url, "720p", from("198.51.100.3"))
 	silent.send(&wire.Relay{To: c.id, SDP: &wire.SDP{Type: "offer", SDP: "v=0"}})
