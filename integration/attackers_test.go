@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -219,11 +220,7 @@ func (sc *swarmClient) endReason() string {
 func (sc *swarmClient) currentNeighbours() map[wire.PeerID]wire.PeerInfo {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	out := make(map[wire.PeerID]wire.PeerInfo, len(sc.neighbours))
-	for id, i := range sc.neighbours {
-		out[id] = i
-	}
-	return out
+	return maps.Clone(sc.neighbours)
 }
 
 func (sc *swarmClient) peerEvents() []peerEvent {
@@ -448,15 +445,7 @@ func (l *liar) connect(a wire.PeerInfo) {
 		if cand == nil {
 			return
 		}
-		init := cand.ToJSON()
-		wc := &wire.Candidate{Candidate: init.Candidate}
-		if init.SDPMid != nil {
-			wc.SDPMid = *init.SDPMid
-		}
-		if init.SDPMLineIndex != nil {
-			wc.SDPMLineIndex = int(*init.SDPMLineIndex)
-		}
-		l.send(&wire.Relay{To: c.id, Candidate: wc})
+		l.send(&wire.Relay{To: c.id, Candidate: peer.CandidateToWire(cand.ToJSON())})
 	})
 	l.lmu.Lock()
 	l.conns[a.ID] = c
@@ -501,13 +490,7 @@ func (l *liar) handleRelay(c *liarConn, r *wire.Relay) {
 			l.flush(c)
 		}
 	case r.Candidate != nil && r.Candidate.Candidate != "":
-		init := webrtc.ICECandidateInit{Candidate: r.Candidate.Candidate}
-		if r.Candidate.SDPMid != "" {
-			mid := r.Candidate.SDPMid
-			init.SDPMid = &mid
-		}
-		idx := uint16(r.Candidate.SDPMLineIndex)
-		init.SDPMLineIndex = &idx
+		init := peer.CandidateFromWire(r.Candidate)
 		if c.pc.RemoteDescription() == nil {
 			c.cands = append(c.cands, init)
 			return
@@ -707,11 +690,7 @@ func truncateReason(s string) string { return s[:min(len(s), 100)] }
 func (tp *signalTap) current() map[wire.PeerID]wire.PeerInfo {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	out := make(map[wire.PeerID]wire.PeerInfo, len(tp.neighbours))
-	for id, i := range tp.neighbours {
-		out[id] = i
-	}
-	return out
+	return maps.Clone(tp.neighbours)
 }
 
 func (tp *signalTap) added() []wire.PeerInfo {

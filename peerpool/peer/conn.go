@@ -120,15 +120,7 @@ func (p *Peer) newConn(info wire.PeerInfo, offerer bool) (*conn, error) {
 		if cand == nil {
 			return
 		}
-		init := cand.ToJSON()
-		wc := &wire.Candidate{Candidate: init.Candidate}
-		if init.SDPMid != nil {
-			wc.SDPMid = *init.SDPMid
-		}
-		if init.SDPMLineIndex != nil {
-			wc.SDPMLineIndex = int(*init.SDPMLineIndex)
-		}
-		c.relay(&wire.Relay{To: c.id, Candidate: wc})
+		c.relay(&wire.Relay{To: c.id, Candidate: CandidateToWire(cand.ToJSON())})
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		c.log.Debug("connection state", "state", s.String())
@@ -291,13 +283,7 @@ func (c *conn) handleSignal(r *wire.Relay) error {
 		if r.Candidate.Candidate == "" { // end of candidates
 			return nil
 		}
-		init := webrtc.ICECandidateInit{Candidate: r.Candidate.Candidate}
-		if r.Candidate.SDPMid != "" {
-			mid := r.Candidate.SDPMid
-			init.SDPMid = &mid
-		}
-		idx := uint16(r.Candidate.SDPMLineIndex)
-		init.SDPMLineIndex = &idx
+		init := CandidateFromWire(r.Candidate)
 		if c.pc.RemoteDescription() == nil {
 			if len(c.cands) < 64 {
 				c.cands = append(c.cands, init)
