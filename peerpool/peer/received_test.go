@@ -88,10 +88,15 @@ func TestSilentNeighbourIsReported(t *testing.T) {
 // an honest neighbour beside it keeps delivering and is kept.
 func TestNeighbourThatNeverDeliversIsDropped(t *testing.T) {
 	t.Run("stalls", func(t *testing.T) {
-		testNeverDelivers(t, Config{CanUpload: true, withhold: func(f []byte) bool { return wire.FrameType(f[0]) == wire.FrameData }}, wire.MaxFruitlessWants)
+		testNeverDelivers(t, Config{CanUpload: true, rewrite: func(f []byte) []byte {
+			if wire.FrameType(f[0]) == wire.FrameData {
+				return nil
+			}
+			return f
+		}}, wire.MaxFruitlessWants)
 	})
 	t.Run("NOPEs", func(t *testing.T) {
-		testNeverDelivers(t, Config{CanUpload: true, refuseWants: true}, wire.MaxUnprovenNopes)
+		testNeverDelivers(t, Config{CanUpload: true, rewrite: nopeForData}, wire.MaxUnprovenNopes)
 	})
 }
 
@@ -131,4 +136,21 @@ func testNeverDelivers(t *testing.T, liarCfg Config, wants int) {
 	if n := len(b.Received()); n != 0 {
 		t.Errorf("the liar is still a neighbour (%d open)", n)
 	}
+}
+
+// nopeForData answers every WANT with NOPE instead of DATA: a neighbour
+// that says HAVE and never delivers.
+func nopeForData(f []byte) []byte {
+	if wire.FrameType(f[0]) != wire.FrameData {
+		return f
+	}
+	df, err := wire.ParseFrame(f)
+	if err != nil || df.(wire.DataFrame).Offset != 0 {
+		return nil
+	}
+	nope, err := wire.AppendFrame(nil, wire.ControlFrame{Type: wire.FrameNope, Part: df.(wire.DataFrame).Part})
+	if err != nil {
+		panic(err)
+	}
+	return nope
 }

@@ -1,14 +1,12 @@
-package peer
+package exchange
 
 import (
-	"sync"
 	"time"
 
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
 // store holds verified parts, newest last, bounded by count and bytes.
-// Not safe for concurrent use (the Peer's mutex guards it).
 type store struct {
 	maxParts int
 	maxBytes int
@@ -98,34 +96,28 @@ func (s *idSet) del(id wire.PartID) { delete(s.m, id) }
 // frame can be larger than the burst). A transfer of n bytes starting with
 // a full bucket thus lasts at least (n − burst − last frame) / rate.
 type bucket struct {
-	mu     sync.Mutex
 	rate   float64 // bytes per second
 	burst  float64
 	tokens float64
 	last   time.Time
 }
 
-func newBucket(rateBps int64) *bucket {
-	b := &bucket{rate: float64(rateBps), burst: float64(rateBps) / 10, last: time.Now()}
+func newBucket(rateBps int64, now time.Time) *bucket {
+	b := &bucket{rate: float64(rateBps), burst: float64(rateBps) / 10, last: now}
 	b.tokens = b.burst
 	return b
 }
 
-// wait is how long until a frame may be sent (0: now).
-func (b *bucket) wait() time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := time.Now()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	b.last = now
-	if b.tokens >= 0 {
-		return 0
+// readyAt is when a frame may be sent (now or earlier: at once).
+func (b *bucket) readyAt(now time.Time) time.Time {
+	if now.After(b.last) {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+		b.last = now
 	}
-	return time.Duration(-b.tokens/b.rate*float64(time.Second)) + time.Millisecond
+	if b.tokens >= 0 {
+		return now
+	}
+	return now.Add(time.Duration(-b.tokens/b.rate*float64(time.Second)) + time.Millisecond)
 }
 
-func (b *bucket) spend(n int) {
-	b.mu.Lock()
-	b.tokens -= float64(n)
-	b.mu.Unlock()
-}
+func (b *bucket) spend(n int) { b.tokens -= float64(n) }

@@ -1,4 +1,4 @@
-package peer
+package exchange
 
 import (
 	"time"
@@ -28,52 +28,52 @@ const busyUploads = wire.BusyUploads
 const maxDeclined = wire.MaxDeclined
 
 type declined struct {
-	c  *conn
+	n  *neighbour
 	id wire.PartID
 }
 
-// busyLocked reports whether the queued DATA would take longer than
+// busy reports whether the queued DATA would take longer than
 // busyHorizon to send at the upload cap. The seed never declines: it is
 // the server, pushing what the swarm cannot yet carry.
-func (p *Peer) busyLocked() bool {
-	if p.cfg.Seed {
+func (m *Machine) busy() bool {
+	if m.cfg.Seed {
 		return false
 	}
 	var bytes, uploads int
-	for _, c := range p.conns {
-		for _, u := range c.uploads {
+	for _, n := range m.neighbours {
+		for _, u := range n.uploads {
 			uploads++
 			bytes += u.total - u.sent
 		}
 	}
-	if p.cfg.UploadCapBps > 0 {
-		return float64(bytes) > float64(p.cfg.UploadCapBps)*busyHorizon.Seconds()
+	if m.cfg.UploadCapBps > 0 {
+		return float64(bytes) > float64(m.cfg.UploadCapBps)*busyHorizon.Seconds()
 	}
 	return uploads >= busyUploads
 }
 
-// declineLocked answers a WANT with NOPE because this peer is busy, and
+// decline answers a WANT with NOPE because this peer is busy, and
 // remembers to offer the part again.
-func (p *Peer) declineLocked(c *conn, id wire.PartID) {
-	p.st.Declined++
-	c.queueControlLocked(wire.FrameNope, id)
-	if len(p.declined) >= maxDeclined {
-		p.declined = p.declined[1:]
+func (m *Machine) decline(now time.Time, n *neighbour, id wire.PartID) {
+	m.st.Declined++
+	m.queueControl(now, n, wire.FrameNope, id)
+	if len(m.declined) >= maxDeclined {
+		m.declined = m.declined[1:]
 	}
-	p.declined = append(p.declined, declined{c, id})
+	m.declined = append(m.declined, declined{n, id})
 }
 
-// reofferLocked says HAVE again for the parts declined while busy, once
+// reoffer says HAVE again for the parts declined while busy, once
 // this peer is no longer busy, to the neighbours that asked and still do
 // not have them.
-func (p *Peer) reofferLocked() {
-	if len(p.declined) == 0 || p.busyLocked() {
+func (m *Machine) reoffer(now time.Time) {
+	if len(m.declined) == 0 || m.busy() {
 		return
 	}
-	for _, d := range p.declined {
-		if !d.c.closed && d.c.open && !d.c.has.has(d.id) && p.holdsLocked(d.id) && !d.c.uploadingLocked(d.id) {
-			d.c.queueControlLocked(wire.FrameHave, d.id)
+	for _, d := range m.declined {
+		if !d.n.closed && d.n.open && !d.n.has.has(d.id) && m.holds(d.id) && !d.n.uploading(d.id) {
+			m.queueControl(now, d.n, wire.FrameHave, d.id)
 		}
 	}
-	p.declined = p.declined[:0]
+	m.declined = m.declined[:0]
 }

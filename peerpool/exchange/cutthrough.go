@@ -1,4 +1,4 @@
-package peer
+package exchange
 
 import (
 	"time"
@@ -18,15 +18,15 @@ import (
 // failed and nothing else brought the part).
 const starvedUpload = wire.StarvedUploadMs * time.Millisecond
 
-// partBytesLocked returns the verified bytes of id this peer can send and
+// partBytes returns the verified bytes of id this peer can send and
 // the part's size: the whole part when stored, else the longest verified
 // prefix among its downloads (total 0 when it has none).
-func (p *Peer) partBytesLocked(id wire.PartID) (data []byte, total int) {
-	if s := p.store.get(id); s != nil {
+func (m *Machine) partBytes(id wire.PartID) (data []byte, total int) {
+	if s := m.store.get(id); s != nil {
 		return s.data, len(s.data)
 	}
-	for _, c := range p.conns {
-		if in := c.incoming[id]; in != nil && in.asm != nil {
+	for _, n := range m.neighbours {
+		if in := n.incoming[id]; in != nil && in.asm != nil {
 			if v := in.asm.Verified(); len(v) > len(data) {
 				data, total = v, int(in.total)
 			}
@@ -35,41 +35,41 @@ func (p *Peer) partBytesLocked(id wire.PartID) (data []byte, total int) {
 	return data, total
 }
 
-// holdsLocked reports whether this peer has verified bytes of id to send.
-func (p *Peer) holdsLocked(id wire.PartID) bool {
-	data, _ := p.partBytesLocked(id)
+// holds reports whether this peer has verified bytes of id to send.
+func (m *Machine) holds(id wire.PartID) bool {
+	data, _ := m.partBytes(id)
 	return len(data) > 0
 }
 
-// verifiedMoreLocked runs when a download of id verified more bytes
+// verifiedMore runs when a download of id verified more bytes
 // (before its last): the first time, it tells the other neighbours HAVE;
 // every time, it wakes the uploads waiting for those bytes.
-func (p *Peer) verifiedMoreLocked(from *conn, id wire.PartID) {
-	if p.cfg.CanUpload && !p.earlyHave.has(id) {
-		p.earlyHave.add(id)
-		for _, c := range p.conns {
-			if c != from && c.open && !c.has.has(id) && !c.uploadingLocked(id) {
-				c.queueControlLocked(wire.FrameHave, id)
+func (m *Machine) verifiedMore(now time.Time, from *neighbour, id wire.PartID) {
+	if m.cfg.CanUpload && !m.earlyHave.has(id) {
+		m.earlyHave.add(id)
+		for _, n := range m.sorted() {
+			if n != from && n.open && !n.has.has(id) && !n.uploading(id) {
+				m.queueControl(now, n, wire.FrameHave, id)
 			}
 		}
 	}
-	for _, c := range p.conns {
-		if c.uploadingLocked(id) {
-			c.signal()
+	for _, n := range m.sorted() {
+		if n.uploading(id) {
+			m.wake(n)
 		}
 	}
 }
 
-// readyUploadLocked returns c's upload that sends next: of those with
+// readyUpload returns n's upload that sends next: of those with
 // verified bytes not yet sent, the one ahead in the upload order
 // (uploadorder.go). It drops, with NOPE, uploads whose bytes stopped
 // coming.
-func (c *conn) readyUploadLocked(now time.Time) *upload {
+func (m *Machine) readyUpload(now time.Time, n *neighbour) *upload {
 	var best *upload
-	for i := 0; i < len(c.uploads); i++ {
-		u := c.uploads[i]
+	for i := 0; i < len(n.uploads); i++ {
+		u := n.uploads[i]
 		if u.sent == len(u.data) { // sent all it had: look for bytes verified since
-			if data, _ := c.p.partBytesLocked(u.id); len(data) > len(u.data) {
+			if data, _ := m.partBytes(u.id); len(data) > len(u.data) {
 				u.data, u.progress = data, now
 			}
 		}
@@ -79,23 +79,21 @@ func (c *conn) readyUploadLocked(now time.Time) *upload {
 			}
 			continue
 		}
-		if now.Sub(u.progress) > starvedUpload {
-			c.log.Debug("dropping an upload whose part stopped arriving", "part", u.id.String(), "sent", u.sent, "of", u.total)
-			c.removeUploadLocked(u)
+		if now.Sub(u.progress) >= starvedUpload {
+			n.removeUpload(u)
 			i--
-			c.queueControlLocked(wire.FrameNope, u.id)
+			m.queueControl(now, n, wire.FrameNope, u.id)
 		}
 	}
 	return best
 }
 
-// nextFrameLocked cuts u's next DATA frame from its verified bytes:
+// nextFrame cuts u's next DATA frame from its verified bytes:
 // at most the frame size, ending at a chunk boundary so the receiver can
 // verify and pass on each chunk as soon as it arrives.
-func (c *conn) nextFrameLocked(u *upload) ([]byte, error) {
-	p := c.p
-	end := min(len(u.data), u.sent+p.cfg.MaxFrame-wire.DataHeaderLen(u.id))
-	if a := p.expected[u.id]; a != nil && len(a.Chunks) > 0 {
+func (m *Machine) nextFrame(u *upload) ([]byte, error) {
+	end := min(len(u.data), u.sent+m.cfg.MaxFrame-wire.DataHeaderLen(u.id))
+	if a := m.expected[u.id]; a != nil && len(a.Chunks) > 0 {
 		end = min(end, wire.ChunkEnd(u.sent, u.total, a.ChunkSize))
 	}
 	return wire.AppendFrame(nil, wire.DataFrame{Part: u.id, Offset: uint32(u.sent), Total: uint32(u.total), Payload: u.data[u.sent:end]})

@@ -1,4 +1,4 @@
-package peer
+package exchange
 
 import "time"
 
@@ -20,23 +20,22 @@ import "time"
 // Copies of one part go in the order they were asked for. An upload whose
 // data channel is full (a slow receiver) does not hold up the others.
 
-// uploadPoll bounds how long an upload waiting for its turn sleeps between
-// checks (it is also woken when an upload ends).
+// uploadPoll bounds how long an upload waiting for its turn waits before
+// it looks again (it is also woken when an upload ends).
 const uploadPoll = 20 * time.Millisecond
 
-// mayUploadLocked reports whether u, c's next upload, may send its next
+// mayUpload reports whether u, n's next upload, may send its next
 // frame: without a cap always, with one when no other open neighbour's
 // next upload, not blocked and with bytes to send, goes before it.
-func (p *Peer) mayUploadLocked(c *conn, u *upload) bool {
-	if p.bucket == nil {
+func (m *Machine) mayUpload(now time.Time, n *neighbour, u *upload) bool {
+	if m.bucket == nil {
 		return true
 	}
-	now := time.Now()
-	for _, o := range p.conns {
-		if o == c || !o.open || o.closed || o.blocked || len(o.uploads) == 0 {
+	for _, o := range m.neighbours {
+		if o == n || !o.open || o.closed || o.blocked || len(o.uploads) == 0 {
 			continue
 		}
-		if ou := o.readyUploadLocked(now); ou != nil && ahead(ou, u) {
+		if ou := m.readyUpload(now, o); ou != nil && ahead(ou, u) {
 			return false
 		}
 	}
@@ -58,15 +57,15 @@ func ahead(a, b *upload) bool {
 	return a.seq < b.seq
 }
 
-// wakeUploadsLocked wakes the neighbours whose uploads may now have their
+// wakeUploads wakes the neighbours whose uploads may now have their
 // turn: an upload ended or is blocked on its data channel.
-func (p *Peer) wakeUploadsLocked() {
-	if p.bucket == nil {
+func (m *Machine) wakeUploads() {
+	if m.bucket == nil {
 		return
 	}
-	for _, o := range p.conns {
-		if len(o.uploads) > 0 {
-			o.signal()
+	for _, n := range m.sorted() {
+		if len(n.uploads) > 0 {
+			m.wake(n)
 		}
 	}
 }
