@@ -24,7 +24,7 @@ func TestJSLimitsAgreeWithGo(t *testing.T) {
 	if err != nil {
 		t.Fatal("node is missing: run `make deps`")
 	}
-	runNodeCheck(t, node, "test/limits_check.js", []limitCase{
+	limits := []limitCase{
 		{"MAX_UPLOADS", wire.MaxUploads},
 		{"MAX_BUFFERED", wire.MaxBuffered},
 		{"LOW_WATER", wire.LowWater},
@@ -40,15 +40,29 @@ func TestJSLimitsAgreeWithGo(t *testing.T) {
 		{"CONNECT_TIMEOUT_MS", wire.ConnectTimeoutMs},
 		{"MAX_FRUITLESS_WANTS", wire.MaxFruitlessWants},
 		{"MAX_UNPROVEN_NOPES", wire.MaxUnprovenNopes},
-	})
-	src, err := os.ReadFile("src/swarm.js")
-	if err != nil {
-		t.Fatal(err)
+		{"MAX_LIST_LEN", wire.MaxListLen},
+		{"MAX_FRAMES_PER_SEC", wire.MaxFramesPerSec},
+		{"MAX_UNSOLICITED", wire.MaxUnsolicited},
+		{"MAX_REQUESTS", wire.MaxRequests},
+		{"MAX_CONTROL_QUEUE", wire.MaxControlQueue},
+		{"UPLOAD_POLL_MS", wire.UploadPollMs},
 	}
-	// The names swarm.js gives the shared limits, bound to a number of
-	// its own rather than to wire.js.
-	own := regexp.MustCompile(`(?m)^const (HIGH_WATER|LOW_WATER|MAX_SERVING|BUSY_HORIZON_MS|BUSY_UPLOADS|STARVED_MS|EARLY_HAVE|MAX_DECLINED|ANNOUNCED_PARTS|HAVE_PER_NEIGHBOUR|MAX_PENDING_BYTES|MAX_INCOMING|CONNECT_TIMEOUT_MS) = [0-9(]`)
-	for _, m := range own.FindAllSubmatch(src, -1) {
-		t.Errorf("src/swarm.js sets %s itself; take it from wire.js", m[1])
+	runNodeCheck(t, node, "test/limits_check.js", limits)
+	// The shared limits may be bound to a number only in wire.js.
+	own := regexp.MustCompile(`(?m)^const ([A-Z_]+) = [0-9(]`)
+	shared := map[string]bool{}
+	for _, l := range limits {
+		shared[l.Name] = true
+	}
+	for _, file := range []string{"src/exchange.js", "src/swarm.js"} {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range own.FindAllSubmatch(src, -1) {
+			if shared[string(m[1])] {
+				t.Errorf("%s sets %s itself; take it from wire.js", file, m[1])
+			}
+		}
 	}
 }

@@ -46,15 +46,15 @@ const (
 	defaultStoreParts = 256
 	defaultStoreBytes = 256 << 20
 	maxBuffered       = wire.MaxBuffered // never more than this queued on a data channel
-	maxRequests       = 16               // our WANTs outstanding at one neighbour
+	maxRequests       = wire.MaxRequests // our WANTs outstanding at one neighbour
 	maxUploads        = wire.MaxUploads  // parts queued for upload to one neighbour
 	maxIncoming       = wire.MaxIncoming // assemblers in flight from one neighbour
 	maxPendingBytes   = wire.MaxPendingBytes
-	maxUnsolicited    = 4 << 20 // DATA nobody asked for before "protocol"
-	maxFramesPerSec   = 20000   // incoming frames per second before "protocol"
+	maxUnsolicited    = wire.MaxUnsolicited  // DATA nobody asked for before "protocol"
+	maxFramesPerSec   = wire.MaxFramesPerSec // incoming frames per second before "protocol"
 	maxHave           = wire.MaxHave
 	maxExpected       = wire.MaxAnnounced
-	maxControlQueue   = 8192
+	maxControlQueue   = wire.MaxControlQueue
 	haveOnOpen        = wire.HaveOnOpen // HAVEs sent to a neighbour whose channel just opened
 )
 

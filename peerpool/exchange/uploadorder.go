@@ -1,6 +1,10 @@
 package exchange
 
-import "time"
+import (
+	"time"
+
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
 
 // With an upload cap, a peer serving several neighbours at once would
 // interleave their frames, and every copy would finish only at the end.
@@ -22,7 +26,7 @@ import "time"
 
 // uploadPoll bounds how long an upload waiting for its turn waits before
 // it looks again (it is also woken when an upload ends).
-const uploadPoll = 20 * time.Millisecond
+const uploadPoll = wire.UploadPollMs * time.Millisecond
 
 // mayUpload reports whether u, n's next upload, may send its next
 // frame: without a cap always, with one when no other open neighbour's

@@ -1,7 +1,7 @@
 package wire
 
-// Limits every peer implementation keeps alike: the Go peer
-// (peerpool/peer) and the browser client (the same names in upper snake
+// Limits every peer implementation keeps alike: the Go exchange
+// (peerpool/exchange) and the browser client (the same names in upper snake
 // case in src/wire.js, checked against these by peerpool/client's
 // TestJSLimitsAgreeWithGo). They are not rules a neighbour can check, but
 // a swarm of both behaves as one only when they match: how much each peer
@@ -50,4 +50,17 @@ const (
 	// delivers, and each delivery starts the count again.
 	MaxFruitlessWants = 4
 	MaxUnprovenNopes  = 8
+	// A neighbour that sends more than MaxFramesPerSec frames in a second,
+	// or more than MaxUnsolicited bytes of DATA nobody asked for, breaks
+	// the protocol ("protocol").
+	MaxFramesPerSec = 20000
+	MaxUnsolicited  = 4 << 20
+	// MaxRequests is how many of a peer's WANTs may be outstanding at one
+	// neighbour; MaxControlQueue how many control frames may wait for one
+	// neighbour's channel before it counts as not reading.
+	MaxRequests     = 16
+	MaxControlQueue = 8192
+	// UploadPollMs is how long, with an upload cap, an upload waiting for
+	// its turn behind another neighbour's waits before it looks again.
+	UploadPollMs = 20
 )

@@ -30,6 +30,12 @@ export const MAX_ANNOUNCED = 600;
 export const CONNECT_TIMEOUT_MS = 10000;
 export const MAX_FRUITLESS_WANTS = 4;
 export const MAX_UNPROVEN_NOPES = 8;
+export const MAX_LIST_LEN = 64;
+export const MAX_FRAMES_PER_SEC = 20000;
+export const MAX_UNSOLICITED = 4 << 20;
+export const MAX_REQUESTS = 16;
+export const MAX_CONTROL_QUEUE = 8192;
+export const UPLOAD_POLL_MS = 20;
 const MAX_MSN = Number.MAX_SAFE_INTEGER; // 2^53 - 1
 const MAX_PART_INDEX = 1000;
 
@@ -359,6 +365,10 @@ export async function sha256Hex(bytes) {
   return hex(subtle ? new Uint8Array(await subtle.digest('SHA-256', bytes)) : sha256(bytes));
 }
 
+// sha256HexSync is the plain-JavaScript SHA-256 in hex: the exchange
+// verifies parts synchronously, as a state machine must.
+export const sha256HexSync = (bytes) => hex(sha256(bytes));
+
 function hex(d) {
   let s = '';
   for (const b of d) s += (b < 16 ? '0' : '') + b.toString(16);
@@ -374,7 +384,7 @@ export const chunkEnd = (offset, size, chunkSize) =>
 // DATA frames. When the part was announced with chunk hashes it verifies
 // each chunk as soon as it is complete (synchronously, so the verified
 // prefix can be passed on at once) and throws HashMismatch at the first bad
-// one; verify() checks the whole part's SHA-256 once it is complete. It
+// one; it checks the whole part's SHA-256 when the last byte comes. It
 // allocates the announced size at the first frame, never more.
 export class Assembler {
   constructor(a) {
@@ -402,20 +412,15 @@ export class Assembler {
       }
       this.verifiedLen = end;
     }
-    return this.next === this.size;
-  }
-
-  // verified returns the bytes verified so far (a prefix of the part; all of
-  // it after verify()). Its bytes never change.
-  verified() { return this.buf ? this.buf.subarray(0, this.verifiedLen) : new Uint8Array(0); }
-
-  // verify resolves to the bytes, or throws HashMismatch.
-  async verify() {
-    if (this.next !== this.size) throw new ProtocolError('part ' + partKey(this.id) + ' incomplete');
-    if (await sha256Hex(this.buf) !== this.sha256) throw new HashMismatch('part ' + partKey(this.id) + ': SHA-256 does not match the announced hash');
+    if (this.next < this.size) return false;
+    if (sha256HexSync(this.buf) !== this.sha256) throw new HashMismatch('part ' + partKey(this.id) + ': SHA-256 does not match the announced hash');
     this.verifiedLen = this.size;
-    return this.buf;
+    return true;
   }
+
+  // verified returns the bytes verified so far: a prefix of the part, all
+  // of it once add returned true. Its bytes never change.
+  verified() { return this.buf ? this.buf.subarray(0, this.verifiedLen) : new Uint8Array(0); }
 }
 
 // ---- choice of the HTTP fetcher ----
