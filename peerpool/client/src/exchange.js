@@ -139,6 +139,9 @@ export class Machine {
     this.progress(now);
   }
 
+  // part returns a stored part's bytes, or null.
+  part(id) { const s = this.store.get(W.partKey(id)); return s ? s.data : null; }
+
   isNeighbour(id) { return this.neighbours.has(id); }
   isBanned(id) { return this.banned.has(id); }
 
