@@ -155,7 +155,6 @@ func (b *Bridge) newHub(path string, partTarget time.Duration, tr *traffic) *sig
 	return signal.NewHub(path, signal.Config{
 		ICEServers: b.settings.ICEServers,
 		RelayOnly:  b.settings.RelayOnly,
-		Seeded:     true, // every stream's renditions get a seeder (seeders.go)
 		PartTarget: partTarget,
 		OnStats:    tr.viewerReport,
 		OnViewers:  tr.setViewers,

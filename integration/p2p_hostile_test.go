@@ -153,9 +153,9 @@ func TestHostileSessionsCloseAlone(t *testing.T) {
 		want string // in the reason the server gives and logs
 	}{
 		{"garbage", []string{`{"t":"join"`}, "join"},
-		{"not join first", []string{`{"t":"have","parts":[]}`}, "first message must be join"},
-		{"flood", append([]string{join}, repeat(`{"t":"have","parts":[]}`, 400)...), "messages per second"},
-		{"oversized", []string{join, `{"t":"have","parts":[],"x":"` + strings.Repeat("a", 40000) + `"}`}, "read limited"},
+		{"not join first", []string{`{"t":"rendition","rendition":"source"}`}, "first message must be join"},
+		{"flood", append([]string{join}, repeat(`{"t":"rendition","rendition":"source"}`, 400)...), "messages per second"},
+		{"oversized", []string{join, `{"t":"rendition","rendition":"source","x":"` + strings.Repeat("a", 40000) + `"}`}, "read limited"},
 		{"join twice", []string{join, join}, "join sent twice"},
 	}
 	for _, tc := range cases {

@@ -170,8 +170,7 @@ func randomServerSignal(rng *rand.Rand) wire.Signal {
 		w := &wire.Welcome{V: wire.ProtocolVersion, ID: randomPeerID(rng),
 			ICETransportPolicy: pickOne(rng, "all", "relay"),
 			PartTargetMs:       pickOne(rng, 1, 200, 500, 60000, 1+rng.IntN(60000)),
-			MaxFrame:           pickOne(rng, wire.MinFrameSize, wire.MaxFrameSize, wire.MinFrameSize+rng.IntN(wire.MaxFrameSize-wire.MinFrameSize)),
-			Seeded:             rng.IntN(2) == 0}
+			MaxFrame:           pickOne(rng, wire.MinFrameSize, wire.MaxFrameSize, wire.MinFrameSize+rng.IntN(wire.MaxFrameSize-wire.MinFrameSize))}
 		for range rng.IntN(4) {
 			s := wire.ICEServer{Username: pickOne(rng, "", randomText(rng, 1, 40), strings.Repeat("u", 256)),
 				Credential: pickOne(rng, "", randomText(rng, 1, 40))}

@@ -124,9 +124,6 @@ type Config struct {
 	// network may only receive (addrban.go); default 10 minutes, negative
 	// turns address bans off.
 	AddressBanFor time.Duration
-	// Seeded tells viewers that the plugin's seeders push every part into
-	// the swarm (see AddSeed), so they wait for it before using HTTP.
-	Seeded bool
 	// SeedsPerRendition is how many viewers of a rendition the plugin's
 	// seeder pushes each new part to (default 2); they pass it on.
 	SeedsPerRendition int

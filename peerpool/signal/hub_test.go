@@ -252,18 +252,18 @@ func TestBadInputClosesOnlyThatSession(t *testing.T) {
 		"not join first": {first: `{"t":"rendition","rendition":"720p"}`, want: "first message must be join"},
 		"wrong version":  {first: `{"t":"join","v":2,"rendition":"720p"}`, want: "v"},
 		"unknown field": {first: `{"t":"join","v":1,"rendition":"720p"}`, then: func(c *client) {
-			_ = c.sendRaw(`{"t":"have","parts":[],"evil":1}`)
+			_ = c.sendRaw(`{"t":"rendition","rendition":"720p","evil":1}`)
 		}, want: "evil"},
 		"flood": {first: `{"t":"join","v":1,"rendition":"720p"}`, then: func(c *client) {
 			for i := 0; i < 50; i++ {
-				_ = c.sendRaw(`{"t":"have","parts":[]}`)
+				_ = c.sendRaw(`{"t":"rendition","rendition":"720p"}`)
 			}
 		}, want: "messages per second"},
 		"join twice": {first: `{"t":"join","v":1,"rendition":"720p"}`, then: func(c *client) {
 			_ = c.sendRaw(`{"t":"join","v":1,"rendition":"720p"}`)
 		}, want: "join sent twice"},
 		"oversized": {first: `{"t":"join","v":1,"rendition":"720p"}`, then: func(c *client) {
-			_ = c.sendRaw(`{"t":"have","parts":[],"x":"` + strings.Repeat("a", 20000) + `"}`)
+			_ = c.sendRaw(`{"t":"rendition","rendition":"720p","x":"` + strings.Repeat("a", 20000) + `"}`)
 		}, want: ""},
 	} {
 		t.Run(name, func(t *testing.T) {

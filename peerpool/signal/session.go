@@ -171,7 +171,6 @@ func (s *session) join(j *wire.Join) bool {
 		ICETransportPolicy: policy,
 		PartTargetMs:       int(h.cfg.PartTarget / time.Millisecond),
 		MaxFrame:           h.cfg.MaxFrame,
-		Seeded:             h.cfg.Seeded,
 	})
 	h.admitOrHoldLocked(s)
 	s.sendRecentLocked()
@@ -207,8 +206,6 @@ func (s *session) handle(msg wire.Signal) string {
 		if to := h.sessions[m.To]; to != nil {
 			to.sendSignal(&wire.Relay{From: s.id, SDP: m.SDP, Candidate: m.Candidate})
 		}
-	case *wire.Have:
-		// Availability is used by the seeder's scheduling (to come).
 	case *wire.Rendition:
 		if m.Rendition != s.rendition {
 			s.rendition = m.Rendition

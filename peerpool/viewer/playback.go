@@ -250,8 +250,8 @@ func (v *Viewer) obtain(s *slot) {
 		margin := max(minHTTPMargin, 3*v.httpRTT)
 		v.mu.Unlock()
 		wait = min(wait, v.timeUntilNeeded(s)-margin)
-		if v.designatedSelf(s.id, v.peer.Stats()) {
-			wait = 0
+		if len(v.peer.Received()) == 0 {
+			wait = 0 // no open neighbour: nothing can come from the swarm
 		}
 		wctx, cancel := context.WithTimeout(ctx, max(wait, 0))
 		data, err := v.peer.Want(wctx, s.id)
@@ -331,8 +331,6 @@ func (v *Viewer) obtain(s *slot) {
 	v.st.HTTPParts++
 	if a == nil {
 		v.st.Unverified++
-	} else if v.cfg.CanUpload {
-		v.pendingHave = append(v.pendingHave, s.id)
 	}
 	v.mu.Unlock()
 	if a != nil && v.cfg.CanUpload {

@@ -132,11 +132,9 @@ func (s Stats) P2PShare() float64 {
 const (
 	joinTimeout      = 10 * time.Second
 	statsEvery       = 2 * time.Second
-	haveEvery        = 1 * time.Second
 	signalQueue      = 1024
 	maxAnnounced     = 4096
 	announceWait     = 250 * time.Millisecond
-	activeNeighbour  = 6 * time.Second        // a neighbour no part moved to or from for this long is not waited for
 	minHTTPMargin    = 150 * time.Millisecond // HTTP fallback time kept before the playhead needs a part
 	httpAttempts     = 3
 	playlistBackoff  = 500 * time.Millisecond
@@ -170,18 +168,14 @@ type Viewer struct {
 	done       chan struct{}
 	closeOnce  sync.Once
 
-	mu          sync.Mutex
-	err         error
-	announced   map[wire.PartID]*wire.PartAnnounce
-	annOrder    []wire.PartID
-	annWake     chan struct{}
-	seeds       map[wire.PeerID]bool // neighbours and whether each is a seed
-	useful      map[wire.PeerID]time.Time
-	lastMoved   map[wire.PeerID]int64
-	pendingHave []wire.PartID
-	httpRTT     time.Duration // EWMA of part fetch times
-	st          Stats
-	play        playState
+	mu        sync.Mutex
+	err       error
+	announced map[wire.PartID]*wire.PartAnnounce
+	annOrder  []wire.PartID
+	annWake   chan struct{}
+	httpRTT   time.Duration // EWMA of part fetch times
+	st        Stats
+	play      playState
 }
 
 // playState is the simulated playhead.
@@ -233,9 +227,6 @@ func Run(ctx context.Context, cfg Config) (*Viewer, error) {
 		done:      make(chan struct{}),
 		announced: make(map[wire.PartID]*wire.PartAnnounce),
 		annWake:   make(chan struct{}),
-		seeds:     make(map[wire.PeerID]bool),
-		useful:    make(map[wire.PeerID]time.Time),
-		lastMoved: make(map[wire.PeerID]int64),
 	}
 	v.st.Lag = -1
 	if err := v.join(ctx); err != nil {
@@ -259,7 +250,6 @@ func Run(ctx context.Context, cfg Config) (*Viewer, error) {
 		MaxFrame:     v.welcome.MaxFrame,
 		StoreParts:   cfg.StoreParts,
 		Logger:       cfg.Logger,
-		OnPart:       v.onPeerPart,
 		OnBadPeer:    v.onBadPeer,
 	}, peer.SignalerFunc(v.relay))
 	if err != nil {
@@ -488,16 +478,6 @@ func (v *Viewer) readLoop(ctx context.Context) {
 		}
 		switch m := m.(type) {
 		case *wire.Peers:
-			v.mu.Lock()
-			for _, id := range m.Remove {
-				delete(v.seeds, id)
-				delete(v.useful, id)
-				delete(v.lastMoved, id)
-			}
-			for _, a := range m.Add {
-				v.seeds[a.ID] = a.Seed
-			}
-			v.mu.Unlock()
 			v.peer.SetNeighbours(m.Add, m.Remove)
 		case *wire.Relay:
 			v.peer.HandleRelay(m)
@@ -557,15 +537,6 @@ func (v *Viewer) onBadPeer(p wire.PeerID, reason string) {
 	}
 }
 
-func (v *Viewer) onPeerPart(id wire.PartID, _ []byte, from wire.PeerID) {
-	v.mu.Lock()
-	v.useful[from] = time.Now()
-	if v.cfg.CanUpload {
-		v.pendingHave = append(v.pendingHave, id)
-	}
-	v.mu.Unlock()
-}
-
 func (v *Viewer) writeLoop() {
 	defer v.wg.Done()
 	lim := newLimiter(signalsPerSecond, signalBurst)
@@ -595,8 +566,6 @@ func (v *Viewer) reportLoop() {
 	defer v.wg.Done()
 	stats := time.NewTicker(statsEvery)
 	defer stats.Stop()
-	have := time.NewTicker(haveEvery)
-	defer have.Stop()
 	for {
 		select {
 		case <-v.ctx.Done():
@@ -604,19 +573,6 @@ func (v *Viewer) reportLoop() {
 		case <-stats.C:
 			if err := v.send(v.wireStats()); err != nil {
 				v.log.Warn("cannot send stats", "err", err)
-			}
-		case <-have.C:
-			v.mu.Lock()
-			parts := v.pendingHave
-			v.pendingHave = nil
-			v.mu.Unlock()
-			if len(parts) > wire.MaxListLen {
-				parts = parts[len(parts)-wire.MaxListLen:]
-			}
-			if len(parts) > 0 {
-				if err := v.send(&wire.Have{Parts: parts}); err != nil {
-					v.log.Warn("cannot send have", "err", err)
-				}
 			}
 		}
 	}
@@ -652,41 +608,3 @@ func (l *limiter) wait(ctx context.Context) bool {
 }
 
 // ---- choosing the source of a part ----
-
-// designatedSelf tells whether this viewer should fetch the part over HTTP
-// at once: no neighbour is connected, or, in a swarm the server does not
-// seed (welcome.seeded) and with no seed among the neighbours, this
-// viewer is wire.RendezvousPick's choice among itself and its
-// active neighbours (each fetches the parts it is designated for and shares
-// them). The browser client makes the same choice, with recent HAVEs as
-// its test of activity.
-func (v *Viewer) designatedSelf(id wire.PartID, ps peer.Stats) bool {
-	now := time.Now()
-	cands := []wire.PeerID{v.welcome.ID}
-	anyOpen := false
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for nid, n := range ps.Neighbours {
-		if !n.Connected {
-			continue
-		}
-		anyOpen = true
-		if v.seeds[nid] || v.welcome.Seeded {
-			return false // the server pushes every part into the swarm: wait for it
-		}
-		// A neighbour counts as active (playing this rendition, sharing)
-		// while parts keep moving between us in either direction, and for
-		// a grace period after it connected. Counting only the parts it
-		// gave us would be self-reinforcing: a viewer that fetched every
-		// part itself would never see anyone else as active again.
-		if moved := n.PartsReceived + n.PartsSent; moved != v.lastMoved[nid] || v.useful[nid].IsZero() {
-			v.lastMoved[nid] = moved
-			v.useful[nid] = now
-		}
-		if now.Sub(v.useful[nid]) > activeNeighbour {
-			continue
-		}
-		cands = append(cands, nid)
-	}
-	return !anyOpen || wire.RendezvousPick(id, cands) == v.welcome.ID
-}

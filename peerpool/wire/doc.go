@@ -51,8 +51,6 @@
 //	    "candidate:", or "" for end-of-candidates; sdpMid ≤ 32 bytes (send ""
 //	    for null); sdpMLineIndex 0..15 (send 0 for null). No other
 //	    RTCIceCandidateInit keys (e.g. usernameFragment) are accepted.
-//	{"t":"have", "parts":[PartID, ...]}
-//	    Up to 64 parts this peer now holds and has verified.
 //	{"t":"rendition", "rendition":"480p"}
 //	    The player switched rendition; neighbours are kept.
 //	{"t":"stats", "rendition":"720p", "httpBytes":0, "p2pBytes":0,
@@ -75,15 +73,13 @@
 //
 //	{"t":"welcome", "v":1, "id":PeerID,
 //	 "ice":[{"urls":["stun:host:3478"], "username":"u", "credential":"c"}],
-//	 "iceTransportPolicy":"all"|"relay", "partTargetMs":200, "maxFrame":65536,
-//	 "seeded":true}
+//	 "iceTransportPolicy":"all"|"relay", "partTargetMs":200, "maxFrame":65536}
 //	    Answer to join. ice: ≤ 8 servers, each 1..8 urls of ≤ 256 bytes
 //	    starting stun:, turn: or turns:; username, credential ≤ 256 bytes
 //	    (omitted when empty). partTargetMs 1..60000. maxFrame 1024..65536:
-//	    the largest data-channel frame this peer may send. seeded: the
-//	    server's seeders push every part into the swarm, so a viewer waits
-//	    for its neighbours before fetching a part over HTTP; without it,
-//	    viewers share the HTTP fetches among themselves.
+//	    the largest data-channel frame this peer may send. The server's
+//	    seeders push every part into the swarm, so a viewer waits for its
+//	    neighbours before fetching a part over HTTP.
 //	{"t":"peers", "add":[{"id":PeerID, "seed":true, "noUpload":false}], "remove":[PeerID]}
 //	    Neighbour changes, ≤ 64 each (either may be null). seed marks the
 //	    server's own peer and relays. noUpload marks a neighbour that will

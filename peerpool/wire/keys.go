@@ -33,7 +33,7 @@ var protocolKeys = func() map[string]bool {
 			walk(f.Type)
 		}
 	}
-	for _, s := range []Signal{&Join{}, &Relay{}, &Have{}, &Rendition{}, &Stats{}, &Report{}, &Welcome{}, &Peers{}, &PartAnnounce{}, &ServerError{}} {
+	for _, s := range []Signal{&Join{}, &Relay{}, &Rendition{}, &Stats{}, &Report{}, &Welcome{}, &Peers{}, &PartAnnounce{}, &ServerError{}} {
 		walk(reflect.TypeOf(s))
 	}
 	return keys

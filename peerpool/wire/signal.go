@@ -51,7 +51,6 @@ const (
 const (
 	TypeJoin      = "join"      // client → server
 	TypeSignal    = "signal"    // both ways (Relay)
-	TypeHave      = "have"      // client → server
 	TypeRendition = "rendition" // client → server
 	TypeStats     = "stats"     // client → server
 	TypeReport    = "report"    // client → server
@@ -61,7 +60,7 @@ const (
 	TypeError     = "error"     // server → client
 )
 
-// Signal is one signaling message: *Join, *Relay, *Have, *Rendition, *Stats,
+// Signal is one signaling message: *Join, *Relay, *Rendition, *Stats,
 // *Report, *Welcome, *Peers, *PartAnnounce or *ServerError.
 type Signal interface {
 	// SignalType is the envelope's "t".
@@ -110,11 +109,6 @@ type Candidate struct {
 	Candidate     string `json:"candidate"`
 	SDPMid        string `json:"sdpMid"`
 	SDPMLineIndex int    `json:"sdpMLineIndex"`
-}
-
-// Have lists parts the client holds and has verified.
-type Have struct {
-	Parts []PartID `json:"parts"`
 }
 
 // Rendition says the client's player switched rendition.
@@ -166,9 +160,6 @@ type Welcome struct {
 	ICETransportPolicy string      `json:"iceTransportPolicy"` // "all" or "relay"
 	PartTargetMs       int         `json:"partTargetMs"`
 	MaxFrame           int         `json:"maxFrame"`
-	// Seeded says the server pushes every part into the swarm: viewers
-	// wait for the swarm before fetching over HTTP.
-	Seeded bool `json:"seeded"`
 }
 
 // ICEServer is an RTCIceServer.
@@ -216,7 +207,6 @@ type ServerError struct {
 
 func (*Join) SignalType() string         { return TypeJoin }
 func (*Relay) SignalType() string        { return TypeSignal }
-func (*Have) SignalType() string         { return TypeHave }
 func (*Rendition) SignalType() string    { return TypeRendition }
 func (*Stats) SignalType() string        { return TypeStats }
 func (*Report) SignalType() string       { return TypeReport }
@@ -229,8 +219,6 @@ func (*Join) fromClient() bool         { return true }
 func (*Join) fromServer() bool         { return false }
 func (r *Relay) fromClient() bool      { return r.To != "" && r.From == "" }
 func (r *Relay) fromServer() bool      { return r.From != "" && r.To == "" }
-func (*Have) fromClient() bool         { return true }
-func (*Have) fromServer() bool         { return false }
 func (*Rendition) fromClient() bool    { return true }
 func (*Rendition) fromServer() bool    { return false }
 func (*Stats) fromClient() bool        { return true }
@@ -334,18 +322,6 @@ func (m *Relay) Validate() error {
 		}
 		return nil
 	}
-}
-
-func (m *Have) Validate() error {
-	if len(m.Parts) > MaxListLen {
-		return fmt.Errorf("have: parts has %d entries, more than %d", len(m.Parts), MaxListLen)
-	}
-	for i, p := range m.Parts {
-		if err := p.Validate(); err != nil {
-			return fmt.Errorf("have: parts[%d]: %w", i, err)
-		}
-	}
-	return nil
 }
 
 func (m *Rendition) Validate() error {
@@ -533,7 +509,7 @@ func decodeSignal(data []byte, from string) (Signal, error) {
 	}
 	t := *env.T
 	switch t {
-	case TypeJoin, TypeSignal, TypeHave, TypeRendition, TypeStats, TypeReport,
+	case TypeJoin, TypeSignal, TypeRendition, TypeStats, TypeReport,
 		TypeWelcome, TypePeers, TypePart, TypeError:
 	default:
 		return nil, fmt.Errorf("signaling message type %s is unknown", quoteShort(t))
@@ -558,12 +534,6 @@ func decodeSignal(data []byte, from string) (Signal, error) {
 			*Relay
 		}{Relay: new(Relay)}
 		s, err = w.Relay, strictUnmarshal(data, &w)
-	case TypeHave:
-		w := struct {
-			T string `json:"t"`
-			*Have
-		}{Have: new(Have)}
-		s, err = w.Have, strictUnmarshal(data, &w)
 	case TypeRendition:
 		w := struct {
 			T string `json:"t"`

@@ -21,8 +21,6 @@ var goodSignals = []string{
 	`{"t":"signal","to":"` + pidA + `","candidate":{"candidate":"candidate:1 1 udp 2122260223 192.0.2.1 54400 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
 	`{"t":"signal","to":"` + pidA + `","candidate":{"candidate":"","sdpMid":"","sdpMLineIndex":0}}`,
 	`{"t":"signal","from":"` + pidB + `","sdp":{"type":"answer","sdp":"v=0"}}`,
-	`{"t":"have","parts":[{"r":"720p","msn":123,"i":2},{"r":"360p","msn":0,"i":0}]}`,
-	`{"t":"have","parts":[]}`,
 	`{"t":"rendition","rendition":"1080p"}`,
 	`{"t":"stats","rendition":"720p","httpBytes":10,"p2pBytes":20,"uploadBytes":30,"stalls":1,"stallMs":200,"lagMs":-1,"peers":4}`,
 	`{"t":"stats","rendition":"720p","httpBytes":10,"p2pBytes":20,"uploadBytes":30,"stalls":1,"stallMs":200,"lagMs":-1,"peers":2,"from":[{"peer":"` + pidA + `","bytes":16384},{"peer":"` + pidB + `","bytes":0}]}`,
@@ -82,13 +80,6 @@ func TestDecodeSignalFields(t *testing.T) {
 
 func TestDecodeBadSignals(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("a", n) }
-	parts := func(n int) string {
-		s := make([]string, n)
-		for i := range s {
-			s[i] = `{"r":"a","msn":1,"i":1}`
-		}
-		return strings.Join(s, ",")
-	}
 	cases := []struct{ in, wantErr string }{
 		{``, "not a JSON object"},
 		{`[]`, "not a JSON object"},
@@ -122,12 +113,6 @@ func TestDecodeBadSignals(t *testing.T) {
 		{`{"t":"signal","to":"` + pidA + `","candidate":{"candidate":"","sdpMLineIndex":16}}`, "candidate.sdpMLineIndex 16"},
 		{`{"t":"signal","to":"` + pidA + `","candidate":{"candidate":"","sdpMLineIndex":-1}}`, "candidate.sdpMLineIndex -1"},
 		{`{"t":"signal","to":"` + pidA + `","candidate":{"candidate":"","usernameFragment":"x"}}`, `unknown field "usernameFragment"`},
-		{`{"t":"have","parts":[` + parts(65) + `]}`, "have: parts has 65 entries"},
-		{`{"t":"have","parts":[{"r":"a","msn":1,"i":1001}]}`, "have: parts[0]: part id: index 1001"},
-		{`{"t":"have","parts":[{"r":"a","msn":9007199254740992,"i":1}]}`, "have: parts[0]: part id: msn"},
-		{`{"t":"have","parts":[{"r":"a","msn":-1,"i":1}]}`, "msn"},
-		{`{"t":"have","parts":[{"r":"a/b","msn":1,"i":1}]}`, "have: parts[0]: part id: rendition name"},
-		{`{"t":"have","parts":[{"r":"a","msn":1,"i":1,"x":0}]}`, `unknown field "x"`},
 		{`{"t":"rendition","rendition":"../x"}`, "rendition: rendition"},
 		{`{"t":"stats","rendition":"720p","httpBytes":-5}`, "stats: httpBytes is -5"},
 		{`{"t":"stats","rendition":"720p","stalls":-1}`, "stats: stalls is -1"},
@@ -170,9 +155,8 @@ func TestDecodeBadSignals(t *testing.T) {
 		{`{"T":"join","v":1,"rendition":"720p"}`, `unknown field "T"`},
 		{`{"t":"join","V":1,"rendition":"720p"}`, `join: unknown field "V" (keys are case-sensitive)`},
 		{`{"t":"join","v":1,"rendition":"720p","upload":{"Enabled":true}}`, `unknown field "Enabled"`},
-		{`{"t":"join","t":"have","parts":[]}`, `field "t" appears twice`},
+		{`{"t":"join","t":"rendition","rendition":"a"}`, `field "t" appears twice`},
 		{`{"t":"join","v":1,"v":1,"rendition":"720p"}`, `join: field "v" appears twice`},
-		{`{"t":"have","parts":[{"r":"a","msn":1,"i":1,"r":"b"}]}`, `field "r" appears twice`},
 		{`{"t":"signal","to":"` + pidA + `","candidate":{"sdp":"x"}}`, `unknown field "sdp"`},
 	}
 	for _, c := range cases {
@@ -200,7 +184,7 @@ func TestDecodeDirection(t *testing.T) {
 		_, errS := DecodeFromServer([]byte(in))
 		var fromClient bool
 		switch m := s.(type) {
-		case *Join, *Have, *Rendition, *Stats, *Report:
+		case *Join, *Rendition, *Stats, *Report:
 			fromClient = true
 		case *Relay:
 			fromClient = m.To != ""
@@ -255,7 +239,7 @@ func FuzzDecodeSignal(f *testing.F) {
 	for _, s := range goodSignals {
 		f.Add([]byte(s))
 	}
-	f.Add([]byte(`{"t":"join","t":"have","parts":[]}`))
+	f.Add([]byte(`{"t":"join","t":"rendition","rendition":"a"}`))
 	f.Add([]byte(`{"t":"signal","to":"` + pidA + `","candidate":null,"sdp":null}`))
 	f.Add([]byte(`{"t":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

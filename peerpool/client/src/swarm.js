@@ -12,7 +12,6 @@ import * as W from './wire.js';
 import { Machine } from './exchange.js';
 
 const STATS_EVERY_MS = 2000;
-const ACTIVE_MS = 3000; // a neighbour that sent no HAVE for this long is not waited for
 const FALLBACK_PUMP_MS = 100; // a bufferedamountlow event missed is made up for
 
 const now = () => performance.now();
@@ -23,7 +22,6 @@ class Conn {
     this.id = o.peer; this.seed = o.seed; this.offerer = o.offerer;
     this.pc = null; this.dc = null; this.open = false; this.gone = false;
     this.remoteSet = false; this.pendingCandidates = [];
-    this.lastHaveAt = -Infinity; // designatedFetcher waits only for neighbours that share
   }
 }
 
@@ -303,9 +301,7 @@ export class Swarm {
     dc.onbufferedamountlow = () => this.pump(c);
     dc.onmessage = (ev) => {
       if (c.gone) return;
-      const text = typeof ev.data === 'string';
-      if (!text && ev.data.byteLength > 0 && new Uint8Array(ev.data, 0, 1)[0] === W.HAVE) c.lastHaveAt = now();
-      this.step((t) => this.m.receive(t, c.id, ev.data, text));
+      this.step((t) => this.m.receive(t, c.id, ev.data, typeof ev.data === 'string'));
     };
   }
 
@@ -348,18 +344,6 @@ export class Swarm {
   // countHTTP records media bytes fetched over HTTP that are not parts.
   countHTTP(n) { this.counters.httpBytes += n; }
 
-  // designatedFetcher: among this peer and its connected neighbours that
-  // share parts (sent HAVE in the last few seconds: not opted out of upload,
-  // not on another rendition, not stalled), the one rendezvousPick chooses
-  // (as the Go viewer does) fetches it over HTTP at once; the others wait
-  // for it (or for anyone else announcing HAVE).
-  designatedFetcher(key) {
-    const cands = [this.id];
-    const recent = now() - ACTIVE_MS;
-    for (const c of this.neighbours.values()) if (c.open && c.lastHaveAt >= recent) cands.push(c.id);
-    return W.rendezvousPick(key, cands);
-  }
-
   // get resolves with {data, source, ...timings} for a verified part from
   // the store or the neighbours, or null when none can deliver it in time.
   // deadline is the wait in ms, or a function returning it (read when the
@@ -391,10 +375,9 @@ export class Swarm {
     }
     const deadlineMs = typeof deadline === 'function' ? deadline() : deadline;
     if (!(deadlineMs > 0)) { this.misses.noTime++; return Promise.resolve(null); }
+    // The server's seeders push every part into the swarm: with a
+    // neighbour open, wait for it.
     if (this.m.openCount() === 0) { this.misses.noNeighbour++; return Promise.resolve(null); }
-    // In a seeded swarm every part arrives through the neighbours: wait for
-    // them. Otherwise the neighbours share the HTTP fetches among themselves.
-    if (this.welcome.seeded !== true && this.m.availability(id).holders === 0 && this.designatedFetcher(key) === this.id) return Promise.resolve(null);
     return new Promise((resolve) => {
       const w = { id, key, resolve, done: false, startAt: now() };
       w.timer = setTimeout(() => { this.misses.timeout++; this.giveUp(w); }, deadlineMs);

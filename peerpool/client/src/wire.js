@@ -122,10 +122,6 @@ export function encodeSignal(m) {
       if (m.candidate && (byteLength(m.candidate.candidate) > 512 || byteLength(m.candidate.sdpMid) > 32 ||
         !isInt(m.candidate.sdpMLineIndex, 0, 15))) throw new Error('signal: bad candidate');
       break;
-    case 'have':
-      if (!Array.isArray(m.parts) || m.parts.length > 64) throw new Error('have: too many parts');
-      m.parts.forEach((p) => checkPartID(p, 'have'));
-      break;
     case 'stats':
       for (const k of ['httpBytes', 'p2pBytes', 'uploadBytes', 'stalls', 'stallMs', 'peers']) {
         if (!isInt(m[k], 0, MAX_MSN)) throw new Error('stats: bad ' + k);
@@ -151,7 +147,7 @@ export function encodeSignal(m) {
 }
 
 const SERVER_KEYS = {
-  welcome: ['v', 'id', 'ice', 'iceTransportPolicy', 'partTargetMs', 'maxFrame', 'seeded'],
+  welcome: ['v', 'id', 'ice', 'iceTransportPolicy', 'partTargetMs', 'maxFrame'],
   peers: ['add', 'remove'],
   signal: ['from', 'sdp', 'candidate'],
   part: ['id', 'size', 'sha256', 'durationMs', 'independent', 'chunkSize', 'chunks'],
@@ -208,7 +204,6 @@ export function decodeFromServer(text) {
       if (m.iceTransportPolicy !== 'all' && m.iceTransportPolicy !== 'relay') throw new ProtocolError('welcome: iceTransportPolicy');
       if (!isInt(m.partTargetMs, 1, 60000)) throw new ProtocolError('welcome: partTargetMs');
       if (!isInt(m.maxFrame, MIN_FRAME_SIZE, MAX_FRAME_SIZE)) throw new ProtocolError('welcome: maxFrame');
-      if (m.seeded !== undefined && m.seeded !== null && typeof m.seeded !== 'boolean') throw new ProtocolError('welcome: seeded');
       break;
     }
     case 'peers': {
@@ -421,33 +416,4 @@ export class Assembler {
   // verified returns the bytes verified so far: a prefix of the part, all
   // of it once add returned true. Its bytes never change.
   verified() { return this.buf ? this.buf.subarray(0, this.verifiedLen) : new Uint8Array(0); }
-}
-
-// ---- choice of the HTTP fetcher ----
-
-const M64 = (1n << 64n) - 1n;
-
-// rendezvous is peerpool/wire.Rendezvous, exactly (the Go viewer and the
-// browser must pick the same fetcher for a part): FNV-1a 64 of the UTF-8
-// of peer + '/' + key, then MurmurHash3's 64-bit finalizer, in BigInt.
-export function rendezvous(peer, key) {
-  let h = 0xcbf29ce484222325n;
-  for (const b of utf8.encode(peer + '/' + key)) h = ((h ^ BigInt(b)) * 0x100000001b3n) & M64;
-  h ^= h >> 33n;
-  h = (h * 0xff51afd7ed558ccdn) & M64;
-  h ^= h >> 33n;
-  h = (h * 0xc4ceb9fe1a85ec53n) & M64;
-  h ^= h >> 33n;
-  return h;
-}
-
-// rendezvousPick is peerpool/wire.RendezvousPick: the candidate with the
-// lowest rendezvous hash for the part, the smaller id on a tie; '' for none.
-export function rendezvousPick(key, candidates) {
-  let best = '', bestH = 0n;
-  for (const [k, id] of candidates.entries()) {
-    const h = rendezvous(id, key);
-    if (k === 0 || h < bestH || (h === bestH && id < best)) { best = id; bestH = h; }
-  }
-  return best;
 }

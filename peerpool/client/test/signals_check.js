@@ -16,7 +16,7 @@ function canonical(m) {
       o = {
         v: m.v, id: m.id,
         ice: m.ice.map((s) => Object.assign({ urls: s.urls }, s.username ? { username: s.username } : {}, s.credential ? { credential: s.credential } : {})),
-        iceTransportPolicy: m.iceTransportPolicy, partTargetMs: m.partTargetMs, maxFrame: m.maxFrame, seeded: !!m.seeded,
+        iceTransportPolicy: m.iceTransportPolicy, partTargetMs: m.partTargetMs, maxFrame: m.maxFrame,
       };
       break;
     case 'peers':
