@@ -120,7 +120,9 @@ func runUploadCase(c *uploadCase) ([]int, error) {
 	for k := range names {
 		m.Opened(t0, peerID(k))
 	}
-	partID := func(w uploadWant) wire.PartID { return wire.PartID{Rendition: "source", MSN: w.Part.MSN, Index: w.Part.I} }
+	partID := func(w uploadWant) wire.PartID {
+		return wire.PartID{Rendition: "source", MSN: w.Part.MSN, Index: w.Part.I}
+	}
 	for _, w := range c.Wants {
 		if m.Want(t0, partID(w), time.Second) == nil {
 			m.Unwant(t0, partID(w))
