@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
-
-	"github.com/swarmtx/swarmtx/bridge/llhls"
 )
 
 // PeerID names one session in a swarm: 16 random bytes written as 32
@@ -107,13 +105,14 @@ type PartID struct {
 	Index     int    `json:"i"`
 }
 
-// Validate checks the rendition name (llhls.ValidRenditionName), MSN ≤ MaxMSN
-// and 0 ≤ Index ≤ MaxPartIndex.
+// Validate checks the rendition name (1..MaxRenditionName of a-z and 0-9,
+// not "index", which would name the stream's multivariant playlist),
+// MSN ≤ MaxMSN and 0 ≤ Index ≤ MaxPartIndex.
 func (p PartID) Validate() error {
 	if len(p.Rendition) > MaxRenditionName {
 		return fmt.Errorf("part id: rendition name %s is %d bytes, longer than %d", quoteShort(p.Rendition), len(p.Rendition), MaxRenditionName)
 	}
-	if err := llhls.ValidRenditionName(p.Rendition); err != nil {
+	if err := validRenditionName(p.Rendition); err != nil {
 		return fmt.Errorf("part id: %w", err)
 	}
 	if p.MSN > MaxMSN {
@@ -144,4 +143,18 @@ func quoteShort(s string) string {
 		return strconv.Quote(Truncate(s, max)) + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// validRenditionName is the LL-HLS origin's rule for rendition names, which
+// are path segments of its URLs: the protocol names parts by those paths.
+func validRenditionName(n string) error {
+	if n == "" || n == "index" {
+		return fmt.Errorf("rendition name %s is empty or reserved", quoteShort(n))
+	}
+	for _, c := range n {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return fmt.Errorf("rendition name %s may have only a-z and 0-9", quoteShort(n))
+		}
+	}
+	return nil
 }
