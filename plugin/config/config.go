@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/swarmtx/swarmtx/bridge/httpguard"
+	"github.com/swarmtx/swarmtx/bridge/ladder"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
@@ -342,6 +343,9 @@ func (c Config) Validate() error {
 		bad("relayOnly", "true", "needs a turn: or turns: server in iceServers")
 	}
 	c.validateHTTP(bad)
+	if _, err := ladder.ParseLadder(c.Ladder); err != nil {
+		bad("ladder", c.Ladder, "%v", err)
+	}
 	if err := c.StreamOptions().Validate(); err != nil {
 		var ve *contract.ValidationError
 		for _, e := range unjoin(err) {

@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/swarmtx/swarmtx/bridge/ladder"
 	"github.com/swarmtx/swarmtx/plugin/config"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 	"github.com/swarmtx/swarmtx/plugin/host"
@@ -200,6 +201,9 @@ func cmdAttach(args []string, stderr io.Writer) int {
 	}
 	if err := opts.Validate(); err != nil {
 		return malformed("%s", flagNames(err))
+	}
+	if _, err := ladder.ParseLadder(opts.Ladder); err != nil {
+		return malformed("--ladder %q: %v", opts.Ladder, err)
 	}
 
 	pull := f.pullURL
