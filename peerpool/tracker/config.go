@@ -1,7 +1,8 @@
 // Package tracker decides the shape of one stream's peer mesh: who is
-// neighbour of whom, which peers the server seeds, how many seeds it feeds,
-// and which links are worth replacing. It is pure logic: no networking, no
-// goroutines. The signaling layer turns the returned Changes into messages
+// neighbour of whom and which links are worth replacing. It ranks seed
+// candidates (Ranked), but the server picks the seeds and how many
+// (SetSeeds): only it knows which viewers its seeders reach. It is pure
+// logic: no networking, no goroutines. The signaling layer turns the returned Changes into messages
 // and the pion peers act on them.
 //
 // One Swarm serves one stream across all of its renditions: a viewer that
@@ -11,11 +12,10 @@
 //
 // A Swarm is safe for concurrent use: every method takes an internal mutex.
 // Each method is one short critical section; Join and Leave cost O(1) in the
-// swarm size (bounded sampling of indexed candidate sets), Rebalance and a
-// periodic seed refresh cost O(N).
+// swarm size (bounded sampling of indexed candidate sets), Rebalance costs
+// O(N) and Ranked O(uploaders × n).
 //
-// Units: upload rates and caps are bytes per second; FanOut takes a media
-// bitrate in bits per second (as in HLS BANDWIDTH).
+// Units: upload rates and caps are bytes per second.
 package tracker
 
 import (
@@ -36,14 +36,10 @@ type Config struct {
 	// without rewiring. Default max(Min, (Min+Max)/2).
 	JoinNeighbours int
 
-	// MinSeeds and MaxSeeds clamp FanOut. Defaults 2 and 8.
-	MinSeeds, MaxSeeds int
-	// SeedRefresh is how often the seed set is re-ranked from scratch
-	// (between refreshes it only changes when a seed leaves or the
-	// requested count changes). Default 10s.
-	SeedRefresh time.Duration
-	// SeedHysteresis: at a refresh a sitting seed keeps its place unless a
-	// challenger's score exceeds the seed's by this factor. Default 1.5.
+	// SeedHysteresis: Ranked multiplies a sitting seed's score by this
+	// factor, so a challenger displaces it only by scoring that much
+	// better and the server's picks do not flap between near equals.
+	// Default 1.5.
 	SeedHysteresis float64
 
 	// UploadTau is the time constant of the upload-rate EWMA. Default 20s.
@@ -53,9 +49,6 @@ type Config struct {
 	// AssumedUploadBps (bytes/s) stands for an uploader that declared no
 	// cap and has not been measured above it. Default 250000 (2 Mbit/s).
 	AssumedUploadBps int64
-	// UploadEfficiency is the share of the swarm's upload capacity FanOut
-	// counts as usable (topology, overlap, back-pressure). Default 0.7.
-	UploadEfficiency float64
 
 	// UploadWeight converts upload into hops when ranking neighbour
 	// candidates: cost = depth + UploadWeight*clamp(log2(mean/upload),-2,2).
@@ -112,18 +105,6 @@ func (c Config) withDefaults() Config {
 		c.JoinNeighbours = max(c.MinNeighbours, (c.MinNeighbours+c.MaxNeighbours)/2)
 	}
 	c.JoinNeighbours = min(max(c.JoinNeighbours, c.MinNeighbours), c.MaxNeighbours)
-	if c.MinSeeds <= 0 {
-		c.MinSeeds = 2
-	}
-	if c.MaxSeeds <= 0 {
-		c.MaxSeeds = 8
-	}
-	if c.MaxSeeds < c.MinSeeds {
-		c.MaxSeeds = c.MinSeeds
-	}
-	if c.SeedRefresh <= 0 {
-		c.SeedRefresh = 10 * time.Second
-	}
 	if c.SeedHysteresis < 1 {
 		c.SeedHysteresis = 1.5
 	}
@@ -135,9 +116,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AssumedUploadBps <= 0 {
 		c.AssumedUploadBps = 250_000
-	}
-	if c.UploadEfficiency <= 0 || c.UploadEfficiency > 1 {
-		c.UploadEfficiency = 0.7
 	}
 	if c.UploadWeight <= 0 {
 		c.UploadWeight = 1

@@ -16,8 +16,7 @@ type move struct {
 
 // Rebalance is meant to run periodically (every few seconds). It
 //
-//  1. recomputes every depth exactly (BFS from the seeds, O(N+links)) and
-//     re-ranks the seeds when SeedRefresh has passed;
+//  1. recomputes every depth exactly (BFS from the seeds, O(N+links));
 //  2. tops up peers below MinNeighbours;
 //  3. examines RebalanceSample random peers and proposes, for each, the
 //     best of:
@@ -44,11 +43,6 @@ type move struct {
 func (s *Swarm) Rebalance() []Change {
 	s.begin()
 	s.fullDepth()
-	if !s.seedsSet && s.now.Sub(s.lastSelect) >= s.cfg.SeedRefresh {
-		s.rank()
-		s.fillSeedsFromBench()
-		s.settle()
-	}
 	ops := s.cfg.MaxRebalanceOps
 	for tries := 0; ops > 0 && len(s.needy.items) > 0 && tries < 2*s.cfg.MaxRebalanceOps; tries++ {
 		p := s.needy.items[s.cfg.Rand.IntN(len(s.needy.items))]

@@ -1,7 +1,6 @@
 package tracker
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -68,11 +67,7 @@ type Swarm struct {
 	sumEwma   float64 // Σ measured EWMA over measured uploaders
 	nMeasured int
 
-	seeds      []*peer // ranked, best first
-	seedTarget int
-	seedsSet   bool    // the caller picks the seeds (SetSeeds)
-	bench      []*peer // runners-up of the last full ranking
-	lastSelect time.Time
+	seeds []*peer // as SetSeeds installed them, less those since dropped
 
 	bans    map[string]string
 	banRing []string
@@ -91,11 +86,10 @@ type Swarm struct {
 func New(cfg Config) *Swarm {
 	cfg = cfg.withDefaults()
 	s := &Swarm{
-		cfg:        cfg,
-		peers:      make(map[string]*peer),
-		bans:       make(map[string]string),
-		seedTarget: cfg.MinSeeds,
-		batch:      make(map[string]*Change),
+		cfg:   cfg,
+		peers: make(map[string]*peer),
+		bans:  make(map[string]string),
+		batch: make(map[string]*Change),
 	}
 	s.all.fam, s.up.fam, s.needy.fam = famAll, famUp, famNeedy
 	for b := range nBuckets {
@@ -606,8 +600,8 @@ func (s *Swarm) serveNeedy(x *peer) {
 
 // Join adds a peer and returns the neighbour changes to send (to the
 // newcomer and to the peers it was connected to). A banned id is refused:
-// Join returns nil and the peer is not added (check Banned to tell). A
-// known id is treated as Update.
+// Join returns nil and the peer is not added. A known id is treated as
+// Update.
 func (s *Swarm) Join(id string, p PeerParams) []Change {
 	s.begin()
 	if _, banned := s.bans[id]; banned {
@@ -624,9 +618,6 @@ func (s *Swarm) Join(id string, p PeerParams) []Change {
 	s.peers[id] = x
 	s.all.add(x)
 	s.account(x, 1)
-	if x.up() && !s.seedsSet && len(s.seeds) < s.seedTarget {
-		s.addSeed(x)
-	}
 	s.reindex(x)
 	s.fill(x, s.cfg.JoinNeighbours)
 	if x.up() {
@@ -835,30 +826,10 @@ func (s *Swarm) Shun(id string) []Change {
 	return s.end()
 }
 
-// Banned reports whether id is (still remembered as) banned.
-func (s *Swarm) Banned(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.bans[id]
-	return ok
-}
-
-// BanReason returns the reason given when id was banned.
-func (s *Swarm) BanReason(id string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.bans[id]
-	return r, ok
-}
-
-// ReportUpload feeds a peer's upload EWMA with bytesSent over window:
-// rate = bytesSent/window; ewma += (1-exp(-window/UploadTau))*(rate-ewma);
-// the first report sets it.
-func (s *Swarm) ReportUpload(id string, bytesSent int64, window time.Duration) {
-	s.ReportStats(id, Stats{BytesSent: bytesSent, Window: window})
-}
-
-// ReportStats records a peer's upload measurement and/or failures.
+// ReportStats records a peer's upload measurement and/or failures. The
+// first measurement sets the upload EWMA; each later one moves it
+// 1-exp(-Window/UploadTau) of the way to BytesSent/Window, so a report
+// counts in proportion to the time it covers.
 func (s *Swarm) ReportStats(id string, st Stats) {
 	s.begin()
 	defer s.mu.Unlock()
@@ -882,130 +853,4 @@ func (s *Swarm) ReportStats(id string, st Stats) {
 	}
 	s.account(x, 1)
 	s.reindex(x)
-}
-
-// FanOut is how many seeds the server should push each part of a
-// rendition of bitrateBps (bits/s) to. With N peers, b = bitrateBps/8 and
-// C = Σ capacity of the uploaders (bytes/s; see Config.AssumedUploadBps):
-//
-//	deficit = N*b - UploadEfficiency*C
-//	fanout  = clamp(MinSeeds + max(0, ceil(deficit/b)), MinSeeds, MaxSeeds)
-//
-// i.e. the server adds one seed per whole copy of the stream the peers'
-// usable upload cannot supply. With several renditions pass the
-// viewer-weighted mean bitrate.
-func (s *Swarm) FanOut(bitrateBps int64) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := s.cfg.MinSeeds
-	b := float64(bitrateBps) / 8
-	if b <= 0 {
-		return n
-	}
-	deficit := float64(len(s.peers))*b - s.cfg.UploadEfficiency*s.sumCap
-	if deficit > 0 {
-		extra := math.Ceil(deficit / b)
-		if extra > float64(s.cfg.MaxSeeds) {
-			extra = float64(s.cfg.MaxSeeds)
-		}
-		n += int(extra)
-	}
-	return min(max(n, s.cfg.MinSeeds), s.cfg.MaxSeeds)
-}
-
-// Neighbours returns id's neighbours, sorted; nil if id is not present.
-func (s *Swarm) Neighbours(id string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	x := s.peers[id]
-	if x == nil {
-		return nil
-	}
-	out := make([]string, 0, len(x.nbrs))
-	for _, e := range x.nbrs {
-		out = append(out, e.p.id)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// Has reports whether id is in the swarm.
-func (s *Swarm) Has(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.peers[id] != nil
-}
-
-// Depth returns id's depth estimate (1 = seed) and false when id is
-// absent or has no path from a seed.
-func (s *Swarm) Depth(id string) (int, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	x := s.peers[id]
-	if x == nil || x.depth >= depthInf {
-		return 0, false
-	}
-	return x.depth, true
-}
-
-// Len is the number of peers.
-func (s *Swarm) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.peers)
-}
-
-// Snapshot is a swarm's state for status and metrics.
-type Snapshot struct {
-	Peers, Uploaders, Links int
-	Seeds                   []string
-	// DepthHistogram[d] counts peers at depth d (1 = seed); index 0
-	// counts peers with no path from a seed.
-	DepthHistogram []int
-	AvgDepth       float64 // over reachable peers
-	BelowMin       int     // peers with fewer than MinNeighbours
-	Banned         int
-	CapacityBps    float64        // Σ capacity of uploaders, bytes/s
-	Renditions     map[string]int // peers per rendition
-}
-
-// Snapshot walks the whole swarm: O(N).
-func (s *Swarm) Snapshot() Snapshot {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sn := Snapshot{
-		Peers: len(s.peers), Uploaders: len(s.up.items), BelowMin: len(s.needy.items),
-		Banned: len(s.bans), CapacityBps: s.sumCap, Renditions: map[string]int{},
-		DepthHistogram: []int{0},
-	}
-	for _, p := range s.seeds {
-		sn.Seeds = append(sn.Seeds, p.id)
-	}
-	sum, n := 0, 0
-	for _, p := range s.all.items {
-		sn.Links += p.deg()
-		sn.Renditions[p.params.Rendition]++
-		d := p.depth
-		if d >= depthInf {
-			d = 0
-		} else {
-			sum += d
-			n++
-		}
-		for len(sn.DepthHistogram) <= d {
-			sn.DepthHistogram = append(sn.DepthHistogram, 0)
-		}
-		sn.DepthHistogram[d]++
-	}
-	sn.Links /= 2
-	if n > 0 {
-		sn.AvgDepth = float64(sum) / float64(n)
-	}
-	return sn
-}
-
-// String renders a snapshot on one line.
-func (sn Snapshot) String() string {
-	return fmt.Sprintf("peers=%d uploaders=%d links=%d seeds=%v depth=%v avg=%.2f belowMin=%d banned=%d",
-		sn.Peers, sn.Uploaders, sn.Links, sn.Seeds, sn.DepthHistogram, sn.AvgDepth, sn.BelowMin, sn.Banned)
 }

@@ -207,9 +207,17 @@ func TestNonUploadersNeverUpstreamNorSeed(t *testing.T) {
 		s.Join(fmt.Sprint("p", i), p)
 	}
 	for i := range 40 {
-		s.ReportUpload(fmt.Sprint("p", i), int64(1000*i), time.Second)
+		sent := int64(1000 * i)
+		if i%3 == 0 {
+			sent = 1e9 // no report makes a non-uploader a seed
+		}
+		s.ReportStats(fmt.Sprint("p", i), Stats{BytesSent: sent, Window: time.Second})
 	}
-	seeds := s.Seeds(8)
+	refreshSeeds(s, 8)
+	seeds := s.seedIDs()
+	if len(seeds) != 8 {
+		t.Fatalf("seeds %v, want 8", seeds)
+	}
 	for _, id := range seeds {
 		var n int
 		fmt.Sscan(id[1:], &n)
@@ -217,13 +225,18 @@ func TestNonUploadersNeverUpstreamNorSeed(t *testing.T) {
 			t.Fatalf("non-uploader %s is a seed", id)
 		}
 	}
+	// Named outright, a non-uploader is not installed either.
+	s.SetSeeds(append([]string{"p0"}, seeds...))
+	if got := s.seedIDs(); !slices.Equal(got, seeds) {
+		t.Fatalf("SetSeeds with a non-uploader: seeds %v, want %v", got, seeds)
+	}
 	check(t, s, true)
 	// a leech that later opts out of saving data becomes an uploader, and back
 	s.Update("p0", up(0))
 	check(t, s, true)
-	s.Update("p1", leech)
+	s.Update(seeds[0], leech)
 	check(t, s, true)
-	if slices.Contains(s.Seeds(8), "p1") {
+	if slices.Contains(s.seedIDs(), seeds[0]) {
 		t.Fatal("opted-out peer still seed")
 	}
 }
@@ -284,7 +297,7 @@ func TestBan(t *testing.T) {
 	}
 }
 
-func TestSeedsRankingAndStability(t *testing.T) {
+func TestRankedOrderAndHysteresis(t *testing.T) {
 	s, c := newTest(6, nil)
 	for i := range 20 {
 		s.Join(fmt.Sprint("p", i), up(0))
@@ -292,84 +305,77 @@ func TestSeedsRankingAndStability(t *testing.T) {
 	}
 	s.Join("leech", leech)
 	// before any measurement: longest-lived first
-	if got := s.Seeds(3); !slices.Equal(got, []string{"p0", "p1", "p2"}) {
-		t.Fatalf("unmeasured seeds %v", got)
+	if got := s.Ranked(3, nil); !slices.Equal(got, []string{"p0", "p1", "p2"}) {
+		t.Fatalf("unmeasured ranking %v", got)
 	}
+	refreshSeeds(s, 3)
 	for i := range 20 {
-		s.ReportUpload(fmt.Sprint("p", i), int64(i)*10_000, time.Second)
+		s.ReportStats(fmt.Sprint("p", i), Stats{BytesSent: int64(i) * 10_000, Window: time.Second})
 	}
-	s.ReportUpload("leech", 1e9, time.Second)
-	// not yet re-ranked: stable
-	if got := s.Seeds(3); !slices.Equal(got, []string{"p0", "p1", "p2"}) {
-		t.Fatalf("seeds reshuffled before refresh: %v", got)
+	s.ReportStats("leech", Stats{BytesSent: 1e9, Window: time.Second})
+	// measured upload beats seniority, and the sitting seeds' bonus does
+	// not save upload this low; a non-uploader is never ranked, whatever
+	// it reports
+	if got := s.Ranked(3, nil); !slices.Equal(got, []string{"p19", "p18", "p17"}) {
+		t.Fatalf("ranked %v", got)
 	}
-	c.advance(s.cfg.SeedRefresh)
-	got := s.Seeds(3)
-	if !slices.Equal(got, []string{"p19", "p18", "p17"}) {
-		t.Fatalf("ranked seeds %v", got)
+	refreshSeeds(s, 3)
+	// p16 now outscores p17 (EWMA ~204k > 170k) but not by
+	// SeedHysteresis: the sitting seed keeps its place...
+	s.ReportStats("p16", Stats{BytesSent: 20 * 230_000, Window: 20 * time.Second})
+	if got := s.Ranked(3, nil); !slices.Equal(got, []string{"p19", "p18", "p17"}) {
+		t.Fatalf("sitting seed displaced by a near equal: %v", got)
 	}
-	// small changes do not displace sitting seeds (hysteresis)
-	s.ReportUpload("p16", 5*200_000, 5*time.Second) // 200 kB/s, EWMA ~169k < 1.5×170k
-	c.advance(s.cfg.SeedRefresh)
-	if got2 := s.Seeds(3); !slices.Equal(got2, got) {
-		t.Fatalf("seeds churned: %v -> %v", got, got2)
+	// ...which it would not hold unseated.
+	s.SetSeeds([]string{"p19", "p18"})
+	if got := s.Ranked(3, nil); !slices.Equal(got, []string{"p19", "p18", "p16"}) {
+		t.Fatalf("without p17 sitting: %v, want p16 third", got)
 	}
-	// a seed leaving is replaced at once from the runners-up
-	s.Leave("p18")
-	if got := s.Seeds(3); len(got) != 3 || slices.Contains(got, "p18") || !slices.Contains(got, "p16") {
-		t.Fatalf("after leave %v", got)
+	// A challenger (EWMA ~690k) past SeedHysteresis times every sitting
+	// seed (p16 ~306k, p19 285k, p18 270k as counted) takes the weakest's
+	// place.
+	refreshSeeds(s, 3)
+	s.ReportStats("p15", Stats{BytesSent: 20 * 1_000_000, Window: 20 * time.Second})
+	if got := s.Ranked(3, nil); !slices.Equal(got, []string{"p15", "p16", "p19"}) {
+		t.Fatalf("strong challenger: %v", got)
 	}
-	// failures demote at the next refresh
+	// failures demote
 	s.ReportStats("p19", Stats{Failures: 10})
-	c.advance(s.cfg.SeedRefresh)
-	if slices.Contains(s.Seeds(3), "p19") {
-		t.Fatal("failing peer kept as seed")
+	if got := s.Ranked(3, nil); slices.Contains(got, "p19") {
+		t.Fatalf("failing peer still ranked: %v", got)
 	}
-	if got := s.Seeds(1); len(got) != 1 {
+	if got := s.Ranked(1, nil); len(got) != 1 {
+		t.Fatal(got)
+	}
+	if got := s.Ranked(0, nil); len(got) != 0 {
 		t.Fatal(got)
 	}
 	check(t, s, true)
 }
 
-func TestFanOut(t *testing.T) {
-	s, _ := newTest(7, nil)
-	const br = 2_000_000 // 2 Mbit/s = 250 kB/s
-	if got := s.FanOut(br); got != 2 {
-		t.Fatalf("empty swarm %d", got)
+// The swarm never picks a seed itself: a seed that leaves is dropped, and
+// only the next SetSeeds fills its place.
+func TestSeedLeavingIsNotReplaced(t *testing.T) {
+	s, c := newTest(6, nil)
+	for i := range 20 {
+		s.Join(fmt.Sprint("p", i), up(0))
+		c.advance(time.Second)
 	}
-	// 30 viewers able to upload twice the bitrate: plenty
-	for i := range 30 {
-		s.Join(fmt.Sprint("u", i), up(500_000))
+	if got := s.seedIDs(); len(got) != 0 {
+		t.Fatalf("seeds %v before any SetSeeds", got)
 	}
-	if got := s.FanOut(br); got != s.cfg.MinSeeds {
-		t.Fatalf("plenty of upload: %d", got)
+	refreshSeeds(s, 3)
+	s.Leave("p1")
+	c.advance(time.Minute)
+	s.Join("late", up(0))
+	s.Rebalance()
+	if got := s.seedIDs(); !slices.Equal(got, []string{"p0", "p2"}) {
+		t.Fatalf("after a seed left: %v, want [p0 p2]", got)
 	}
-	// 30 viewers that cannot upload: short by far more than MaxSeeds copies
-	for i := range 30 {
-		s.Join(fmt.Sprint("l", i), leech)
-	}
-	// supply 0.7*30*500k = 10.5M B/s ≥ demand 60*250k = 15M? no: deficit 4.5M = 18 copies
-	if got := s.FanOut(br); got != s.cfg.MaxSeeds {
-		t.Fatalf("short of upload: %d", got)
-	}
-	// in between: demand 60*250k=15M, supply 0.7*(30*500k + 10*325k)
-	for i := range 10 {
-		s.Join(fmt.Sprint("m", i), up(0)) // assumed 250k each
-	}
-	// demand 70*250k = 17.5M; supply 0.7*(15M+2.5M) = 12.25M; deficit 5.25M = 21 copies → max
-	if got := s.FanOut(br); got != s.cfg.MaxSeeds {
-		t.Fatalf("still short: %d", got)
-	}
-	s2, _ := newTest(8, nil)
-	for i := range 10 {
-		s2.Join(fmt.Sprint("u", i), up(250_000)) // upload = bitrate
-	}
-	// demand 10*250k=2.5M, supply 0.7*2.5M=1.75M, deficit 0.75M = 3 copies → 2+3
-	if got := s2.FanOut(br); got != 5 {
-		t.Fatalf("partial deficit: %d", got)
-	}
-	if s2.FanOut(0) != 2 {
-		t.Fatal("zero bitrate")
+	check(t, s, true)
+	refreshSeeds(s, 3)
+	if got := s.seedIDs(); !slices.Equal(got, []string{"p0", "p2", "p3"}) {
+		t.Fatalf("after the next SetSeeds: %v, want [p0 p2 p3]", got)
 	}
 }
 
@@ -378,7 +384,7 @@ func TestFanOut(t *testing.T) {
 func TestChurnInvariants(t *testing.T) {
 	s, c := newTest(42, nil)
 	r := rand.New(rand.NewPCG(7, 7))
-	var ids []string
+	var ids, installed []string
 	next := 0
 	for step := range 4000 {
 		c.advance(time.Duration(r.IntN(500)) * time.Millisecond)
@@ -411,10 +417,16 @@ func TestChurnInvariants(t *testing.T) {
 			ids = slices.Delete(ids, i, i+1)
 		case x < 90:
 			for range 10 {
-				s.ReportUpload(ids[r.IntN(len(ids))], int64(r.IntN(2_000_000)), 2*time.Second)
+				s.ReportStats(ids[r.IntN(len(ids))], Stats{BytesSent: int64(r.IntN(2_000_000)), Window: 2 * time.Second})
 			}
 		case x < 93:
-			s.Seeds(s.FanOut(3_000_000))
+			n := 2 + step%7
+			want := s.Ranked(n, nil)
+			refreshSeeds(s, n)
+			installed = s.seedIDs()
+			if !slices.Equal(installed, want) {
+				t.Fatalf("step %d: seeds %v, ranked %v", step, installed, want)
+			}
 		case x < 96:
 			s.Rebalance()
 			// after Rebalance depths are exact
@@ -441,6 +453,14 @@ func TestChurnInvariants(t *testing.T) {
 		if len(ids) != s.Len() {
 			t.Fatalf("step %d: %d ids, %d peers", step, len(ids), s.Len())
 		}
+		// Seeds only ever drop out between SetSeeds calls.
+		got := s.seedIDs()
+		for _, id := range got {
+			if !slices.Contains(installed, id) {
+				t.Fatalf("step %d: seed %s was never installed (installed %v)", step, id, installed)
+			}
+		}
+		installed = got
 		check(t, s, enough(s))
 	}
 	sn := s.Snapshot()
@@ -476,7 +496,7 @@ func TestMixed200(t *testing.T) {
 		s.Join(id, p)
 		c.advance(50 * time.Millisecond)
 		if i%10 == 0 {
-			s.Seeds(s.FanOut(2_000_000))
+			refreshSeeds(s, 2)
 		}
 	}
 	check(t, s, true)
@@ -484,18 +504,17 @@ func TestMixed200(t *testing.T) {
 	// peers report upload proportional to their caps; rebalance for a while
 	for round := range 30 {
 		for id, cp := range caps {
-			s.ReportUpload(id, cp*9/10*2, 2*time.Second)
+			s.ReportStats(id, Stats{BytesSent: cp * 9 / 10 * 2, Window: 2 * time.Second})
 		}
 		c.advance(2 * time.Second)
-		s.Seeds(s.FanOut(2_000_000))
 		ch := s.Rebalance()
+		refreshSeeds(s, 2) // the hub's tick: Rebalance, then the seed refresh
 		if len(ch) > 4*s.cfg.MaxRebalanceOps {
 			t.Fatalf("round %d: rebalance touched %d peers", round, len(ch))
 		}
 		check(t, s, true)
 	}
-	n := s.FanOut(2_000_000)
-	seeds := s.Seeds(n)
+	seeds := s.seedIDs()
 	// the seeds are the top uploaders
 	var ranked []string
 	for id := range caps {
@@ -510,7 +529,7 @@ func TestMixed200(t *testing.T) {
 		t.Fatalf("seeds %v, top uploaders %v", got, top)
 	}
 	sn := s.Snapshot()
-	t.Logf("fan-out %d, seeds %v; %v", n, seeds, sn)
+	t.Logf("seeds %v; %v", seeds, sn)
 	if sn.DepthHistogram[0] != 0 {
 		t.Fatalf("%d unreachable peers", sn.DepthHistogram[0])
 	}
@@ -540,14 +559,14 @@ func TestRebalanceReplacesSlowNeighbour(t *testing.T) {
 	for i := range 40 {
 		s.Join(fmt.Sprint("p", i), up(400_000))
 	}
-	s.Seeds(2)
+	refreshSeeds(s, 2)
 	c.advance(time.Minute)
 	for i := range 40 {
 		rate := int64(400_000)
 		if i == 5 {
 			rate = 1_000
 		}
-		s.ReportUpload(fmt.Sprint("p", i), rate, time.Second)
+		s.ReportStats(fmt.Sprint("p", i), Stats{BytesSent: rate, Window: time.Second})
 	}
 	before := len(s.Neighbours("p5"))
 	for range 20 {
@@ -585,7 +604,7 @@ func benchJoinLeave(b *testing.B, n int) {
 		s.Join(id, params())
 		ids = append(ids, id)
 	}
-	s.Seeds(4)
+	refreshSeeds(s, 4)
 	s.Rebalance()
 	next := n
 	b.ReportAllocs()
@@ -612,7 +631,7 @@ func BenchmarkJoinLeave(b *testing.B) {
 }
 
 // BenchmarkRebalance: one Rebalance (exact depth pass + bounded rewiring)
-// and one Seeds call per op on a 100k-peer swarm.
+// and one seed refresh (Ranked + SetSeeds) per op on a 100k-peer swarm.
 func BenchmarkRebalance(b *testing.B) {
 	s, c := newTest(12, nil)
 	for i := range 100_000 {
@@ -621,8 +640,8 @@ func BenchmarkRebalance(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.advance(2 * time.Second)
-		s.Seeds(4)
 		s.Rebalance()
+		refreshSeeds(s, 4)
 	}
 }
 
@@ -638,7 +657,7 @@ func TestRebalanceGathersRenditions(t *testing.T) {
 		}
 		s.Join(fmt.Sprint("p", i), p)
 	}
-	s.Seeds(2)
+	refreshSeeds(s, 2)
 	sameOf := func(i int) int {
 		n := 0
 		for _, id := range s.Neighbours(fmt.Sprint("p", i)) {

@@ -14,6 +14,7 @@ func TestSeparatedPairNeverLinkedAgain(t *testing.T) {
 		for i := range 12 {
 			s.Join(fmt.Sprint("p", i), up(0))
 		}
+		refreshSeeds(s, 2) // depths, so Rebalance's depth-driven moves run too
 		a := "p0"
 		b := s.Neighbours(a)[0]
 		s.Separate(a, b)
@@ -32,6 +33,7 @@ func TestSeparatedPairNeverLinkedAgain(t *testing.T) {
 			}
 			s.Join(fmt.Sprint("q", i), up(0))
 			s.Rebalance()
+			refreshSeeds(s, 2)
 			if slices.Contains(s.Neighbours(a), b) {
 				t.Fatalf("seed %d, round %d: %s and %s linked again", seed, i, a, b)
 			}
@@ -44,21 +46,31 @@ func TestShunnedPeerGetsNoNewLinks(t *testing.T) {
 	s, c := newTest(8, nil)
 	for i := range 10 {
 		s.Join(fmt.Sprint("p", i), up(0))
+		c.advance(time.Second)
 	}
+	refreshSeeds(s, 2) // the longest-lived: p0 and p1
 	s.Shun("p0")
 	if n := s.Neighbours("p0"); len(n) != 0 {
 		t.Errorf("shunned peer kept neighbours %v", n)
+	}
+	if got := s.seedIDs(); !slices.Equal(got, []string{"p1"}) {
+		t.Errorf("seeds %v after shunning seed p0, want [p1]", got)
 	}
 	for i := range 50 {
 		c.advance(time.Second)
 		s.Join(fmt.Sprint("q", i), up(0))
 		s.Rebalance()
+		refreshSeeds(s, 2)
 	}
 	if n := s.Neighbours("p0"); len(n) != 0 {
 		t.Errorf("shunned peer has neighbours %v", n)
 	}
-	if slices.Contains(s.Seeds(4), "p0") {
-		t.Error("shunned peer chosen as seed")
+	if slices.Contains(s.Ranked(4, nil), "p0") {
+		t.Error("shunned peer ranked as a seed candidate")
+	}
+	s.SetSeeds([]string{"p0", "p1"})
+	if got := s.seedIDs(); !slices.Equal(got, []string{"p1"}) {
+		t.Errorf("seeds %v after SetSeeds(p0, p1), want the shunned p0 left out", got)
 	}
 	check(t, s, false)
 }
