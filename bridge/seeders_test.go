@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
+	"github.com/swarmtx/swarmtx/peerpool/exchange"
 	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -34,23 +35,27 @@ func TestSeederFramesEndAtChunkBoundaries(t *testing.T) {
 		})
 	}
 	var frames []wire.DataFrame
-	sp, err := peer.New(peer.Config{ID: seedID, CanUpload: true, Seed: true, StoreParts: seederParts,
-		// Only observes: the frame is a private copy and stays as it is.
-		TamperData: func(b []byte) {
-			f, err := wire.ParseFrame(b)
-			if err != nil {
-				t.Errorf("the seeder sent a bad frame: %v", err)
-				return
-			}
-			mu.Lock()
-			frames = append(frames, f.(wire.DataFrame))
-			mu.Unlock()
+	sp, err := peer.New(peer.Config{ID: seedID, API: peer.NewLoopbackAPI(), CanUpload: true, Seed: true, StoreParts: seederParts,
+		Exchange: func(c exchange.Config, now time.Time) (peer.Exchange, error) {
+			m, err := exchange.New(c, now)
+			return watched{m, func(b []byte) {
+				f, err := wire.ParseFrame(b)
+				if err != nil {
+					t.Errorf("the seeder sent a bad frame: %v", err)
+					return
+				}
+				if df, ok := f.(wire.DataFrame); ok {
+					mu.Lock()
+					frames = append(frames, df)
+					mu.Unlock()
+				}
+			}}, err
 		}}, relay(seedID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	v, err := peer.New(peer.Config{ID: viewerID, CanUpload: true}, relay(viewerID))
+	v, err := peer.New(peer.Config{ID: viewerID, API: peer.NewLoopbackAPI(), CanUpload: true}, relay(viewerID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,4 +101,18 @@ func TestSeederFramesEndAtChunkBoundaries(t *testing.T) {
 			t.Errorf("a DATA frame of %d bytes at %d ends inside a chunk", len(f.Payload), f.Offset)
 		}
 	}
+}
+
+// watched is an exchange whose every frame handed out is shown to see.
+type watched struct {
+	*exchange.Machine
+	see func(frame []byte)
+}
+
+func (w watched) Transmit(now time.Time, to wire.PeerID, buffered int) []byte {
+	f := w.Machine.Transmit(now, to, buffered)
+	if f != nil {
+		w.see(f)
+	}
+	return f
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -205,6 +206,7 @@ func startCrowd(ctx context.Context, t *testing.T, s *stack, networks []string) 
 		servers = append(servers, srv)
 		go func() { _ = srv.Serve(ln) }()
 		h := &honestSlot{idx: i, network: network, tap: tap, cfg: viewer.Config{
+			API:          peer.NewLoopbackAPI(),
 			URL:          s.base() + "/live/show/",
 			Rendition:    "source",
 			CanUpload:    true,

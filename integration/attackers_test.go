@@ -15,6 +15,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/swarmtx/swarmtx/peerpool/exchange"
 	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -729,4 +730,32 @@ func swarmWS(base string) string {
 	u.Scheme = "ws"
 	u.Path = "/live/show/swarm"
 	return u.String()
+}
+
+// tampering is a viewer's exchange that changes every DATA frame it hands
+// out (on a private copy): a viewer running a modified client.
+type tampering struct {
+	*exchange.Machine
+	tamper func(frame []byte)
+}
+
+func (t tampering) Transmit(now time.Time, to wire.PeerID, buffered int) []byte {
+	f := t.Machine.Transmit(now, to, buffered)
+	if f != nil && wire.FrameType(f[0]) == wire.FrameData {
+		f = append([]byte(nil), f...)
+		t.tamper(f)
+	}
+	return f
+}
+
+// corrupting returns a viewer.Config.Exchange whose DATA frames tamper
+// changes; nil tamper is the standard exchange.
+func corrupting(tamper func(frame []byte)) func(exchange.Config, time.Time) (peer.Exchange, error) {
+	if tamper == nil {
+		return nil
+	}
+	return func(c exchange.Config, now time.Time) (peer.Exchange, error) {
+		m, err := exchange.New(c, now)
+		return tampering{m, tamper}, err
+	}
 }

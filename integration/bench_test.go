@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/integration/harness"
+	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -90,6 +91,7 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	var vs []*benchViewer
 	join := func() {
 		v, err := viewer.Run(ctx, viewer.Config{
+			API:          peer.NewLoopbackAPI(),
 			URL:          s.base() + "/live/show/",
 			Rendition:    "source",
 			CanUpload:    true,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/integration/harness"
+	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/contract"
@@ -92,6 +93,7 @@ func startSwarmStream(ctx context.Context, t testing.TB) *stack {
 func joinSwarm(ctx context.Context, t testing.TB, s *stack, adjust func(*viewer.Config)) *viewer.Viewer {
 	t.Helper()
 	cfg := viewer.Config{
+		API:          peer.NewLoopbackAPI(),
 		URL:          s.base() + "/live/show/",
 		Rendition:    "source",
 		CanUpload:    true,

@@ -29,12 +29,12 @@ func TestCorruptingViewerIsBanned(t *testing.T) {
 	defer cancel()
 	s := startSwarmStream(ctx, t)
 	run := func(tamper func([]byte)) *viewer.Viewer {
-		return joinSwarm(ctx, t, s, func(c *viewer.Config) { c.TamperUpload = tamper })
+		return joinSwarm(ctx, t, s, func(c *viewer.Config) { c.Exchange = corrupting(tamper) })
 	}
-	corrupt := func(frame []byte) { frame[len(frame)-1] ^= 0x5a }
+	corrupt := corrupting(func(frame []byte) { frame[len(frame)-1] ^= 0x5a })
 	badNetwork := http.Header{"X-Forwarded-For": {"198.51.100.66"}}
 	runBad := func() *viewer.Viewer {
-		return joinSwarm(ctx, t, s, func(c *viewer.Config) { c.TamperUpload, c.SignalHeader = corrupt, badNetwork })
+		return joinSwarm(ctx, t, s, func(c *viewer.Config) { c.Exchange, c.SignalHeader = corrupt, badNetwork })
 	}
 	// The hostile viewer joins first, so it is among everyone's neighbours.
 	bad := runBad()
@@ -135,7 +135,7 @@ func TestHostileSessionsCloseAlone(t *testing.T) {
 	defer cancel()
 	s := startSwarmStream(ctx, t)
 	run := func(tamper func([]byte)) *viewer.Viewer {
-		return joinSwarm(ctx, t, s, func(c *viewer.Config) { c.TamperUpload = tamper })
+		return joinSwarm(ctx, t, s, func(c *viewer.Config) { c.Exchange = corrupting(tamper) })
 	}
 	// Its DATA frames claim a frame type that does not exist.
 	breaker := run(func(frame []byte) { frame[0] = 0x7f })

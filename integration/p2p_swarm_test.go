@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/integration/harness"
+	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -62,6 +63,7 @@ func TestSwarmOfThirtyFourViewers(t *testing.T) {
 	}
 	join := func(r swarmRendition) {
 		v, err := viewer.Run(ctx, viewer.Config{
+			API:          peer.NewLoopbackAPI(),
 			URL:          s.base() + "/live/show/",
 			Rendition:    r.name,
 			CanUpload:    true,

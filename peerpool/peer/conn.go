@@ -285,10 +285,6 @@ func (c *conn) sender() {
 		if h := p.cfg.frameSent; h != nil {
 			h(len(frame))
 		}
-		if p.cfg.TamperData != nil && wire.FrameType(frame[0]) == wire.FrameData {
-			frame = append([]byte(nil), frame...)
-			p.cfg.TamperData(frame)
-		}
 		if rw := p.cfg.rewrite; rw != nil {
 			frame = rw(frame)
 		}

@@ -43,8 +43,8 @@ func (f SignalerFunc) Relay(to wire.PeerID, r *wire.Relay) error { return f(to, 
 type Config struct {
 	// ID is this peer's id (from welcome).
 	ID wire.PeerID
-	// API builds the PeerConnections; nil means NewLoopbackAPI(), which
-	// only ever uses loopback (tests).
+	// API builds the PeerConnections; nil means pion's defaults (every
+	// interface but loopback). Tests pass NewLoopbackAPI().
 	API *webrtc.API
 	// ICEServers and RelayOnly come from welcome (ice, iceTransportPolicy).
 	ICEServers []webrtc.ICEServer
@@ -70,10 +70,9 @@ type Config struct {
 	// disconnected; the caller reports it to the server.
 	OnBadPeer func(p wire.PeerID, reason string)
 
-	// TamperData, when set, is called on a private copy of every DATA
-	// frame before it is sent: it turns this peer into a hostile one, for
-	// tests of the swarm's defences. Never set it in a real viewer.
-	TamperData func(frame []byte)
+	// Exchange builds the protocol machine the Peer drives; nil means
+	// exchange.New. Tests of the swarm's defences put a hostile one here.
+	Exchange func(cfg exchange.Config, now time.Time) (Exchange, error)
 
 	// Test hooks, reachable only from this package's tests.
 	frameSent    func(n int)                          // called with the size of every frame sent
@@ -90,6 +89,30 @@ const (
 
 // ErrClosed is returned by Want after Close.
 var ErrClosed = errors.New("peer: closed")
+
+// Exchange is the protocol state machine a Peer drives: *exchange.Machine,
+// or one that wraps it.
+type Exchange interface {
+	SetNeighbours(now time.Time, add []wire.PeerInfo, remove []wire.PeerID)
+	Opened(now time.Time, id wire.PeerID)
+	Closed(now time.Time, id wire.PeerID, reason string)
+	Receive(now time.Time, from wire.PeerID, data []byte, text bool)
+	Expect(now time.Time, a *wire.PartAnnounce) error
+	Offer(now time.Time, id wire.PartID, data []byte) error
+	Want(now time.Time, id wire.PartID, attempt time.Duration) []byte
+	Unwant(now time.Time, id wire.PartID)
+	Advance(now time.Time)
+	Deadline() time.Time
+	Transmit(now time.Time, to wire.PeerID, buffered int) []byte
+	Poll() (exchange.Output, bool)
+	Close(now time.Time)
+	IsBanned(id wire.PeerID) bool
+	Availability(id wire.PartID) (holders int, inFlight bool)
+	Received() []wire.Received
+	Stats() exchange.Stats
+}
+
+var _ Exchange = (*exchange.Machine)(nil)
 
 // Stats and NeighbourStats are the exchange's counters.
 type (
@@ -109,7 +132,7 @@ type Peer struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	m       *exchange.Machine
+	m       Exchange
 	closed  bool
 	conns   map[wire.PeerID]*conn
 	early   map[wire.PeerID]*earlyQueue
@@ -135,7 +158,11 @@ func New(cfg Config, sig Signaler) (*Peer, error) {
 	if sig == nil {
 		return nil, errors.New("peer: nil Signaler")
 	}
-	m, err := exchange.New(exchange.Config{
+	newExchange := cfg.Exchange
+	if newExchange == nil {
+		newExchange = func(c exchange.Config, now time.Time) (Exchange, error) { return exchange.New(c, now) }
+	}
+	m, err := newExchange(exchange.Config{
 		ID: cfg.ID, CanUpload: cfg.CanUpload, UploadCapBps: cfg.UploadCapBps, MaxFrame: cfg.MaxFrame,
 		Seed: cfg.Seed, ConnectTimeout: cfg.ConnectTimeout, StoreParts: cfg.StoreParts, StoreBytes: cfg.StoreBytes,
 	}, time.Now())
@@ -147,7 +174,7 @@ func New(cfg Config, sig Signaler) (*Peer, error) {
 	}
 	api := cfg.API
 	if api == nil {
-		api = NewLoopbackAPI()
+		api = webrtc.NewAPI()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Peer{

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmtx/swarmtx/peerpool/exchange"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
@@ -56,6 +57,9 @@ func (s *swarm) add(id wire.PeerID, cfg Config) *Peer {
 		id = wire.NewPeerID()
 	}
 	cfg.ID = id
+	if cfg.API == nil {
+		cfg.API = NewLoopbackAPI()
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger().With("test", s.t.Name())
 	}
@@ -268,7 +272,7 @@ func flipLastByte(b []byte) { b[len(b)-1] ^= 0xff }
 func TestCorruptNeighbour(t *testing.T) {
 	s := newSwarm(t)
 	// Ties in neighbour choice go to the smaller id: the bad peer is asked first.
-	bad := s.add("00000000000000000000000000000001", Config{CanUpload: true, TamperData: flipLastByte})
+	bad := s.add("00000000000000000000000000000001", Config{CanUpload: true, Exchange: tamperWith(flipLastByte)})
 	good := s.add("ffffffffffffffffffffffffffffffff", Config{CanUpload: true})
 	var reports []string
 	var mu sync.Mutex
@@ -320,7 +324,7 @@ func TestCorruptNeighbour(t *testing.T) {
 
 func TestCorruptOnlySource(t *testing.T) {
 	s := newSwarm(t)
-	bad := s.add("", Config{CanUpload: true, TamperData: flipLastByte})
+	bad := s.add("", Config{CanUpload: true, Exchange: tamperWith(flipLastByte)})
 	reported := make(chan string, 1)
 	v := s.add("", Config{
 		OnBadPeer: func(p wire.PeerID, reason string) { reported <- reason },
@@ -343,13 +347,13 @@ func TestCorruptOnlySource(t *testing.T) {
 func TestOutOfOrderFrame(t *testing.T) {
 	s := newSwarm(t)
 	var n atomic.Int64
-	bad := s.add("", Config{CanUpload: true, TamperData: func(b []byte) {
+	bad := s.add("", Config{CanUpload: true, Exchange: tamperWith(func(b []byte) {
 		if n.Add(1) == 2 {
 			// offset is the 4 bytes after type and PartID ("720p").
 			off := 1 + 1 + 4 + 8 + 2
 			b[off+3] ^= 1
 		}
-	}})
+	})})
 	reported := make(chan string, 1)
 	v := s.add("", Config{OnBadPeer: func(p wire.PeerID, reason string) { reported <- reason }})
 	s.link(v, bad)
@@ -775,5 +779,29 @@ func TestCappedUploadsGoOneAfterAnother(t *testing.T) {
 	}
 	if st := a.Stats(); st.Declined != 0 {
 		t.Errorf("the uploader declined %d WANTs: the test meant both copies to be queued at once", st.Declined)
+	}
+}
+
+// tampering is an exchange that changes every DATA frame it hands out
+// (on a private copy): a hostile peer.
+type tampering struct {
+	*exchange.Machine
+	tamper func(frame []byte)
+}
+
+func (t tampering) Transmit(now time.Time, to wire.PeerID, buffered int) []byte {
+	f := t.Machine.Transmit(now, to, buffered)
+	if f != nil && wire.FrameType(f[0]) == wire.FrameData {
+		f = append([]byte(nil), f...)
+		t.tamper(f)
+	}
+	return f
+}
+
+// tamperWith makes a Config's exchange a tampering one.
+func tamperWith(tamper func(frame []byte)) func(exchange.Config, time.Time) (Exchange, error) {
+	return func(c exchange.Config, now time.Time) (Exchange, error) {
+		m, err := exchange.New(c, now)
+		return tampering{m, tamper}, err
 	}
 }

@@ -14,7 +14,7 @@ import (
 func TestReceivedListsVerifiedBytesPerNeighbour(t *testing.T) {
 	s := newSwarm(t)
 	good := s.add("", Config{CanUpload: true})
-	bad := s.add("", Config{CanUpload: true, TamperData: flipLastByte})
+	bad := s.add("", Config{CanUpload: true, Exchange: tamperWith(flipLastByte)})
 	var mu sync.Mutex
 	var reported []string
 	b := s.add("", Config{CanUpload: true, OnBadPeer: func(p wire.PeerID, reason string) {

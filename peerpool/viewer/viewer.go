@@ -32,6 +32,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/swarmtx/swarmtx/peerpool/exchange"
 	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -47,14 +48,13 @@ type Config struct {
 	// 0 = no cap). CanUpload false never uploads (the browser's opt-out).
 	UploadCapBps int64
 	CanUpload    bool
-	// TamperUpload, when set, is called on a private copy of every DATA
-	// frame this viewer sends (peer.Config.TamperData): a hostile viewer,
-	// for tests and benchmarks of the swarm's defences.
-	TamperUpload func(frame []byte)
+	// Exchange builds the protocol machine of the viewer's peer
+	// (peer.Config.Exchange); nil means the standard one.
+	Exchange func(cfg exchange.Config, now time.Time) (peer.Exchange, error)
 	// TurnOnly asks the server for relay-only ICE (no host address exposed).
 	TurnOnly bool
-	// API builds the PeerConnections; nil means peer.NewLoopbackAPI(),
-	// which only uses loopback (tests).
+	// API builds the PeerConnections; nil means pion's defaults (every
+	// interface but loopback). Tests pass peer.NewLoopbackAPI().
 	API *webrtc.API
 	// PartDeadline is how long to wait for peers before fetching a part
 	// over HTTP; default: the part's duration. The wait is shortened so the
@@ -246,7 +246,7 @@ func Run(ctx context.Context, cfg Config) (*Viewer, error) {
 		RelayOnly:    v.welcome.ICETransportPolicy == "relay",
 		UploadCapBps: cfg.UploadCapBps,
 		CanUpload:    cfg.CanUpload,
-		TamperData:   cfg.TamperUpload,
+		Exchange:     cfg.Exchange,
 		MaxFrame:     v.welcome.MaxFrame,
 		StoreParts:   cfg.StoreParts,
 		Logger:       cfg.Logger,

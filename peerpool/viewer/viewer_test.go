@@ -18,6 +18,7 @@ import (
 
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/bridge/llhls"
+	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -162,7 +163,7 @@ func TestViewersPlayAndShare(t *testing.T) {
 	}()
 	for i := 0; i < viewers; i++ {
 		v, err := Run(ctx, Config{
-			URL: o.URL, Rendition: "source",
+			API: peer.NewLoopbackAPI(), URL: o.URL, Rendition: "source",
 			CanUpload: true, UploadCapBps: 1_000_000,
 			Logger: testLogger(t).With("viewer", i),
 		})
@@ -246,7 +247,7 @@ func TestCorruptOriginBytesAreNotPlayed(t *testing.T) {
 	o.mu.Unlock()
 	var vs []*Viewer
 	for i := 0; i < 2; i++ {
-		v, err := Run(context.Background(), Config{URL: o.URL, Rendition: "source", CanUpload: true, Logger: testLogger(t)})
+		v, err := Run(context.Background(), Config{API: peer.NewLoopbackAPI(), URL: o.URL, Rendition: "source", CanUpload: true, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -275,7 +276,7 @@ func TestCorruptOriginBytesAreNotPlayed(t *testing.T) {
 func TestServerErrorStopsTheViewer(t *testing.T) {
 	checkGoroutines(t)
 	o := newOrigin(t, 1)
-	v, err := Run(context.Background(), Config{URL: o.URL, Rendition: "source", CanUpload: true, Logger: testLogger(t)})
+	v, err := Run(context.Background(), Config{API: peer.NewLoopbackAPI(), URL: o.URL, Rendition: "source", CanUpload: true, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
