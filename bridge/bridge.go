@@ -1,6 +1,7 @@
 // Package bridge is the media half of the swarmtx plugin: for every stream a
-// MediaMTX hook attaches, it pulls the stream over RTMP, packages the source
-// and its ABR ladder as CMAF and serves them as LL-HLS.
+// MediaMTX hook attaches, it pulls the stream over RTMP or RTSP, packages
+// the source and its ABR ladder as CMAF, serves them as LL-HLS and hands
+// every part to an Egress (the peer pool, wired in by plugin/origin).
 package bridge
 
 import (
@@ -13,16 +14,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/swarmtx/swarmtx/bridge/cmaf"
 	"github.com/swarmtx/swarmtx/bridge/httpguard"
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/bridge/metrics"
-	"github.com/swarmtx/swarmtx/peerpool/client"
-	"github.com/swarmtx/swarmtx/peerpool/signal"
-	"github.com/swarmtx/swarmtx/peerpool/tracker"
-	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -35,25 +30,17 @@ type Settings struct {
 	PublicURL string
 	// FFmpegPath runs the ABR ladder; empty means no ladder (source only).
 	FFmpegPath string
-	// ICEServers are given to viewers joining a swarm; RelayOnly makes every
-	// viewer use TURN relays only.
-	ICEServers []wire.ICEServer
-	RelayOnly  bool
 	// HTTP are the origin's limits against slow readers and held-request
-	// floods; the HTTP server is made with httpguard.NewServer from them.
+	// floods (its held blocking reloads).
 	HTTP httpguard.Settings
-	// Swarm are the per-network limits of every stream's swarm.
-	Swarm SwarmLimits
-	// WebRTC builds the seeders' peer connections; nil: pion's defaults.
-	WebRTC *webrtc.API
-	Logger *slog.Logger
-}
-
-// SwarmLimits bound what one network (IPv4 address or IPv6 /64) may take
-// of a stream's swarm; zero fields take signal.Config's defaults.
-type SwarmLimits struct {
-	MaxSessionsPerNetwork    int
-	JoinsPerSecondPerNetwork int
+	// Egress gets every stream's parts as they are cut; nil: none.
+	Egress Egress
+	// OnServed counts the bytes the LL-HLS origin sent for a rendition of
+	// a stream, as they leave; nil: not counted.
+	OnServed func(path, rendition string, n int)
+	// Metrics receives the media metrics; nil: a registry of its own.
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
 }
 
 // Bridge serves attached streams. It implements contract.Bridge.
@@ -64,7 +51,7 @@ type Bridge struct {
 
 	mu      sync.Mutex
 	streams map[string]*stream
-	handler http.Handler
+	handler *llhls.Handler
 	metrics *metrics.Metrics
 }
 
@@ -73,9 +60,7 @@ type Bridge struct {
 type stream struct {
 	path     string
 	origin   *llhls.Stream
-	hub      *signal.Hub // the stream's swarm
-	seeders  *seeders
-	traffic  *traffic
+	egress   StreamEgress
 	cuts     *cmaf.Cuts
 	resumeAt int64 // stream timeline position for the next session
 
@@ -93,42 +78,25 @@ func New(s Settings) *Bridge {
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
-	if s.WebRTC == nil {
-		s.WebRTC = webrtc.NewAPI()
+	if s.Egress == nil {
+		s.Egress = noEgress{}
 	}
-	b := &Bridge{settings: s, log: s.Logger, started: time.Now(), streams: make(map[string]*stream), metrics: metrics.New()}
-	hls := &llhls.Handler{
+	if s.Metrics == nil {
+		s.Metrics = metrics.New()
+	}
+	b := &Bridge{settings: s, log: s.Logger, started: time.Now(), streams: make(map[string]*stream), metrics: s.Metrics}
+	b.handler = &llhls.Handler{
 		Lookup:   b.lookup,
-		OnServed: b.countServed,
+		OnServed: s.OnServed,
 		Holds:    httpguard.NewHolds(s.HTTP),
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", b.metrics.Handler())
-	mux.Handle(client.AssetPrefix, client.Assets())
-	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// /{path}/ is the stream's built-in player page.
-		if p, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/"); ok && b.lookup(p) != nil {
-			client.ServePage(w, r, p)
-			return
-		}
-		// /{path}/swarm is its signaling WebSocket.
-		if p, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"), "/swarm"); ok {
-			if hub := b.hubOf(p); hub != nil {
-				hub.ServeHTTP(w, r)
-				return
-			}
-		}
-		hls.ServeHTTP(w, r)
-	}))
-	b.handler = mux
 	if s.FFmpegPath == "" {
 		b.log.Warn("ffmpeg not found or disabled: every stream is served as its source rendition alone, without an ABR ladder")
 	}
 	return b
 }
 
-// Handler serves the LL-HLS origin and player page of every attached stream,
-// the client's assets and /metrics.
+// Handler serves the LL-HLS origin of every attached stream.
 func (b *Bridge) Handler() http.Handler { return b.handler }
 
 func (b *Bridge) lookup(path string) *llhls.Stream {
@@ -140,44 +108,12 @@ func (b *Bridge) lookup(path string) *llhls.Stream {
 	return nil
 }
 
-func (b *Bridge) hubOf(path string) *signal.Hub {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if st := b.streams[path]; st != nil {
-		return st.hub
-	}
-	return nil
-}
+type noEgress struct{}
 
-// newHub creates the swarm of the stream at path.
-func (b *Bridge) newHub(path string, partTarget time.Duration, tr *traffic) *signal.Hub {
-	m := b.metrics
-	return signal.NewHub(path, signal.Config{
-		ICEServers: b.settings.ICEServers,
-		RelayOnly:  b.settings.RelayOnly,
-		PartTarget: partTarget,
-		OnStats:    tr.viewerReport,
-		OnViewers:  tr.setViewers,
-		OnWindow:   tr.window,
+func (noEgress) OpenStream(string, time.Duration) StreamEgress { return noEgress{} }
+func (noEgress) PublishPart(*cmaf.Part)                        {}
+func (noEgress) Close()                                        {}
 
-		MaxSessionsPerNetwork:    b.settings.Swarm.MaxSessionsPerNetwork,
-		JoinsPerSecondPerNetwork: float64(b.settings.Swarm.JoinsPerSecondPerNetwork),
-		JoinBurstPerNetwork:      8 * b.settings.Swarm.JoinsPerSecondPerNetwork,
-		OnBan:                    func(reason string) { m.PeersBanned.WithLabelValues(path, reason).Inc() },
-		Logger:                   b.log,
-	}, tracker.New(tracker.Config{}))
-}
-
-func (b *Bridge) countServed(path, rendition string, n int) {
-	b.mu.Lock()
-	st := b.streams[path]
-	b.mu.Unlock()
-	if st != nil {
-		st.traffic.servedHTTP(rendition, n)
-	}
-}
-
-// countStreamsLocked refreshes the streams gauge; b.mu is held.
 func (b *Bridge) countStreamsLocked() {
 	counts := map[contract.StreamState]int{contract.StateAttached: 0, contract.StateWaitingForReconnect: 0}
 	for _, st := range b.streams {
@@ -235,8 +171,6 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 	b.mu.Lock()
 	st := b.streams[req.Path]
 	if st == nil {
-		tr := newTraffic(req.Path, b.metrics)
-		hub := b.newHub(req.Path, req.Options.PartDuration, tr)
 		st = &stream{
 			path: req.Path,
 			origin: llhls.NewStream(req.Path, llhls.Settings{
@@ -246,9 +180,7 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 			}, nil),
 			// Sequence numbers start at the Unix time, so a restarted plugin
 			// never reuses a URL a CDN may have cached.
-			hub:      hub,
-			seeders:  newSeeders(hub, b.settings.WebRTC, b.settings.ICEServers, tr, b.log.With("path", req.Path)),
-			traffic:  tr,
+			egress:   b.settings.Egress.OpenStream(req.Path, req.Options.PartDuration),
 			cuts:     cmaf.NewCuts(uint64(time.Now().Unix())),
 			resumeAt: timelineStart,
 		}
@@ -320,8 +252,7 @@ func (b *Bridge) end(st *stream, done chan struct{}, window time.Duration, forge
 func (b *Bridge) removeLocked(st *stream) {
 	delete(b.streams, st.path)
 	st.origin.Close()
-	st.hub.Close()
-	go st.seeders.close()
+	go st.egress.Close()
 	b.metrics.Forget(st.path)
 	b.countStreamsLocked()
 }
@@ -338,7 +269,6 @@ func (b *Bridge) Status(context.Context) (contract.Status, error) {
 			AttachedSince: st.attachedSince,
 			URL:           b.streamURL(st.path),
 		}
-		st.traffic.fill(&ss)
 		for _, r := range st.origin.Stats() {
 			if r.Segments > 0 {
 				ss.Renditions = append(ss.Renditions, r.Name)
@@ -362,8 +292,7 @@ func (b *Bridge) Close() {
 			dones = append(dones, st.done)
 		}
 		st.origin.Close()
-		st.hub.Close()
-		st.seeders.close()
+		st.egress.Close()
 	}
 	b.mu.Unlock()
 	for _, d := range dones {

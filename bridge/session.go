@@ -154,7 +154,7 @@ func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.Attach
 			Cuts:          st.cuts,
 			Leader:        r.Source,
 			Discontinuity: resumed,
-			Output:        streamOutput{Output: st.origin, path: st.path, hub: st.hub, seeders: st.seeders, traffic: st.traffic, metrics: b.metrics},
+			Output:        streamOutput{Output: st.origin, path: st.path, egress: st.egress, metrics: b.metrics},
 			Logger:        log,
 		})
 		if err != nil {

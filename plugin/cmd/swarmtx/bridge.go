@@ -11,14 +11,14 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/swarmtx/swarmtx/bridge"
 	"github.com/swarmtx/swarmtx/bridge/httpguard"
 	"github.com/swarmtx/swarmtx/bridge/ladder"
 	"github.com/swarmtx/swarmtx/plugin/config"
 	"github.com/swarmtx/swarmtx/plugin/contract"
+	"github.com/swarmtx/swarmtx/plugin/origin"
 )
 
-// newBridge creates the Bridge the plugin serves and starts its HTTP origin.
+// newBridge creates the origin the plugin serves and starts its HTTP server.
 // The returned stop function ends every session and the HTTP server.
 func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), error) {
 	ffmpeg := ""
@@ -33,14 +33,14 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 	}
 	limits := cfg.HTTPSettings()
 	limits.Logger = log
-	b := bridge.New(bridge.Settings{
+	b := origin.New(origin.Settings{
 		ListenAddress: ln.Addr().String(),
 		PublicURL:     cfg.PublicURL,
 		FFmpegPath:    ffmpeg,
 		ICEServers:    cfg.WireICEServers(),
 		RelayOnly:     cfg.RelayOnly,
 		HTTP:          limits,
-		Swarm: bridge.SwarmLimits{
+		Swarm: origin.SwarmLimits{
 			MaxSessionsPerNetwork:    cfg.SwarmMaxSessionsPerNetwork,
 			JoinsPerSecondPerNetwork: cfg.SwarmJoinsPerSecondPerNetwork,
 		},
