@@ -35,12 +35,13 @@ bench: deps build
 	$(GO) test -timeout 45m -run '^$$' -bench 'Swarm' -benchtime 1x ./integration
 
 # Runs every Fuzz target of every package for FUZZTIME each (go test allows
-# one -fuzz target per invocation, hence the loop).
+# one -fuzz target per invocation, hence the loop). Minimizing a new input
+# may take up to a minute by default, which would eat a short run whole.
 fuzz-short:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \
 	  done; \
 	done
 

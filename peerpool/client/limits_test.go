@@ -46,6 +46,7 @@ func TestJSLimitsAgreeWithGo(t *testing.T) {
 		{"MAX_REQUESTS", wire.MaxRequests},
 		{"MAX_CONTROL_QUEUE", wire.MaxControlQueue},
 		{"UPLOAD_POLL_MS", wire.UploadPollMs},
+		{"FIRST_BYTE_MS", wire.FirstByteMs},
 	}
 	runNodeCheck(t, node, "test/limits_check.js", limits)
 	// The shared limits may be bound to a number only in wire.js.

@@ -32,10 +32,11 @@ type declined struct {
 	id wire.PartID
 }
 
-// busy reports whether the queued DATA would take longer than
-// busyHorizon to send at the upload cap. The seed never declines: it is
-// the server, pushing what the swarm cannot yet carry.
-func (m *Machine) busy() bool {
+// busy reports whether the queued DATA, and what the upload cap still
+// owes for frames already sent, would take longer than busyHorizon to send
+// at the cap. The seed never declines: it is the server, pushing what the
+// swarm cannot yet carry.
+func (m *Machine) busy(now time.Time) bool {
 	if m.cfg.Seed {
 		return false
 	}
@@ -46,8 +47,8 @@ func (m *Machine) busy() bool {
 			bytes += u.total - u.sent
 		}
 	}
-	if m.cfg.UploadCapBps > 0 {
-		return float64(bytes) > float64(m.cfg.UploadCapBps)*busyHorizon.Seconds()
+	if m.bucket != nil {
+		return float64(bytes)+m.bucket.owed(now) > float64(m.cfg.UploadCapBps)*busyHorizon.Seconds()
 	}
 	return uploads >= busyUploads
 }
@@ -67,7 +68,7 @@ func (m *Machine) decline(now time.Time, n *neighbour, id wire.PartID) {
 // this peer is no longer busy, to the neighbours that asked and still do
 // not have them.
 func (m *Machine) reoffer(now time.Time) {
-	if len(m.declined) == 0 || m.busy() {
+	if len(m.declined) == 0 || m.busy(now) {
 		return
 	}
 	for _, d := range m.declined {

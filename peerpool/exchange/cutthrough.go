@@ -63,7 +63,7 @@ func (m *Machine) verifiedMore(now time.Time, from *neighbour, id wire.PartID) {
 // readyUpload returns n's upload that sends next: of those with
 // verified bytes not yet sent, the one ahead in the upload order
 // (uploadorder.go). It drops, with NOPE, uploads whose bytes stopped
-// coming.
+// coming and answers to WANTs that did not start within busyHorizon.
 func (m *Machine) readyUpload(now time.Time, n *neighbour) *upload {
 	var best *upload
 	for i := 0; i < len(n.uploads); i++ {
@@ -72,6 +72,15 @@ func (m *Machine) readyUpload(now time.Time, n *neighbour) *upload {
 			if data, _ := m.partBytes(u.id); len(data) > len(u.data) {
 				u.data, u.progress = data, now
 			}
+		}
+		if u.asked && u.sent == 0 && now.Sub(u.queued) >= busyHorizon {
+			// Not started in time (newer parts went first): the asker may
+			// take it for a liar (fetch.go), so it is declined and asks
+			// someone else, and offered the part again later.
+			n.removeUpload(u)
+			i--
+			m.decline(now, n, u.id)
+			continue
 		}
 		if u.sent < len(u.data) {
 			if best == nil || ahead(u, best) {

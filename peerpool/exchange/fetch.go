@@ -10,6 +10,12 @@ import (
 // fetch is one attempt to get a part from the neighbours: it asks one
 // neighbour at a time and moves on after a NOPE, a disconnection or a
 // stall of attempt without progress.
+//
+// A WANT that brought not a byte counts against the neighbour (fruitless.go)
+// only once FirstByteMs has passed without a byte or a NOPE: an honest
+// peer starts what it accepted within BusyHorizonMs or says NOPE, so only
+// a liar stays silent that long. A fetch whose attempt is shorter moves on
+// at once and leaves that WANT open, late, until it can be judged.
 type fetch struct {
 	id       wire.PartID
 	attempt  time.Duration
@@ -44,8 +50,10 @@ func (m *Machine) Unwant(now time.Time, id wire.PartID) {
 		return
 	}
 	delete(m.fetches, id)
-	if f.at != nil && f.at.requests[id] != nil {
-		m.abandon(now, f.at, id)
+	for _, n := range m.sorted() {
+		if n.requests[id] != nil {
+			m.abandon(now, n, id) // not judged: we stopped waiting
+		}
 	}
 	m.progress(now)
 }
@@ -84,9 +92,14 @@ func (m *Machine) advanceFetch(now time.Time, f *fetch) {
 					f.deadline = req.sent.Add(f.attempt)
 					return
 				}
+				f.tried[n.id] = true
+				f.at = nil
+				if now.Sub(req.sent) < firstByte {
+					req.late = true // judged by judgeLate; the next holder is asked now
+					continue
+				}
 				// Not a byte came: that counts against it. A congested
 				// honest neighbour delivers slowly, a liar not at all.
-				f.tried[n.id] = true
 				m.abandon(now, n, id)
 				n.fruitless++
 				m.fruitlessCheck(now, n)
@@ -156,4 +169,24 @@ func (m *Machine) pick(id wire.PartID, tried map[wire.PeerID]bool) *neighbour {
 		return cands[i].id < cands[j].id
 	})
 	return cands[0]
+}
+
+// firstByte is how long a WANT may go without a byte or a NOPE before it
+// counts against the neighbour.
+const firstByte = wire.FirstByteMs * time.Millisecond
+
+// judgeLate counts against n the late WANTs that brought nothing within
+// firstByte, and cancels them.
+func (m *Machine) judgeLate(now time.Time, n *neighbour) {
+	for _, id := range sortedParts(n.requests) {
+		req := n.requests[id]
+		if req == nil || !req.late || n.incoming[id] != nil || now.Sub(req.sent) < firstByte {
+			continue
+		}
+		m.abandon(now, n, id)
+		n.fruitless++
+		if m.fruitlessCheck(now, n); n.closed {
+			return
+		}
+	}
 }

@@ -254,7 +254,7 @@ func (m *Machine) Offer(now time.Time, id wire.PartID, data []byte) error {
 	if m.cfg.Seed && m.cfg.CanUpload {
 		for _, n := range m.sorted() {
 			if n.open && !n.has.has(id) {
-				m.queueUpload(now, n, id)
+				m.queueUpload(now, n, id, false)
 			}
 		}
 	}
@@ -322,11 +322,13 @@ func (m *Machine) Advance(now time.Time) {
 		if len(n.uploads) > 0 {
 			m.readyUpload(now, n) // drops the starved ones
 		}
+		m.judgeLate(now, n)
 	}
 	if !m.bucketAt.IsZero() && !now.Before(m.bucketAt) {
 		m.bucketAt = time.Time{}
 		m.wakeUploads()
 	}
+	m.reoffer(now) // declined while the cap was spent: it may be repaid
 	if !m.turnAt.IsZero() && !now.Before(m.turnAt) {
 		m.turnAt = time.Time{}
 		m.wakeUploads()
@@ -354,10 +356,23 @@ func (m *Machine) Deadline() time.Time {
 			if u.sent == len(u.data) {
 				at(u.progress.Add(starvedUpload))
 			}
+			if u.asked && u.sent == 0 {
+				at(u.queued.Add(busyHorizon))
+			}
+		}
+		for id, r := range n.requests {
+			if r.late && n.incoming[id] == nil {
+				at(r.sent.Add(firstByte))
+			}
 		}
 	}
 	at(m.bucketAt)
 	at(m.turnAt)
+	if len(m.declined) > 0 && m.bucket != nil { // reoffer once the cap is no longer spent
+		if t := m.bucket.owesAtMost(float64(m.cfg.UploadCapBps) * busyHorizon.Seconds()); t.After(m.bucket.last) {
+			at(t)
+		}
+	}
 	return d
 }
 

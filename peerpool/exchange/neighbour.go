@@ -36,9 +36,12 @@ type neighbour struct {
 	nopes        int   // NOPEs to our WANTs while it has delivered nothing
 }
 
-// request is one WANT we sent.
+// request is one WANT we sent. late: the fetch moved on to another holder
+// before it brought a byte; it stays open until FirstByteMs judges it
+// (fetch.go).
 type request struct {
 	sent time.Time
+	late bool
 }
 
 // incoming is a part being received from one neighbour. Until the part is
@@ -62,6 +65,8 @@ type upload struct {
 	sent     int
 	progress time.Time // when data last grew
 	seq      uint64    // queue order across the peer (uploadorder.go)
+	asked    bool      // it answers a WANT (not a seed's push)
+	queued   time.Time
 }
 
 func newNeighbour(info wire.PeerInfo, now time.Time, ns *NeighbourStats) *neighbour {
@@ -121,7 +126,7 @@ func (m *Machine) queueControl(now time.Time, n *neighbour, t wire.FrameType, id
 // queueUpload queues part id for sending from the verified bytes this peer
 // holds, unless it is already queued or the queue is full (it reports
 // whether it is queued).
-func (m *Machine) queueUpload(now time.Time, n *neighbour, id wire.PartID) bool {
+func (m *Machine) queueUpload(now time.Time, n *neighbour, id wire.PartID, asked bool) bool {
 	data, total := m.partBytes(id)
 	if n.closed || len(data) == 0 || len(n.uploads) >= maxUploads {
 		return false
@@ -130,7 +135,7 @@ func (m *Machine) queueUpload(now time.Time, n *neighbour, id wire.PartID) bool 
 		return true
 	}
 	m.uploadSeq++
-	n.uploads = append(n.uploads, &upload{id: id, total: total, data: data, progress: now, seq: m.uploadSeq})
+	n.uploads = append(n.uploads, &upload{id: id, total: total, data: data, progress: now, seq: m.uploadSeq, asked: asked, queued: now})
 	m.wake(n)
 	return true
 }

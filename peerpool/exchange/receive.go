@@ -58,9 +58,9 @@ func (m *Machine) onControl(now time.Time, n *neighbour, t wire.FrameType, id wi
 		case !m.cfg.CanUpload || !m.holds(id):
 			m.queueControl(now, n, wire.FrameNope, id)
 		case n.uploading(id):
-		case m.busy():
+		case m.busy(now):
 			m.decline(now, n, id)
-		case !m.queueUpload(now, n, id):
+		case !m.queueUpload(now, n, id, true):
 			m.queueControl(now, n, wire.FrameNope, id)
 		}
 	case wire.FrameCancel:

@@ -121,3 +121,17 @@ func (b *bucket) readyAt(now time.Time) time.Time {
 }
 
 func (b *bucket) spend(n int) { b.tokens -= float64(n) }
+
+// owed is what the frames already sent overdrew, in bytes, at now.
+func (b *bucket) owed(now time.Time) float64 {
+	b.readyAt(now)
+	return max(0, -b.tokens)
+}
+
+// owesAtMost is when the overdraft is down to x bytes.
+func (b *bucket) owesAtMost(x float64) time.Time {
+	if -b.tokens <= x {
+		return b.last
+	}
+	return b.last.Add(time.Duration((-b.tokens - x) / b.rate * float64(time.Second)))
+}

@@ -50,6 +50,12 @@ const (
 	// delivers, and each delivery starts the count again.
 	MaxFruitlessWants = 4
 	MaxUnprovenNopes  = 8
+	// A WANT counts against a neighbour only when it brought neither a byte
+	// nor a NOPE within FirstByteMs: an honest peer starts an upload it
+	// accepted within BusyHorizonMs or answers NOPE, so a busy one is never
+	// taken for a liar. A fetch moves on to the next holder sooner; the
+	// WANT stays open until it is judged.
+	FirstByteMs = 1000
 	// A neighbour that sends more than MaxFramesPerSec frames in a second,
 	// or more than MaxUnsolicited bytes of DATA nobody asked for, breaks
 	// the protocol ("protocol").

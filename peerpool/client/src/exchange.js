@@ -59,6 +59,10 @@ class Bucket {
     return now + (-this.tokens / this.rate) * 1000 + 1;
   }
   spend(n) { this.tokens -= n; }
+  // owed is what the frames already sent overdrew, in bytes, at now.
+  owed(now) { this.readyAt(now); return Math.max(0, -this.tokens); }
+  // owesAtMost is when the overdraft is down to x bytes.
+  owesAtMost(x) { return -this.tokens <= x ? this.last : this.last + (-this.tokens - x) / this.rate * 1000; }
 }
 
 // ahead tells whether upload a goes before b: one under way first, then
@@ -76,11 +80,11 @@ class Neighbour {
     this.open = false; this.closed = false; this.blocked = false; this.woken = false;
     this.has = new BoundedSet(W.MAX_HAVE);     // parts it said HAVE for
     this.ignored = new BoundedSet(W.MAX_HAVE); // parts whose DATA from it is dropped (we cancelled them)
-    this.requests = new Map();                 // key -> {sent}: our WANTs
+    this.requests = new Map();                 // key -> {sent, late}: our WANTs (late: see advanceFetch)
     this.incoming = new Map();                 // key -> {asm, pending, pendingBytes, next, total, started, progress, req}
     this.pendingBytes = 0;
     this.control = [];
-    this.uploads = [];                         // {id, key, total, data, sent, progress, seq}
+    this.uploads = [];                         // {id, key, total, data, sent, progress, seq, asked, queued}
     this.throughput = 0;                       // bytes/s, EWMA
     this.unsolicited = 0;
     this.winStart = -Infinity; this.winFrames = 0;
@@ -182,7 +186,7 @@ export class Machine {
     if (this.isClosed || !this.store.add(key, id, data)) return;
     this.st.partsOffered++;
     if (this.cfg.seed && this.cfg.canUpload) {
-      for (const n of this.sorted()) if (n.open && !n.has.has(key)) this.queueUpload(now, n, id, key);
+      for (const n of this.sorted()) if (n.open && !n.has.has(key)) this.queueUpload(now, n, id, key, false);
     }
     this.stored(now, id, key, data, null);
     this.progress(now);
@@ -220,9 +224,11 @@ export class Machine {
         continue;
       }
       if (n.uploads.length) this.readyUpload(now, n);
+      this.judgeLate(now, n);
     }
     if (this.bucketAt !== null && now >= this.bucketAt) { this.bucketAt = null; this.wakeUploads(); }
     if (this.turnAt !== null && now >= this.turnAt) { this.turnAt = null; this.wakeUploads(); }
+    this.reoffer(now); // declined while the cap was spent: it may be repaid
     this.progress(now);
   }
 
@@ -233,10 +239,18 @@ export class Machine {
     for (const f of this.fetches.values()) at(f.deadline);
     for (const n of this.neighbours.values()) {
       if (!n.open) at(n.added + this.cfg.connectTimeoutMs);
-      for (const u of n.uploads) if (u.sent === u.data.length) at(u.progress + W.STARVED_UPLOAD_MS);
+      for (const u of n.uploads) {
+        if (u.sent === u.data.length) at(u.progress + W.STARVED_UPLOAD_MS);
+        if (u.asked && u.sent === 0) at(u.queued + W.BUSY_HORIZON_MS);
+      }
+      for (const [key, r] of n.requests) if (r.late && !n.incoming.has(key)) at(r.sent + W.FIRST_BYTE_MS);
     }
     at(this.bucketAt);
     at(this.turnAt);
+    if (this.declined.length && this.bucket) { // reoffer once the cap is no longer spent
+      const t = this.bucket.owesAtMost(this.cfg.uploadCapBps * W.BUSY_HORIZON_MS / 1000);
+      if (t > this.bucket.last) at(t);
+    }
     return d;
   }
 
@@ -287,12 +301,12 @@ export class Machine {
     this.wake(n);
   }
 
-  queueUpload(now, n, id, key) {
+  queueUpload(now, n, id, key, asked) {
     const { data, total } = this.partBytes(key);
     if (n.closed || !data || !data.length || n.uploads.length >= W.MAX_UPLOADS) return false;
     if (n.uploading(key)) return true;
     this.uploadSeq++;
-    n.uploads.push({ id, key, total, data, sent: 0, progress: now, seq: this.uploadSeq });
+    n.uploads.push({ id, key, total, data, sent: 0, progress: now, seq: this.uploadSeq, asked, queued: now });
     this.wake(n);
     return true;
   }
@@ -335,8 +349,8 @@ export class Machine {
         break;
       case W.WANT:
         if (!this.cfg.canUpload || !this.holds(key)) this.queueControl(now, n, W.NOPE, id);
-        else if (n.uploading(key)) { /* already on its way */ } else if (this.busy()) this.decline(now, n, id, key);
-        else if (!this.queueUpload(now, n, id, key)) this.queueControl(now, n, W.NOPE, id);
+        else if (n.uploading(key)) { /* already on its way */ } else if (this.busy(now)) this.decline(now, n, id, key);
+        else if (!this.queueUpload(now, n, id, key, true)) this.queueControl(now, n, W.NOPE, id);
         break;
       case W.CANCEL: {
         const u = n.uploads.find((x) => x.key === key);
@@ -463,7 +477,7 @@ export class Machine {
     const f = this.fetches.get(key);
     if (!f) return;
     this.fetches.delete(key);
-    if (f.at && f.at.requests.has(key)) this.abandon(now, f.at, id, key);
+    for (const n of this.sorted()) if (n.requests.has(key)) this.abandon(now, n, id, key); // not judged: we stopped waiting
     this.progress(now);
   }
 
@@ -489,8 +503,12 @@ export class Machine {
         const req = n.requests.get(key);
         if (req) {
           if (now - req.sent < f.attempt) { f.deadline = req.sent + f.attempt; return; }
-          // Not a byte came: that counts against it.
           f.tried.add(n.id);
+          f.at = null;
+          // Judged only after FIRST_BYTE_MS (an honest peer starts what it
+          // accepted within BUSY_HORIZON_MS or says NOPE); meanwhile the
+          // next holder is asked and this WANT stays open.
+          if (now - req.sent < W.FIRST_BYTE_MS) { req.late = true; continue; }
           this.abandon(now, n, f.id, key);
           n.fruitless++;
           this.fruitlessCheck(now, n);
@@ -500,9 +518,21 @@ export class Machine {
       f.at = null;
       const pick = this.pick(key, f.tried);
       if (!pick) return; // a HAVE or an open channel moves it on
-      pick.requests.set(key, { sent: now });
+      pick.requests.set(key, { sent: now, late: false, id: f.id });
       this.queueControl(now, pick, W.WANT, f.id);
       f.at = pick;
+    }
+  }
+
+  // judgeLate counts against n the late WANTs that brought nothing within
+  // FIRST_BYTE_MS, and cancels them.
+  judgeLate(now, n) {
+    for (const [key, req] of [...n.requests]) {
+      if (!req.late || n.incoming.has(key) || now - req.sent < W.FIRST_BYTE_MS) continue;
+      this.abandon(now, n, req.id, key);
+      n.fruitless++;
+      this.fruitlessCheck(now, n);
+      if (n.closed) return;
     }
   }
 
@@ -577,6 +607,14 @@ export class Machine {
     let best = null;
     for (let k = 0; k < n.uploads.length; k++) {
       const u = n.uploads[k];
+      if (u.asked && u.sent === 0 && now - u.queued >= W.BUSY_HORIZON_MS) {
+        // Not started in time (newer parts went first): the asker may take
+        // it for a liar, so it is declined, asks someone else and is
+        // offered the part again later.
+        n.removeUpload(u); k--;
+        this.decline(now, n, u.id, u.key);
+        continue;
+      }
       if (u.sent === u.data.length) {
         const { data } = this.partBytes(u.key);
         if (data && data.length > u.data.length) { u.data = data; u.progress = now; }
@@ -599,11 +637,13 @@ export class Machine {
 
   // ---- busy ----
 
-  busy() {
+  // busy: the queued DATA, and what the cap still owes for frames sent,
+  // would take longer than BUSY_HORIZON_MS at the cap (the seed never is).
+  busy(now) {
     if (this.cfg.seed) return false;
     let bytes = 0, uploads = 0;
     for (const n of this.neighbours.values()) for (const u of n.uploads) { uploads++; bytes += u.total - u.sent; }
-    if (this.cfg.uploadCapBps > 0) return bytes > this.cfg.uploadCapBps * W.BUSY_HORIZON_MS / 1000;
+    if (this.bucket) return bytes + this.bucket.owed(now) > this.cfg.uploadCapBps * W.BUSY_HORIZON_MS / 1000;
     return uploads >= W.BUSY_UPLOADS;
   }
 
@@ -615,7 +655,7 @@ export class Machine {
   }
 
   reoffer(now) {
-    if (!this.declined.length || this.busy()) return;
+    if (!this.declined.length || this.busy(now)) return;
     for (const d of this.declined) {
       if (!d.n.closed && d.n.open && !d.n.has.has(d.key) && this.holds(d.key) && !d.n.uploading(d.key)) this.queueControl(now, d.n, W.HAVE, d.id);
     }

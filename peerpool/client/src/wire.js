@@ -31,6 +31,7 @@ export const CONNECT_TIMEOUT_MS = 10000;
 export const MAX_FRUITLESS_WANTS = 4;
 export const MAX_UNPROVEN_NOPES = 8;
 export const MAX_LIST_LEN = 64;
+export const FIRST_BYTE_MS = 1000;
 export const MAX_FRAMES_PER_SEC = 20000;
 export const MAX_UNSOLICITED = 4 << 20;
 export const MAX_REQUESTS = 16;
