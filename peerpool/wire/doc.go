@@ -64,7 +64,8 @@
 //	    what its receivers list here, never from its own uploadBytes.
 //	{"t":"report", "peer":PeerID, "reason":"hash-mismatch"|"protocol"|"timeout"}
 //	    A neighbour misbehaved ("timeout": its data channel did not open in
-//	    time). A report is a claim, not a verdict: the server cuts the link
+//	    time, or it takes WANTs and never delivers, see below). A report is
+//	    a claim, not a verdict: the server cuts the link
 //	    between the two and never pairs them again; it bans only when
 //	    reporters on several networks, each with delivery their receivers
 //	    confirmed, agree.
@@ -142,7 +143,17 @@
 // is still arriving; it answers a WANT for such a part by sending DATA as
 // the verified bytes grow, so a receiver must expect DATA paced by the
 // sender's own download (it may CANCEL and ask elsewhere when no DATA comes
-// for too long). A sender should end DATA frames at chunk boundaries. A mismatch means the sender is bad: close the channel and send
+// for too long). A sender should end DATA frames at chunk boundaries.
+//
+// A peer that accepts a WANT starts sending within BusyHorizonMs or
+// answers NOPE: a busy peer declines (and says HAVE again when it is no
+// longer busy). So a WANT that brought neither a byte nor a NOPE within
+// FirstByteMs marks the neighbour as taking WANTs and delivering nothing:
+// after MaxFruitlessWants of those in a row, or MaxUnprovenNopes NOPEs
+// while it has never delivered a verified byte, the receiver drops it and
+// reports "timeout".
+//
+// A hash mismatch means the sender is bad: close the channel and send
 // {"t":"report", "reason":"hash-mismatch"}. Any frame that fails to parse,
 // a DATA frame out of order, for a part not asked for, or with the wrong
 // total is a protocol error ("protocol"). A peer receiving DATA before the
@@ -155,7 +166,7 @@
 // # Go API
 //
 // DecodeSignal, DecodeFromClient, DecodeFromServer and EncodeSignal read and
-// write signaling messages (Signal is *Join, *Relay, *Have, *Rendition,
+// write signaling messages (Signal is *Join, *Relay, *Rendition,
 // *Stats, *Report, *Welcome, *Peers, *PartAnnounce or *ServerError);
 // EncodeSignal validates first, so it never emits what a decoder rejects.
 // AppendFrame and ParseFrame write and read frames (ControlFrame,
