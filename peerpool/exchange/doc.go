@@ -20,10 +20,10 @@
 // neighbour's next frame when its channel and the upload cap have room.
 //
 // The pion peer (peerpool/peer), hence the Go viewer, the relay and the
-// plugin's seeders, drive one Machine each; the tests drive it directly
-// with scripted events (scenario_test.go and the vectors in testdata, which
-// also drive the browser client's exchange in Node). A simulator can run
-// many Machines with a virtual clock.
+// plugin's seeders, drive one Machine each. The tests drive it directly:
+// the scenario vectors in testdata/vectors (which also drive the browser
+// client's exchange in Node), a swarm of Machines on a virtual clock
+// (sim_test.go) and a fuzz target.
 //
 // Exchange is receiver-driven with seed pushes: a peer that holds verified
 // bytes of a part tells its neighbours HAVE; a Want asks one neighbour that
