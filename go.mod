@@ -10,6 +10,7 @@ require (
 	github.com/evanw/esbuild v0.28.0
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-plugin v1.8.0
+	github.com/matthewhartstonge/argon2 v1.4.1
 	github.com/pion/ice/v4 v4.4.8
 	github.com/pion/rtp v1.10.6
 	github.com/pion/webrtc/v4 v4.2.26

@@ -54,6 +54,8 @@ type stackOptions struct {
 	AttachFlags string
 	// Paths are MediaMTX per-path sections.
 	Paths map[string]map[string]any
+	// MediaMTX sets top-level keys of mediamtx.yml (e.g. authInternalUsers).
+	MediaMTX map[string]any
 }
 
 // stack is MediaMTX with swarmtx installed as its docs say: one hook line.
@@ -81,7 +83,7 @@ func startStack(t testing.TB, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 	hook := fmt.Sprintf("%s attach --config %s --mediamtx-config mediamtx.yml %s", s.bin, s.cfgPath, o.AttachFlags)
-	s.mtx = harness.StartMediaMTX(t, harness.MediaMTXOptions{RunOnReady: strings.TrimSpace(hook), Paths: o.Paths})
+	s.mtx = harness.StartMediaMTX(t, harness.MediaMTXOptions{RunOnReady: strings.TrimSpace(hook), Paths: o.Paths, Extra: o.MediaMTX})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("plugin log tail:\n%s", tail(s.pluginLog(), 4000))

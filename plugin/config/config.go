@@ -84,6 +84,14 @@ type Config struct {
 	// PublicURL is an optional base URL (e.g. "https://live.example.com")
 	// used in the URLs printed to operators. Default "": derived from Listen.
 	PublicURL string `yaml:"publicURL"`
+	// MediaMTXConfig is MediaMTX's mediamtx.yml, whose auth settings
+	// (authMethod, authInternalUsers, authHTTPAddress, authHTTPExclude,
+	// hlsTrustedProxies) decide who may read what from the origin, as
+	// MediaMTX decides it. Default: the first file MediaMTX itself would
+	// load (mediamtx.yml in the working directory, then
+	// /usr/local/etc/mediamtx.yml, /usr/etc/mediamtx.yml,
+	// /etc/mediamtx/mediamtx.yml); with none, MediaMTX's defaults.
+	MediaMTXConfig string `yaml:"mediamtxConfig"`
 	// ICEServers are the STUN/TURN servers given to viewers for their peer
 	// connections. Default none: viewers connect directly and no
 	// third-party host is contacted.

@@ -32,11 +32,14 @@ var ErrNoPlugin = errors.New("no swarmtx plugin is running")
 
 // Options say where to find or how to launch the plugin.
 type Options struct {
-	StateDir   string    // from the swarmtx config
-	ConfigPath string    // passed to the plugin as --config ("" = none)
-	Version    string    // swarmtx version of this binary
-	Executable string    // plugin binary; "" = os.Executable()
-	Log        io.Writer // go-plugin client messages (warnings); nil = discard
+	StateDir   string // from the swarmtx config
+	ConfigPath string // passed to the plugin as --config ("" = none)
+	// MediaMTXConfig is passed to the plugin as --mediamtx-config ("" =
+	// none): the plugin runs in /, so a relative path is made absolute.
+	MediaMTXConfig string
+	Version        string    // swarmtx version of this binary
+	Executable     string    // plugin binary; "" = os.Executable()
+	Log            io.Writer // go-plugin client messages (warnings); nil = discard
 	// LaunchTimeout bounds waiting for the launch lock and the plugin's
 	// handshake. Default 30s.
 	LaunchTimeout time.Duration
@@ -208,7 +211,7 @@ func replace(ctx context.Context, o Options, ri state.ReattachInfo) error {
 	return nil
 }
 
-// launch starts `<exe> plugin [--config X]` detached (own session, SIGPIPE
+// launch starts `<exe> plugin [--config X] [--mediamtx-config Y]` detached (own session, SIGPIPE
 // and the hook's pipes irrelevant to it) and records the reattach file.
 func launch(ctx context.Context, o Options) (*Conn, error) {
 	exe := o.Executable
@@ -226,6 +229,13 @@ func launch(ctx context.Context, o Options) (*Conn, error) {
 			return nil, fmt.Errorf("config path %s: %w", o.ConfigPath, err)
 		}
 		args = append(args, "--config", abs)
+	}
+	if o.MediaMTXConfig != "" {
+		abs, err := filepath.Abs(o.MediaMTXConfig)
+		if err != nil {
+			return nil, fmt.Errorf("mediamtx config path %s: %w", o.MediaMTXConfig, err)
+		}
+		args = append(args, "--mediamtx-config", abs)
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

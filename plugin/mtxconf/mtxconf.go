@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/swarmtx/swarmtx/plugin/access"
 )
 
 // MaxFileSize bounds the mediamtx.yml read by Load.
@@ -58,6 +60,10 @@ type Config struct {
 	// AuthMethod is `authMethod` (default "internal"). swarmtx does not pick
 	// credentials from authInternalUsers; give them with ReadUser/ReadPass.
 	AuthMethod string
+	// Access is how MediaMTX decides who may read: authMethod,
+	// authInternalUsers, authHTTPAddress, authHTTPExclude and
+	// hlsTrustedProxies. swarmtx's origin decides the same way.
+	Access access.Settings
 	// ReadUser and ReadPass are credentials for reading streams (from
 	// `swarmtx attach --read-user/--read-pass`), sent as MediaMTX expects on
 	// RTMP: as the query parameters user and pass.
@@ -70,7 +76,21 @@ func Default() Config {
 		RTSP: true, RTSPAddress: ":8554", RTSPSAddress: ":8322", RTSPEncryption: EncryptionNo,
 		RTMP: true, RTMPAddress: ":1935", RTMPSAddress: ":1936", RTMPEncryption: EncryptionNo,
 		HLS: true, HLSAddress: ":8888", AuthMethod: "internal",
+		Access: access.Default(),
 	}
+}
+
+// SearchPath is where MediaMTX itself looks for its config, in order.
+var SearchPath = []string{"mediamtx.yml", "/usr/local/etc/mediamtx.yml", "/usr/etc/mediamtx.yml", "/etc/mediamtx/mediamtx.yml"}
+
+// Find returns the first file of SearchPath that exists, or "".
+func Find() string {
+	for _, p := range SearchPath {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
 }
 
 // Load reads mediamtx.yml at path. An empty path gives Default().
@@ -191,6 +211,29 @@ func Parse(data []byte, name string) (Config, error) {
 	encKey("rtmpEncryption", &c.RTMPEncryption)
 	if err != nil {
 		return Config{}, err
+	}
+	c.Access.Method = c.AuthMethod
+	strKey("authHTTPAddress", &c.Access.HTTPAddress)
+	if err != nil {
+		return Config{}, err
+	}
+	if n, ok := keys["authInternalUsers"]; ok {
+		if c.Access.InternalUsers, err = parseUsers(n); err != nil {
+			return fail("key authInternalUsers: %v", err)
+		}
+	}
+	if n, ok := keys["authHTTPExclude"]; ok {
+		if c.Access.HTTPExclude, err = parsePermissions(n); err != nil {
+			return fail("key authHTTPExclude: %v", err)
+		}
+	}
+	if n, ok := keys["hlsTrustedProxies"]; ok {
+		if c.Access.TrustedProxies, err = parseNetworks(n); err != nil {
+			return fail("key hlsTrustedProxies: %v", err)
+		}
+	}
+	if _, err := access.New(c.Access); err != nil {
+		return fail("%v", err)
 	}
 	for key, addr := range map[string]string{"rtspAddress": c.RTSPAddress, "rtspsAddress": c.RTSPSAddress, "rtmpAddress": c.RTMPAddress, "rtmpsAddress": c.RTMPSAddress, "hlsAddress": c.HLSAddress} {
 		if _, _, err := splitAddr(addr); err != nil {

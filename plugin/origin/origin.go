@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
+	"github.com/swarmtx/swarmtx/plugin/access"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -47,7 +49,12 @@ type Settings struct {
 	Swarm SwarmLimits
 	// WebRTC builds the seeders' peer connections; nil: pion's defaults.
 	WebRTC *webrtc.API
-	Logger *slog.Logger
+	// Access decides every request for a stream and for /metrics, as
+	// MediaMTX would (access.New from mediamtx.yml); nil: MediaMTX's
+	// defaults. TrustedProxies are mediamtx.yml's hlsTrustedProxies.
+	Access         access.Checker
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 }
 
 // SwarmLimits bound what one network (IPv4 address or IPv6 /64) may take
@@ -117,12 +124,17 @@ func New(s Settings) *Origin {
 		}
 		o.media.Handler().ServeHTTP(w, r)
 	}))
-	o.handler = mux
+	checker := s.Access
+	if checker == nil {
+		checker, _ = access.New(access.Default())
+	}
+	o.handler = &guard{next: mux, access: checker, proxies: s.TrustedProxies, log: s.Logger}
 	return o
 }
 
 // Handler serves the LL-HLS origin, player page and swarm of every
-// attached stream, the client's assets and /metrics.
+// attached stream, the client's assets and /metrics, each door open to
+// whom Settings.Access lets through.
 func (o *Origin) Handler() http.Handler { return o.handler }
 
 func (o *Origin) stream(path string) *swarmStream {

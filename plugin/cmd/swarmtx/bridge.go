@@ -13,8 +13,10 @@ import (
 
 	"github.com/swarmtx/swarmtx/bridge/httpguard"
 	"github.com/swarmtx/swarmtx/bridge/ladder"
+	"github.com/swarmtx/swarmtx/plugin/access"
 	"github.com/swarmtx/swarmtx/plugin/config"
 	"github.com/swarmtx/swarmtx/plugin/contract"
+	"github.com/swarmtx/swarmtx/plugin/mtxconf"
 	"github.com/swarmtx/swarmtx/plugin/origin"
 )
 
@@ -33,6 +35,21 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 	}
 	limits := cfg.HTTPSettings()
 	limits.Logger = log
+	mpath := cfg.MediaMTXConfig
+	if mpath == "" {
+		mpath = mtxconf.Find()
+	}
+	mc, err := mtxconf.Load(mpath)
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("access settings (config key mediamtxConfig): %w", err)
+	}
+	checker, err := access.New(mc.Access)
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("access settings from %s: %w", mpath, err)
+	}
+	log.Info("access decided as MediaMTX does", "mediamtxConfig", mpath, "authMethod", mc.Access.Method)
 	b := origin.New(origin.Settings{
 		ListenAddress: ln.Addr().String(),
 		PublicURL:     cfg.PublicURL,
@@ -44,7 +61,9 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 			MaxSessionsPerNetwork:    cfg.SwarmMaxSessionsPerNetwork,
 			JoinsPerSecondPerNetwork: cfg.SwarmJoinsPerSecondPerNetwork,
 		},
-		Logger: log,
+		Access:         checker,
+		TrustedProxies: mc.Access.TrustedProxies,
+		Logger:         log,
 	})
 	srv := httpguard.NewServer(b.Handler(), limits)
 	go func() {

@@ -116,9 +116,6 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 }
 
-// mediamtxSearch is where MediaMTX itself looks for its config.
-var mediamtxSearch = []string{"mediamtx.yml", "/usr/local/etc/mediamtx.yml", "/usr/etc/mediamtx.yml", "/etc/mediamtx/mediamtx.yml"}
-
 type attachFlags struct {
 	config, mediamtxConfig, path, query, pullURL, readUser, readPass string
 	ladder                                                           string
@@ -206,21 +203,16 @@ func cmdAttach(args []string, stderr io.Writer) int {
 		return malformed("--ladder %q: %v", opts.Ladder, err)
 	}
 
+	mpath := f.mediamtxConfig
+	if !set["mediamtx-config"] {
+		mpath = mtxconf.Find()
+	}
+	mc, err := mtxconf.Load(mpath)
+	if err != nil {
+		return malformed("--mediamtx-config: %v", err)
+	}
 	pull := f.pullURL
 	if !set["pull-url"] {
-		mpath := f.mediamtxConfig
-		if !set["mediamtx-config"] {
-			for _, p := range mediamtxSearch {
-				if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-					mpath = p
-					break
-				}
-			}
-		}
-		mc, err := mtxconf.Load(mpath)
-		if err != nil {
-			return malformed("--mediamtx-config: %v", err)
-		}
 		mc.ReadUser, mc.ReadPass = f.readUser, f.readPass
 		if pull, err = mtxconf.PullURL(mc, f.path); err != nil {
 			return malformed("%v", err)
@@ -235,7 +227,7 @@ func cmdAttach(args []string, stderr io.Writer) int {
 		return malformed("%s", flagNames(err))
 	}
 	return host.RunAttach(ctx, host.Options{
-		StateDir: cfg.StateDir, ConfigPath: f.config, Version: swarmtxVersion(),
+		StateDir: cfg.StateDir, ConfigPath: f.config, MediaMTXConfig: mpath, Version: swarmtxVersion(),
 	}, req, stderr)
 }
 
@@ -277,9 +269,23 @@ func configOnly(name string, args []string, stderr io.Writer) (cfg config.Config
 }
 
 func cmdPlugin(args []string, stderr io.Writer) int {
-	cfg, code, ok := configOnly("swarmtx plugin", args, stderr)
-	if !ok {
-		return code
+	fs := flag.NewFlagSet("swarmtx plugin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "swarmtx config file (default: built-in defaults)")
+	mediamtx := fs.String("mediamtx-config", "", "MediaMTX's mediamtx.yml, whose auth settings decide access (overrides the config key mediamtxConfig)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return host.ExitUsage
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmtx plugin: %v\n", err)
+		return host.ExitUsage
+	}
+	if *mediamtx != "" {
+		cfg.MediaMTXConfig = *mediamtx
 	}
 	proc, err := server.Prepare(cfg, swarmtxVersion())
 	if err != nil {

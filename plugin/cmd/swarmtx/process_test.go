@@ -72,6 +72,10 @@ func newEnv(t *testing.T, bin string) *env {
 	if err := os.WriteFile(e.cfg, []byte("stateDir: "+e.stateDir+"\nlisten: 127.0.0.1:0\nlogLevel: debug\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// An empty mediamtx.yml: MediaMTX's defaults, whatever this machine has.
+	if err := os.WriteFile(filepath.Join(dir, "none.yml"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		// Tests may stop plugins; hooks never do.
 		for pid := range e.plugins {
@@ -199,7 +203,7 @@ func (e *env) waitPaths(want string) contract.Status {
 	}
 }
 
-// pluginProcs lists pids of running `<bin> plugin --config <cfg>` processes.
+// pluginProcs lists pids of running `<bin> plugin --config <cfg> ...` processes.
 func (e *env) pluginProcs() []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
@@ -213,7 +217,7 @@ func (e *env) pluginProcs() []int {
 			continue
 		}
 		args := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-		if len(args) == 4 && args[1] == "plugin" && args[3] == e.cfg && state.PidAlive(pid) {
+		if len(args) >= 4 && args[1] == "plugin" && args[3] == e.cfg && state.PidAlive(pid) {
 			pids = append(pids, pid)
 		}
 	}

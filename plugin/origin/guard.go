@@ -1,0 +1,124 @@
+package origin
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/swarmtx/swarmtx/bridge/llhls"
+	"github.com/swarmtx/swarmtx/peerpool/client"
+	"github.com/swarmtx/swarmtx/plugin/access"
+)
+
+// pauseAfterDenial delays the answer to wrong credentials, as MediaMTX does,
+// to slow guessing.
+const pauseAfterDenial = 2 * time.Second
+
+// guard asks the access checker before every door: a stream's playlists,
+// media, player page and swarm (read, the stream's path) and /metrics
+// (metrics). The player bundle is public code and goes through.
+type guard struct {
+	next    http.Handler
+	access  access.Checker
+	proxies []netip.Prefix
+	log     *slog.Logger
+}
+
+func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req, ok := door(r)
+	if !ok {
+		g.next.ServeHTTP(w, r)
+		return
+	}
+	req.Query = r.URL.RawQuery
+	req.IP = clientIP(r, g.proxies)
+	req.Credentials = access.CredentialsFrom(r)
+	err := g.access.Check(r.Context(), req)
+	if err == nil {
+		g.next.ServeHTTP(w, r)
+		return
+	}
+	if req.Credentials == (access.Credentials{}) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="mediamtx"`)
+		http.Error(w, "credentials needed", http.StatusUnauthorized)
+		return
+	}
+	var denied *access.Denied
+	if !errors.As(err, &denied) {
+		g.log.Error("cannot check access; refusing", "path", req.Path, "error", err)
+	} else {
+		g.log.Info("access denied", "path", req.Path, "action", string(req.Action), "ip", req.IP.String(), "reason", denied.Reason)
+	}
+	select {
+	case <-r.Context().Done():
+		return
+	case <-time.After(pauseAfterDenial):
+	}
+	http.Error(w, "access denied", http.StatusUnauthorized)
+}
+
+// door names what a request asks for; ok is false for what needs no
+// permission (the player bundle) or names no stream (answered 404).
+func door(r *http.Request) (access.Request, bool) {
+	p := r.URL.Path
+	switch {
+	case p == "/metrics":
+		return access.Request{Action: access.ActionMetrics}, true
+	case strings.HasPrefix(p, client.AssetPrefix):
+		return access.Request{}, false
+	}
+	if stream, ok := strings.CutSuffix(strings.TrimPrefix(p, "/"), "/swarm"); ok && stream != "" {
+		return access.Request{Action: access.ActionRead, Path: stream}, true
+	}
+	if stream, ok := strings.CutSuffix(strings.TrimPrefix(p, "/"), "/"); ok && stream != "" {
+		return access.Request{Action: access.ActionRead, Path: stream}, true
+	}
+	if req, err := llhls.ParseRequestPath(p); err == nil {
+		return access.Request{Action: access.ActionRead, Path: req.Stream}, true
+	}
+	return access.Request{}, false
+}
+
+// clientIP is the request's address; from a trusted proxy (the
+// hlsTrustedProxies of mediamtx.yml), the nearest untrusted address it
+// forwarded for, as MediaMTX's HLS server takes it.
+func clientIP(r *http.Request, proxies []netip.Prefix) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip = ip.Unmap()
+	if !trusted(ip, proxies) {
+		return ip
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return ip
+		}
+		hop = hop.Unmap()
+		if !trusted(hop, proxies) {
+			return hop
+		}
+		ip = hop
+	}
+	return ip
+}
+
+func trusted(ip netip.Addr, proxies []netip.Prefix) bool {
+	for _, p := range proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
