@@ -1,7 +1,6 @@
 package access
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -13,6 +12,12 @@ type Settings struct {
 	InternalUsers []User // authInternalUsers
 	HTTPAddress   string // authHTTPAddress
 	HTTPExclude   []Permission
+	// JWTJWKS, JWTClaimKey, JWTExclude and JWTInHTTPQuery are authJWTJWKS,
+	// authJWTClaimKey, authJWTExclude and authJWTInHTTPQuery.
+	JWTJWKS        string
+	JWTClaimKey    string
+	JWTExclude     []Permission
+	JWTInHTTPQuery bool
 	// TrustedProxies is hlsTrustedProxies: only a request from one of
 	// these is taken to come from its X-Forwarded-For address.
 	TrustedProxies []netip.Prefix
@@ -29,7 +34,9 @@ func Default() Settings {
 			{User: "any", IPs: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")},
 				Permissions: []Permission{{Action: "api"}, {Action: ActionMetrics}, {Action: "pprof"}}},
 		},
-		HTTPExclude: []Permission{{Action: "api"}, {Action: ActionMetrics}, {Action: "pprof"}},
+		HTTPExclude:    []Permission{{Action: "api"}, {Action: ActionMetrics}, {Action: "pprof"}},
+		JWTClaimKey:    "mediamtx_permissions",
+		JWTInHTTPQuery: true,
 	}
 }
 
@@ -44,16 +51,14 @@ func New(s Settings) (Checker, error) {
 		}
 		return &HTTP{Address: s.HTTPAddress, Exclude: s.HTTPExclude}, nil
 	case "jwt":
-		return refuseAll{errors.New("authMethod jwt is not supported by swarmtx yet: every protected door is closed")}, nil
+		if s.JWTJWKS == "" {
+			return nil, errors.New("authMethod jwt needs authJWTJWKS")
+		}
+		if s.JWTClaimKey == "" {
+			return nil, errors.New("authMethod jwt needs authJWTClaimKey")
+		}
+		return &JWT{JWKS: s.JWTJWKS, ClaimKey: s.JWTClaimKey, Exclude: s.JWTExclude, InQuery: s.JWTInHTTPQuery}, nil
 	default:
 		return nil, fmt.Errorf("authMethod %q is not internal, http or jwt", s.Method)
 	}
-}
-
-// refuseAll keeps every door closed: what swarmtx cannot check the way
-// MediaMTX would, it does not open.
-type refuseAll struct{ reason error }
-
-func (r refuseAll) Check(_ context.Context, req Request) error {
-	return &Denied{Reason: r.reason, AskCredentials: req.Credentials.empty()}
 }

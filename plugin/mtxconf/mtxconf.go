@@ -214,8 +214,16 @@ func Parse(data []byte, name string) (Config, error) {
 	}
 	c.Access.Method = c.AuthMethod
 	strKey("authHTTPAddress", &c.Access.HTTPAddress)
+	strKey("authJWTJWKS", &c.Access.JWTJWKS)
+	strKey("authJWTClaimKey", &c.Access.JWTClaimKey)
+	boolKey("authJWTInHTTPQuery", &c.Access.JWTInHTTPQuery)
 	if err != nil {
 		return Config{}, err
+	}
+	if n, ok := keys["authJWTExclude"]; ok {
+		if c.Access.JWTExclude, err = parsePermissions(n); err != nil {
+			return fail("key authJWTExclude: %v", err)
+		}
 	}
 	if n, ok := keys["authInternalUsers"]; ok {
 		if c.Access.InternalUsers, err = parseUsers(n); err != nil {
