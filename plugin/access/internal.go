@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/matthewhartstonge/argon2"
 )
@@ -75,19 +77,33 @@ func (c Credential) Check(guess string) bool {
 // "any" needs no credentials.
 type Internal struct {
 	Users []User
+
+	// Verifying an argon2 password costs about a tenth of a second of CPU
+	// by design, and a viewer makes several requests a second: a password
+	// once verified is remembered for argon2Remember (by a hash of the
+	// stored credential and the guess, never the guess itself).
+	mu       sync.Mutex
+	verified map[[32]byte]time.Time
 }
+
+const (
+	argon2Remember   = 10 * time.Minute
+	maxArgon2Entries = 4096
+)
+
+var argon2Slots = make(chan struct{}, 2)
 
 // Check implements Checker.
 func (in *Internal) Check(_ context.Context, r Request) error {
 	for i := range in.Users {
-		if in.Users[i].allows(r) {
+		if in.allows(&in.Users[i], r) {
 			return nil
 		}
 	}
 	return &Denied{Reason: errNoMatch, AskCredentials: r.Credentials.empty()}
 }
 
-func (u *User) allows(r Request) bool {
+func (in *Internal) allows(u *User, r Request) bool {
 	if len(u.IPs) > 0 && !contains(u.IPs, r.IP) {
 		return false
 	}
@@ -97,7 +113,37 @@ func (u *User) allows(r Request) bool {
 	if u.User == "any" {
 		return true
 	}
-	return u.User.Check(r.User) && u.Pass.Check(r.Pass)
+	return in.check(u.User, r.User) && in.check(u.Pass, r.Pass)
+}
+
+// check is c.Check(guess), remembering argon2 successes.
+func (in *Internal) check(c Credential, guess string) bool {
+	if !strings.HasPrefix(string(c), "argon2:") {
+		return c.Check(guess)
+	}
+	key := sha256.Sum256([]byte(string(c) + "\x00" + guess))
+	now := time.Now()
+	in.mu.Lock()
+	at, ok := in.verified[key]
+	in.mu.Unlock()
+	if ok && now.Sub(at) < argon2Remember {
+		return true
+	}
+	// At most two verifications at once: a flood of wrong passwords costs
+	// the server two cores' worth at most, not one per connection.
+	argon2Slots <- struct{}{}
+	good := c.Check(guess)
+	<-argon2Slots
+	if !good {
+		return false
+	}
+	in.mu.Lock()
+	if in.verified == nil || len(in.verified) >= maxArgon2Entries {
+		in.verified = make(map[[32]byte]time.Time)
+	}
+	in.verified[key] = now
+	in.mu.Unlock()
+	return true
 }
 
 func contains(nets []netip.Prefix, ip netip.Addr) bool {

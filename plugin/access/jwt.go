@@ -2,6 +2,7 @@ package access
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,7 +31,21 @@ type JWT struct {
 	mu        sync.Mutex
 	keys      keyfunc.Keyfunc
 	fetchedAt time.Time
+	// Verifying a signature costs a tenth of a millisecond and a viewer
+	// presents its token several times a second: a verified token's
+	// permissions are remembered until it expires, at most tokenRemember.
+	verified map[[32]byte]verifiedToken
 }
+
+type verifiedToken struct {
+	perms []Permission
+	until time.Time
+}
+
+const (
+	tokenRemember   = 10 * time.Minute
+	maxTokenEntries = 4096
+)
 
 // jwksRefresh is how long a fetched JWKS is used before it is fetched
 // again; jwksRetry how soon a token signed by an unknown key may make it
@@ -78,29 +93,37 @@ func (j *JWT) token(r Request) (string, error) {
 	return "", errors.New("no JWT given")
 }
 
-// Expiry returns when the token a request carries expires (zero if it has
-// none or cannot be read); a session opened with it ends then.
-func (j *JWT) Expiry(ctx context.Context, r Request) time.Time {
-	token, err := j.token(r)
-	if err != nil {
-		return time.Time{}
-	}
-	var c claims
-	c.key = j.ClaimKey
-	keys, err := j.keyfunc(ctx, false)
-	if err != nil {
-		return time.Time{}
-	}
-	if _, err := jwt.ParseWithClaims(token, &c, keys.Keyfunc); err != nil || c.ExpiresAt == nil {
-		return time.Time{}
-	}
-	return c.ExpiresAt.Time
-}
-
 func (j *JWT) verify(ctx context.Context, token string) ([]Permission, error) {
-	keys, err := j.keyfunc(ctx, false)
+	key := sha256.Sum256([]byte(token))
+	now := time.Now()
+	j.mu.Lock()
+	v, ok := j.verified[key]
+	j.mu.Unlock()
+	if ok && now.Before(v.until) {
+		return v.perms, nil
+	}
+	perms, exp, err := j.parse(ctx, token)
 	if err != nil {
 		return nil, err
+	}
+	until := now.Add(tokenRemember)
+	if !exp.IsZero() && exp.Before(until) {
+		until = exp
+	}
+	j.mu.Lock()
+	if j.verified == nil || len(j.verified) >= maxTokenEntries {
+		j.verified = make(map[[32]byte]verifiedToken)
+	}
+	j.verified[key] = verifiedToken{perms: perms, until: until}
+	j.mu.Unlock()
+	return perms, nil
+}
+
+// parse verifies a token's signature and expiry and reads its permissions.
+func (j *JWT) parse(ctx context.Context, token string) ([]Permission, time.Time, error) {
+	keys, err := j.keyfunc(ctx, false)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
 	var c claims
 	c.key = j.ClaimKey
@@ -113,9 +136,13 @@ func (j *JWT) verify(ctx context.Context, token string) ([]Permission, error) {
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("JWT: %w", err)
+		return nil, time.Time{}, fmt.Errorf("JWT: %w", err)
 	}
-	return c.perms, nil
+	var exp time.Time
+	if c.ExpiresAt != nil {
+		exp = c.ExpiresAt.Time
+	}
+	return c.perms, exp, nil
 }
 
 // keyfunc returns the JWKS's keys, fetching them when they are older than
