@@ -136,37 +136,9 @@ func TestAccessHTTPAsMediaMTXDecides(t *testing.T) {
 func TestAccessJWTAsMediaMTXDecides(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	key, other := mustECKey(t), mustECKey(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-		x, y := key.PublicKey.X.FillBytes(make([]byte, 32)), key.PublicKey.Y.FillBytes(make([]byte, 32))
-		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{
-			{"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y), "kid": "k1", "alg": "ES256", "use": "sig"}}})
-	})}
-	go func() { _ = jwks.Serve(ln) }()
-	t.Cleanup(func() { _ = jwks.Close() })
-	tok := func(k *ecdsa.PrivateKey, perms any, exp time.Time) string {
-		tk := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"exp": exp.Unix(), "mediamtx_permissions": perms})
-		tk.Header["kid"] = "k1"
-		s, err := tk.SignedString(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	s, key, tok := jwtStack(ctx, t)
+	other := mustECKey(t)
 	day := time.Now().Add(24 * time.Hour)
-	// The plugin reads from MediaMTX with a token of its own.
-	pull := tok(key, []map[string]string{{"action": "read"}}, day)
-	s := startStack(t, stackOptions{AttachFlags: "--ladder source --read-user jwt --read-pass " + pull, MediaMTX: map[string]any{
-		"authMethod": "jwt", "authJWTJWKS": "http://" + ln.Addr().String() + "/jwks",
-		"authJWTExclude": []map[string]string{{"action": "publish"}}}})
-	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "320x180"})
-	waitMultivariant(ctx, t, fmt.Sprintf("%s/live/show/index.m3u8?jwt=%s", s.base(), pull), 1)
-
 	show := []map[string]string{{"action": "read", "path": "live/show"}}
 	tokens := map[string]string{
 		"valid":        tok(key, show, day),
@@ -207,4 +179,42 @@ func mustECKey(t testing.TB) *ecdsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// jwtStack starts a stack with authMethod jwt and a JWKS of one key served
+// by the test, publishes live/show and waits for it; tok signs a token
+// with any key.
+func jwtStack(ctx context.Context, t *testing.T) (*stack, *ecdsa.PrivateKey, func(k *ecdsa.PrivateKey, perms any, exp time.Time) string) {
+	t.Helper()
+	key := mustECKey(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+		x, y := key.PublicKey.X.FillBytes(make([]byte, 32)), key.PublicKey.Y.FillBytes(make([]byte, 32))
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{
+			{"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y), "kid": "k1", "alg": "ES256", "use": "sig"}}})
+	})}
+	go func() { _ = jwks.Serve(ln) }()
+	t.Cleanup(func() { _ = jwks.Close() })
+	tok := func(k *ecdsa.PrivateKey, perms any, exp time.Time) string {
+		tk := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"exp": exp.Unix(), "mediamtx_permissions": perms})
+		tk.Header["kid"] = "k1"
+		s, err := tk.SignedString(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	day := time.Now().Add(24 * time.Hour)
+	// The plugin reads from MediaMTX with a token of its own.
+	pull := tok(key, []map[string]string{{"action": "read"}}, day)
+	s := startStack(t, stackOptions{AttachFlags: "--ladder source --read-user jwt --read-pass " + pull, MediaMTX: map[string]any{
+		"authMethod": "jwt", "authJWTJWKS": "http://" + ln.Addr().String() + "/jwks",
+		"authJWTExclude": []map[string]string{{"action": "publish"}}}})
+	s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360"})
+	waitMultivariant(ctx, t, fmt.Sprintf("%s/live/show/index.m3u8?jwt=%s", s.base(), pull), 1)
+	return s, key, tok
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -120,7 +121,18 @@ const httpOnlyMarker = "#http-only"
 // report Swarm.stats() as PlayerReport.Extra.
 func startSwarmBrowser(ctx context.Context, t testing.TB, s *stack, path string, srcs []string) *harness.Browser {
 	t.Helper()
-	_, page, err := get(ctx, s.base()+"/"+path+"/")
+	return startSwarmBrowserWithToken(ctx, t, s, path, srcs, "")
+}
+
+// startSwarmBrowserWithToken is startSwarmBrowser for a protected stream:
+// the players pass jwt on as the bundle's jwt option.
+func startSwarmBrowserWithToken(ctx context.Context, t testing.TB, s *stack, path string, srcs []string, jwt string) *harness.Browser {
+	t.Helper()
+	pageURL := s.base() + "/" + path + "/"
+	if jwt != "" {
+		pageURL += "?jwt=" + url.QueryEscape(jwt)
+	}
+	_, page, err := get(ctx, pageURL)
 	if err != nil || !strings.Contains(page, "/_swarmtx/player.js?v=") {
 		t.Fatalf("player page: %v\n%s", err, page)
 	}
@@ -135,7 +147,7 @@ document.write('<script>(' + (() => {
   window.Hls = swarmtx.Hls;
   window.swarmtxSetup = (c, o) => {
     if (o.src.endsWith('%s')) { Object.assign(c, swarmtx.hlsConfig()); return; }
-    const sc = swarmtx.hlsConfigWithSwarm(o.src, {log: (m) => console.log('[player ' + o.id + '] ' + m)});
+    const sc = swarmtx.hlsConfigWithSwarm(o.src, {jwt: JWT || undefined, log: (m) => console.log('[player ' + o.id + '] ' + m)});
     Object.assign(c, sc);
     // The harness's videos are 320x180: like a page that sizes its player,
     // let hls.js pick no rendition larger than that (spares the two cores).
@@ -144,7 +156,7 @@ document.write('<script>(' + (() => {
     setTimeout(() => swarmtx.watchPlayer(window.__swarm, window.hls, document.getElementById('v')), 0);
   };
   window.swarmtxStats = () => window.__swarm ? window.__swarm.stats() : null;
-}).toString() + ')()<\/script>');`, s.browserBase(), script, httpOnlyMarker)
+}).toString().replace('JWT', %q) + ')()<\/script>');`, s.browserBase(), script, httpOnlyMarker, strconv.Quote(jwt))
 	return harness.StartBrowser(t, harness.BrowserOptions{
 		Srcs:    srcs,
 		SetupJS: setup,

@@ -39,7 +39,7 @@ const (
 func setCORS(h http.Header) {
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "Range, Content-Type")
+	h.Set("Access-Control-Allow-Headers", "Range, Content-Type, Authorization")
 	h.Set("Access-Control-Max-Age", "86400")
 }
 

@@ -30,7 +30,9 @@ type guard struct {
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, ok := door(r)
-	if !ok {
+	if !ok || (r.Method == http.MethodOptions && isMedia(r)) {
+		// A CORS preflight carries no credentials; the origin answers it
+		// with its CORS headers and nothing else.
 		g.next.ServeHTTP(w, r)
 		return
 	}
@@ -42,6 +44,8 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.next.ServeHTTP(w, r)
 		return
 	}
+	// A player on another origin must see the 401, not a CORS failure.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
 	if req.Credentials == (access.Credentials{}) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="mediamtx"`)
 		http.Error(w, "credentials needed", http.StatusUnauthorized)
@@ -81,6 +85,12 @@ func door(r *http.Request) (access.Request, bool) {
 		return access.Request{Action: access.ActionRead, Path: req.Stream}, true
 	}
 	return access.Request{}, false
+}
+
+// isMedia reports whether r names a stream's playlist or media.
+func isMedia(r *http.Request) bool {
+	_, err := llhls.ParseRequestPath(r.URL.Path)
+	return err == nil
 }
 
 // clientIP is the request's address; from a trusted proxy (the

@@ -11,7 +11,9 @@
 // that served this bundle, i.e. a swarmtx origin with a swarm at
 // <stream>/swarm), upload: {enabled, capBps}, turnOnly, saveData,
 // liveSync (fixes hls.js liveSyncDuration with the swarm on; default: the
-// playlist's PART-HOLD-BACK + 0.1 s, at least 1 s), hls: {...}}.
+// playlist's PART-HOLD-BACK + 0.1 s, at least 1 s), jwt (a token for a
+// protected stream: sent as a bearer token with every request and in the
+// swarm's URL), hls: {...}}.
 // With the swarm on, LL-HLS parts come from other viewers over WebRTC when
 // they can and over HTTP otherwise; p.stats() then includes bytes by source.
 import Hls from 'hls.js';
@@ -47,13 +49,26 @@ export function hlsConfigWithSwarm(src, options, overrides) {
   const opts = options || {};
   const swarm = new Swarm({
     url: new URL(src, location.href).href,
-    upload: opts.upload, saveData: opts.saveData, turnOnly: opts.turnOnly, log: opts.log,
+    upload: opts.upload, saveData: opts.saveData, turnOnly: opts.turnOnly, log: opts.log, jwt: opts.jwt,
   });
   const Loader = makeSwarmLoader(Hls.DefaultConfig.loader, swarm, { deadline: opts.deadline });
   Loader.swarm = swarm;
   Loader.followHoldBack = !opts.liveSync;
   const c = { fLoader: Loader, liveSyncDuration: opts.liveSync || SWARM_LIVE_SYNC_S };
-  return hlsConfig(Object.assign(c, overrides || {}));
+  return withToken(hlsConfig(Object.assign(c, overrides || {})), opts.jwt);
+}
+
+// withToken makes every request hls.js sends carry jwt as a bearer token
+// (after the config's own xhrSetup, if any).
+function withToken(config, jwt) {
+  if (!jwt) return config;
+  const own = config.xhrSetup;
+  config.xhrSetup = (xhr, url) => {
+    if (own) own(xhr, url);
+    if (xhr.readyState === 0) xhr.open('GET', url, true);
+    xhr.setRequestHeader('Authorization', 'Bearer ' + jwt);
+  };
+  return config;
 }
 
 // watchPlayer feeds a swarm the player's stalls and live lag (for its
@@ -132,7 +147,7 @@ export function play(video, src, options) {
   let swarm = null;
   const useSwarm = opts.swarm !== undefined ? !!opts.swarm : servedBySwarmtx(src);
   if (Hls.isSupported()) {
-    let config = hlsConfig(opts.hls);
+    let config = withToken(hlsConfig(opts.hls), opts.jwt);
     if (useSwarm && typeof RTCPeerConnection !== 'undefined') {
       config = hlsConfigWithSwarm(src, opts, opts.hls);
       swarm = config.fLoader.swarm;
@@ -185,6 +200,7 @@ export function page() {
     swarm: q.get('swarm') !== '0',
     upload: { enabled: q.get('upload') !== '0', capBps: Number(q.get('uploadCap')) || 0 },
     turnOnly: q.get('turnOnly') === '1',
+    jwt: q.get('jwt') || undefined,
   });
   window.swarmtxPlayer = p;
   if (p.hls) {

@@ -27,7 +27,9 @@ class Conn {
 
 export class Swarm {
   // opts: url (the stream's base, e.g. "https://host/live/show/"), rendition,
-  // upload {enabled, capBps}, saveData, turnOnly, log (function, optional).
+  // upload {enabled, capBps}, saveData, turnOnly, log (function, optional),
+  // jwt (a token for a protected stream, given in the WebSocket's URL: a
+  // browser cannot set its headers).
   constructor(opts) {
     this.base = new URL('.', new URL(opts.url, location.href)).href;
     this.rendition = opts.rendition || '';
@@ -37,6 +39,7 @@ export class Swarm {
     this.saveData = opts.saveData !== undefined ? !!opts.saveData : !!(conn && conn.saveData);
     this.turnOnly = !!opts.turnOnly;
     this.log = opts.log || (() => {});
+    this.jwt = opts.jwt || '';
     this.id = '';
     this.welcome = null;
     this.ws = null;
@@ -137,6 +140,7 @@ export class Swarm {
     if (this.closed || this.ws) return;
     const u = new URL('swarm', this.base);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    if (this.jwt) u.searchParams.set('jwt', this.jwt);
     const ws = this.ws = new WebSocket(u.href);
     ws.onopen = () => {
       this.send({ t: 'join', v: W.PROTOCOL_VERSION, rendition: this.rendition,
