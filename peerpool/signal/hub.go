@@ -464,7 +464,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(wire.MaxSignalSize)
 	s := newSession(h, c, r.RemoteAddr, netid.Of(r))
+	if end, ok := r.Context().Value(sessionEndKey{}).(time.Time); ok {
+		t := time.AfterFunc(time.Until(end), func() { s.fail("credentials expired") })
+		defer t.Stop()
+	}
 	s.run(r.Context())
+}
+
+type sessionEndKey struct{}
+
+// WithSessionEnd marks a request for the swarm WebSocket with the time its
+// credentials expire: the session opened by it is ended then ("credentials
+// expired"), and the viewer must join again with new ones.
+func WithSessionEnd(ctx context.Context, end time.Time) context.Context {
+	return context.WithValue(ctx, sessionEndKey{}, end)
 }
 
 func (h *Hub) viewersChangedLocked() {

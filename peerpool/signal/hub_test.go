@@ -791,3 +791,25 @@ func TestSeederProvesViewersOfOneNetwork(t *testing.T) {
 		}
 	}
 }
+
+// A session opened with credentials that expire (WithSessionEnd) is ended
+// then with "credentials expired"; the viewer has to join again.
+func TestSessionEndsWhenCredentialsExpire(t *testing.T) {
+	h := NewHub("live/show", Config{TickEvery: 50 * time.Millisecond}, &fullMesh{})
+	t.Cleanup(h.Close)
+	end := time.Now().Add(700 * time.Millisecond)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(WithSessionEnd(r.Context(), end)))
+	}))
+	t.Cleanup(srv.Close)
+	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	c.send(&wire.Join{V: wire.ProtocolVersion, Rendition: "720p", Upload: wire.Upload{Enabled: true}})
+	next[*wire.Welcome](c)
+	e := next[*wire.ServerError](c)
+	if e.Reason != "credentials expired" {
+		t.Errorf("reason %q", e.Reason)
+	}
+	if late := time.Since(end); late < 0 || late > 2*time.Second {
+		t.Errorf("ended %v after the credentials expired", late)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Action is what a request wants to do, in MediaMTX's terms.
@@ -62,6 +63,12 @@ func (d *Denied) Unwrap() error { return d.Reason }
 // (an auth service that does not answer): the door refuses then too.
 type Checker interface {
 	Check(ctx context.Context, r Request) error
+}
+
+// Expirer is a Checker whose grants run out: ExpiresAt tells when what
+// allows r (a token) expires; zero when it does not, or r is not allowed.
+type Expirer interface {
+	ExpiresAt(ctx context.Context, r Request) time.Time
 }
 
 // Permission is one entry of a user's permissions, or of an exclude list:

@@ -38,8 +38,9 @@ type JWT struct {
 }
 
 type verifiedToken struct {
-	perms []Permission
-	until time.Time
+	perms   []Permission
+	until   time.Time // remembered until then
+	expires time.Time // the token's exp (zero: none)
 }
 
 const (
@@ -93,30 +94,50 @@ func (j *JWT) token(r Request) (string, error) {
 	return "", errors.New("no JWT given")
 }
 
+// ExpiresAt implements Expirer: when the token r carries expires.
+func (j *JWT) ExpiresAt(ctx context.Context, r Request) time.Time {
+	token, err := j.token(r)
+	if err != nil {
+		return time.Time{}
+	}
+	v, err := j.verifyCached(ctx, token)
+	if err != nil {
+		return time.Time{}
+	}
+	return v.expires
+}
+
 func (j *JWT) verify(ctx context.Context, token string) ([]Permission, error) {
+	v, err := j.verifyCached(ctx, token)
+	return v.perms, err
+}
+
+// verifyCached verifies a token, or finds it verified already.
+func (j *JWT) verifyCached(ctx context.Context, token string) (verifiedToken, error) {
 	key := sha256.Sum256([]byte(token))
 	now := time.Now()
 	j.mu.Lock()
 	v, ok := j.verified[key]
 	j.mu.Unlock()
 	if ok && now.Before(v.until) {
-		return v.perms, nil
+		return v, nil
 	}
 	perms, exp, err := j.parse(ctx, token)
 	if err != nil {
-		return nil, err
+		return verifiedToken{}, err
 	}
 	until := now.Add(tokenRemember)
 	if !exp.IsZero() && exp.Before(until) {
 		until = exp
 	}
+	v = verifiedToken{perms: perms, until: until, expires: exp}
 	j.mu.Lock()
 	if j.verified == nil || len(j.verified) >= maxTokenEntries {
 		j.verified = make(map[[32]byte]verifiedToken)
 	}
-	j.verified[key] = verifiedToken{perms: perms, until: until}
+	j.verified[key] = v
 	j.mu.Unlock()
-	return perms, nil
+	return v, nil
 }
 
 // parse verifies a token's signature and expiry and reads its permissions.

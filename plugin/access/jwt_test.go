@@ -98,6 +98,9 @@ func TestJWT(t *testing.T) {
 			t.Errorf("%s: allowed %v, want %v (%v)", c.name, err == nil, c.allow, err)
 		}
 	}
+	if exp := j.ExpiresAt(context.Background(), req(Credentials{Token: valid}, "")); exp.Unix() != hour.Unix() {
+		t.Errorf("ExpiresAt = %v, want %v", exp, hour)
+	}
 	if n := fetches.Load(); n > 3 {
 		t.Errorf("JWKS fetched %d times for 13 checks", n)
 	}

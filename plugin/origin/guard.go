@@ -11,6 +11,7 @@ import (
 
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/peerpool/client"
+	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/plugin/access"
 )
 
@@ -41,6 +42,12 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.Credentials = access.CredentialsFrom(r)
 	err := g.access.Check(r.Context(), req)
 	if err == nil {
+		if e, ok := g.access.(access.Expirer); ok && strings.HasSuffix(r.URL.Path, "/swarm") {
+			// The swarm session lasts only as long as the token that opened it.
+			if end := e.ExpiresAt(r.Context(), req); !end.IsZero() {
+				r = r.WithContext(signal.WithSessionEnd(r.Context(), end))
+			}
+		}
 		g.next.ServeHTTP(w, r)
 		return
 	}
