@@ -1,7 +1,7 @@
 // Package access decides who may read what from swarmtx's origin, as
-// MediaMTX decides it from the same settings of mediamtx.yml (authMethod,
-// authInternalUsers, authHTTPAddress, authHTTPExclude): a stream MediaMTX
-// protects stays protected through swarmtx. Every door of the origin asks
+// MediaMTX decides it from the same settings of mediamtx.yml (authMethod
+// and the authInternalUsers, authHTTP* and authJWT* keys): a stream
+// MediaMTX protects stays protected through swarmtx. Every door of the origin asks
 // it: playlists, media, the player page and the swarm of a path (action
 // "read", protocol "hls"), and /metrics (action "metrics").
 package access
