@@ -35,10 +35,21 @@ func TestBrowserPlaysLLHLS(t *testing.T) {
 	ladder := startMeter(ladderPID)
 	meter := func() { plugin.sample(); ladder.sample() }
 
-	droppedBefore := ladderDropped(ctx, t, s)
-	swarmtx := watch(ctx, t, s.browserBase()+"/live/show/index.m3u8", 20*time.Second, meter)
-	dropped := ladderDropped(ctx, t, s) - droppedBefore
-	t.Logf("ladder frames dropped while the swarmtx player watched: %.0f", dropped)
+	// A watch during which the ladder dropped frames measured an
+	// overloaded machine (ffmpeg fell behind), not the player: it is
+	// watched once more, and what the second watch shows counts.
+	var swarmtx watched
+	var dropped float64
+	for attempt := 1; ; attempt++ {
+		droppedBefore := ladderDropped(ctx, t, s)
+		swarmtx = watch(ctx, t, s.browserBase()+"/live/show/index.m3u8", 20*time.Second, meter)
+		dropped = ladderDropped(ctx, t, s) - droppedBefore
+		t.Logf("ladder frames dropped while the swarmtx player watched: %.0f", dropped)
+		if dropped == 0 || attempt == 2 {
+			break
+		}
+		t.Logf("the machine was overloaded during the watch; watching again")
+	}
 	speed := pub.Speed()
 	if speed <= 0 {
 		t.Fatal("the publisher reports no speed")
