@@ -121,9 +121,6 @@ func New(cfg Config, now time.Time) (*Machine, error) {
 	return m, nil
 }
 
-// Config returns the configuration in effect (defaults filled in).
-func (m *Machine) Config() Config { return m.cfg }
-
 // Poll returns the next action, if any. Call it after every event until it
 // returns false.
 func (m *Machine) Poll() (Output, bool) {
@@ -172,10 +169,6 @@ func (m *Machine) SetNeighbours(now time.Time, add []wire.PeerInfo, remove []wir
 	}
 	m.progress(now)
 }
-
-// IsNeighbour reports whether id is a current neighbour (its signaling
-// may be handled).
-func (m *Machine) IsNeighbour(id wire.PeerID) bool { return m.neighbours[id] != nil }
 
 // IsBanned reports whether id was disconnected for misbehaving.
 func (m *Machine) IsBanned(id wire.PeerID) bool { _, ok := m.banned[id]; return ok }

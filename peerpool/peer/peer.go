@@ -365,17 +365,16 @@ func (p *Peer) Want(ctx context.Context, id wire.PartID) ([]byte, error) {
 		p.mu.Unlock()
 		return nil, ErrClosed
 	}
+	// The Machine answers at once only for a part it holds, so a Fetched
+	// for id cannot come before the wait below is registered.
+	if data := p.m.Want(time.Now(), id, attemptTimeout(ctx)); data != nil {
+		p.mu.Unlock()
+		return data, nil
+	}
 	w := p.waits[id]
 	if w == nil {
 		w = &wait{done: make(chan struct{})}
 		p.waits[id] = w
-	}
-	if data := p.m.Want(time.Now(), id, attemptTimeout(ctx)); data != nil {
-		if w.waiters == 0 {
-			delete(p.waits, id)
-		}
-		p.mu.Unlock()
-		return data, nil
 	}
 	w.waiters++
 	post := p.actLocked(nil)

@@ -30,8 +30,8 @@ type guard struct {
 }
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req, ok := door(r)
-	if !ok || (r.Method == http.MethodOptions && isMedia(r)) {
+	req, media, ok := door(r)
+	if !ok || (r.Method == http.MethodOptions && media) {
 		// A CORS preflight carries no credentials; the origin answers it
 		// with its CORS headers and nothing else.
 		g.next.ServeHTTP(w, r)
@@ -72,32 +72,27 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "access denied", http.StatusUnauthorized)
 }
 
-// door names what a request asks for; ok is false for what needs no
-// permission (the player bundle) or names no stream (answered 404).
-func door(r *http.Request) (access.Request, bool) {
+// door names what a request asks for; media tells a stream's playlist or
+// media; ok is false for what needs no permission (the player bundle) or
+// names no stream (answered 404).
+func door(r *http.Request) (req access.Request, media, ok bool) {
 	p := r.URL.Path
 	switch {
 	case p == "/metrics":
-		return access.Request{Action: access.ActionMetrics}, true
+		return access.Request{Action: access.ActionMetrics}, false, true
 	case strings.HasPrefix(p, client.AssetPrefix):
-		return access.Request{}, false
+		return access.Request{}, false, false
 	}
 	if stream, ok := strings.CutSuffix(strings.TrimPrefix(p, "/"), "/swarm"); ok && stream != "" {
-		return access.Request{Action: access.ActionRead, Path: stream}, true
+		return access.Request{Action: access.ActionRead, Path: stream}, false, true
 	}
 	if stream, ok := strings.CutSuffix(strings.TrimPrefix(p, "/"), "/"); ok && stream != "" {
-		return access.Request{Action: access.ActionRead, Path: stream}, true
+		return access.Request{Action: access.ActionRead, Path: stream}, false, true
 	}
-	if req, err := llhls.ParseRequestPath(p); err == nil {
-		return access.Request{Action: access.ActionRead, Path: req.Stream}, true
+	if hls, err := llhls.ParseRequestPath(p); err == nil {
+		return access.Request{Action: access.ActionRead, Path: hls.Stream}, true, true
 	}
-	return access.Request{}, false
-}
-
-// isMedia reports whether r names a stream's playlist or media.
-func isMedia(r *http.Request) bool {
-	_, err := llhls.ParseRequestPath(r.URL.Path)
-	return err == nil
+	return access.Request{}, false, false
 }
 
 // clientIP is the request's address; from a trusted proxy (the

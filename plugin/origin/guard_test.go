@@ -26,7 +26,7 @@ func TestDoor(t *testing.T) {
 		{"/", "", "", false},
 		{"/favicon.ico", "", "", false},
 	} {
-		req, asked := door(httptest.NewRequest("GET", c.path, nil))
+		req, _, asked := door(httptest.NewRequest("GET", c.path, nil))
 		if asked != c.asked || req.Action != c.action || req.Path != c.stream {
 			t.Errorf("%s: asked %v for %q on %q, want %v for %q on %q", c.path, asked, req.Action, req.Path, c.asked, c.action, c.stream)
 		}

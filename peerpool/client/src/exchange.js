@@ -146,7 +146,6 @@ export class Machine {
   // part returns a stored part's bytes, or null.
   part(id) { const s = this.store.get(W.partKey(id)); return s ? s.data : null; }
 
-  isNeighbour(id) { return this.neighbours.has(id); }
   isBanned(id) { return this.banned.has(id); }
 
   opened(now, id) {
