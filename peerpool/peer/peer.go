@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/swarmtx/swarmtx/peerpool/exchange"
@@ -190,19 +189,6 @@ func New(cfg Config, sig Signaler) (*Peer, error) {
 	p.timer = time.AfterFunc(time.Hour, func() { p.step(p.m.Advance) })
 	p.timer.Stop()
 	return p, nil
-}
-
-// NewLoopbackAPI returns a pion API that gathers host candidates only on
-// "lo" and the test veth "v0"/"v1" (tests use loopback or their own
-// network namespace), with loopback candidates on, mDNS off and UDP4
-// only. No STUN is configured here; a caller passing ICEServers adds it.
-func NewLoopbackAPI() *webrtc.API {
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" || name == "v0" || name == "v1" })
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
 
 // step runs one event on the Machine and carries out its actions.

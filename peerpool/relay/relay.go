@@ -11,13 +11,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/webrtc/v4"
-
+	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
@@ -62,7 +59,10 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log := cfg.Logger
-	api := newAPI(cfg.Interfaces)
+	api, err := peer.NewAPI(cfg.Interfaces)
+	if err != nil {
+		return fmt.Errorf("relay: %w", err)
+	}
 	backoff := minBackoff
 	for {
 		v, err := viewer.Run(ctx, viewer.Config{
@@ -104,11 +104,6 @@ func (c Config) validate() error {
 	if c.UploadCapBps < 0 || c.UploadCapBps > wire.MaxUploadCapBps {
 		return fmt.Errorf("relay: upload cap %d bytes/s is outside 0..%d", c.UploadCapBps, int64(wire.MaxUploadCapBps))
 	}
-	for _, name := range c.Interfaces {
-		if _, err := net.InterfaceByName(name); err != nil {
-			return fmt.Errorf("relay: interface %q: %w", name, err)
-		}
-	}
 	return nil
 }
 
@@ -137,23 +132,4 @@ func watch(ctx context.Context, v *viewer.Viewer, cfg Config) {
 			}
 		}
 	}
-}
-
-// newAPI is a pion API for a relay on a real network: host candidates on
-// every interface (or the ones given), no mDNS, and the STUN/TURN servers
-// the origin hands out in welcome.
-func newAPI(interfaces []string) *webrtc.API {
-	var se webrtc.SettingEngine
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if len(interfaces) > 0 {
-		allowed := make(map[string]bool, len(interfaces))
-		for _, name := range interfaces {
-			allowed[name] = true
-		}
-		se.SetInterfaceFilter(func(name string) bool { return allowed[name] })
-		if allowed["lo"] {
-			se.SetIncludeLoopbackCandidate(true)
-		}
-	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
