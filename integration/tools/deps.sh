@@ -22,34 +22,97 @@ log() { printf 'deps: %s\n' "$*" >&2; }
 die() { printf 'deps: ERROR: %s\n' "$*" >&2; exit 1; }
 
 have() { command -v "$1" >/dev/null 2>&1; }
-have_chromium() { have chromium || [ -x /usr/bin/chromium ]; }
+# PATH alone decides, so that what this script finds is what the tests find.
+have_chromium() { have chromium || have chromium-browser; }
+present() { if [ "$1" = chromium ]; then have_chromium; else have "$1"; fi; }
+joined() { local out= s; for s in "$@"; do out+="${out:+; }$s"; done; printf '%s' "$out"; }
 
 # ---- system packages -------------------------------------------------------
-# Tools and the Debian packages that provide them. Only missing packages are
-# asked for: on machines whose Node.js comes from Node's own packages, asking
-# apt for npm conflicts with that nodejs and fails the whole install line.
-missing=()
-pkgs=()
-need() { missing+=("$1"); [[ " ${pkgs[*]} " == *" $2 "* ]] || pkgs+=("$2"); }
-have ffmpeg || need ffmpeg ffmpeg
+# Only what is missing is asked of apt, and only what apt can provide without
+# harm: on a machine whose Node.js comes from NodeSource (or anywhere but
+# Debian's nodejs), apt's npm conflicts with that nodejs or brings a second
+# Node.js, and one such package fails the whole install line.
+CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+tools=()    # missing tools apt is to provide
+missing=()  # the same, each with its package, for messages
+pkgs=()     # Debian packages to install, each once
+manual=()   # what must be installed by hand, and how
+need() {
+  tools+=("$1")
+  missing+=("$1 (Debian package $2${3:+; $3})")
+  [[ " ${pkgs[*]} " == *" $2 "* ]] || pkgs+=("$2")
+}
+
+# node_owner prints the dpkg package node belongs to; it fails when dpkg does
+# not know node. Both the PATH name and the resolved file are asked because
+# on merged-/usr systems dpkg may have recorded either.
+node_owner() {
+  have dpkg-query || return 1
+  local p out
+  for p in "$(command -v node)" "$(readlink -f "$(command -v node)")"; do
+    out="$(dpkg-query -S "$p" 2>/dev/null | sed -n '/^diversion /d;p;q')" || continue
+    [ -n "$out" ] || continue
+    out="${out%%: *}"
+    printf '%s\n' "${out%%:*}"
+    return 0
+  done
+  return 1
+}
+
+have ffmpeg || need ffmpeg ffmpeg "built with libx264, aac and SRT"
 have ffprobe || need ffprobe ffmpeg
 have_chromium || need chromium chromium
 have ip || need ip iproute2
 have unshare || need unshare util-linux
-have npm || need npm npm
-have go || die "go is not in PATH (need Go matching go.mod)"
-
-if [ ${#missing[@]} -gt 0 ]; then
-  log "missing tools: ${missing[*]}"
-  if [ -r /etc/debian_version ] && [ "$(id -u)" = 0 ] && have apt-get; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y --no-install-recommends "${pkgs[@]}" ca-certificates
+if ! have node; then
+  need node nodejs
+  have npm || need npm npm
+elif ! have npm; then
+  node_path="$(command -v node)"
+  owner="$(node_owner || true)"
+  version=""
+  [ -z "$owner" ] || version="$(dpkg-query -W -f='${Version}' "$owner" 2>/dev/null || true)"
+  if [ "$owner" = nodejs ] && [[ "$version" != *nodesource* ]]; then
+    need npm npm
+  elif [[ "$version" == *nodesource* ]]; then
+    manual+=("npm: node ($node_path) is NodeSource's ($owner $version), whose package ships npm, and apt's npm conflicts with it; reinstall that package from NodeSource's repository (apt-get install --reinstall $owner)")
+  elif [ -n "$owner" ]; then
+    manual+=("npm: node ($node_path) comes from package $owner $version, not Debian's nodejs, and apt's npm would conflict with it or bring a second Node.js; install the npm that goes with $owner")
   else
-    die "install these and re-run: ffmpeg (with libx264, aac, SRT), chromium, iproute2 (ip), util-linux (unshare), npm. On Debian as root: apt-get install -y ${pkgs[*]}"
+    manual+=("npm: node ($node_path) is not from a Debian package, and apt's npm would bring a second Node.js; install the npm of that Node.js the way it was installed (its installer or version manager)")
   fi
-  for t in ffmpeg ffprobe ip unshare npm; do have "$t" || die "$t still missing after apt-get install"; done
-  have_chromium || die "chromium still missing after apt-get install"
+fi
+have go || manual+=("go: Go is a prerequisite (the version go.mod names); install it from https://go.dev/dl/ and put it in PATH")
+ca_missing=
+if [ ! -s "$CA_BUNDLE" ]; then
+  ca_missing=1
+  missing+=("the CA bundle $CA_BUNDLE (Debian package ca-certificates)")
+  pkgs+=(ca-certificates)
+fi
+
+if [ ${#manual[@]} -gt 0 ]; then
+  msg="install by hand and re-run: $(joined "${manual[@]}")"
+  [ ${#missing[@]} -eq 0 ] || msg+=". Also missing: $(joined "${missing[@]}")"
+  die "$msg"
+fi
+
+if [ ${#pkgs[@]} -gt 0 ]; then
+  why=
+  [ -r /etc/debian_version ] || why="this is not a Debian-like system"
+  [ -n "$why" ] || [ "$(id -u)" = 0 ] || why="not running as root"
+  [ -n "$why" ] || have apt-get || why="apt-get is not in PATH"
+  if [ -n "$why" ]; then
+    die "missing: $(joined "${missing[@]}"). Install them and re-run; apt-get is not used because $why (as root on Debian: apt-get install ${pkgs[*]})"
+  fi
+  log "missing: $(joined "${missing[@]}")"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends "${pkgs[@]}"
+  hash -r
+  still=()
+  for t in ${tools[@]+"${tools[@]}"}; do present "$t" || still+=("$t"); done
+  [ -z "$ca_missing" ] || [ -s "$CA_BUNDLE" ] || still+=("$CA_BUNDLE")
+  [ ${#still[@]} -eq 0 ] || die "still missing after apt-get install ${pkgs[*]}: ${still[*]}"
 fi
 
 mkdir -p "$CACHE"
@@ -102,5 +165,5 @@ fi
 log "mediamtx:  $MTX_BIN"
 log "hls.js:    $HLSJS"
 log "ffmpeg:    $(command -v ffmpeg) ($(ffmpeg -version | head -1 | cut -d' ' -f3))"
-log "chromium:  $(command -v chromium || echo /usr/bin/chromium)"
+log "chromium:  $(command -v chromium || command -v chromium-browser)"
 log "ip:        $(command -v ip); unshare: $(command -v unshare)"
