@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/integration/harness"
+	"github.com/swarmtx/swarmtx/plugin/host"
 )
 
 func TestMain(m *testing.M) { harness.RunInNetns(m) }
@@ -131,6 +132,17 @@ func (s *stack) pluginPID() int {
 func (s *stack) status(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, s.bin, "status", "--config", s.cfgPath).CombinedOutput()
 	return string(out), err
+}
+
+// statusJSON runs `swarmtx status --json` and also returns its output, for
+// the log.
+func (s *stack) statusJSON(ctx context.Context) (host.StatusDoc, string, error) {
+	var doc host.StatusDoc
+	out, err := exec.CommandContext(ctx, s.bin, "status", "--json", "--config", s.cfgPath).Output()
+	if err != nil {
+		return doc, string(out), err
+	}
+	return doc, string(out), json.Unmarshal(out, &doc)
 }
 
 func (s *stack) publish(ctx context.Context, proto, path string, o harness.PublishOptions) *harness.Publisher {

@@ -173,6 +173,25 @@ type RenditionCopies struct {
 	Rendition string
 	HTTP      float64 // sent by the origin
 	Peer      float64 // pushed into the swarm by the plugin's seeder
+	// Viewers in the rendition's swarm when its last seed window ended; 0
+	// when none ended in the last minute (windows end only while the
+	// rendition's swarm viewers report media).
+	Viewers int
+	// LastMinuteMade and LastMinuteSent are the rendition's bytes and the
+	// server's bytes sent for it (HTTP and seeding) over the last minute;
+	// see CopiesLastMinute.
+	LastMinuteMade uint64
+	LastMinuteSent uint64
+}
+
+// CopiesLastMinute is the server copies over the last minute, the figure
+// that shows a change at once while the totals since attach move slowly.
+// ok is false when the rendition made no bytes in that minute.
+func (c RenditionCopies) CopiesLastMinute() (copies float64, ok bool) {
+	if c.LastMinuteMade == 0 {
+		return 0, false
+	}
+	return float64(c.LastMinuteSent) / float64(c.LastMinuteMade), true
 }
 
 // Status describes the plugin process. Pid, Version and ListenAddress may be

@@ -303,7 +303,8 @@ func statusToPB(st Status) *pb.StatusReply {
 			Viewers: int32(s.Viewers), P2PShare: s.P2PShare,
 		}
 		for _, c := range s.Copies {
-			ps.Copies = append(ps.Copies, &pb.RenditionCopies{Rendition: c.Rendition, Http: c.HTTP, Peer: c.Peer})
+			ps.Copies = append(ps.Copies, &pb.RenditionCopies{Rendition: c.Rendition, Http: c.HTTP, Peer: c.Peer,
+				Viewers: int32(c.Viewers), LastMinuteMade: c.LastMinuteMade, LastMinuteSent: c.LastMinuteSent})
 		}
 		r.Streams = append(r.Streams, ps)
 	}
@@ -322,7 +323,8 @@ func statusFromPB(r *pb.StatusReply) Status {
 			Viewers: int(s.GetViewers()), P2PShare: s.GetP2PShare(),
 		}
 		for _, c := range s.GetCopies() {
-			ss.Copies = append(ss.Copies, RenditionCopies{Rendition: c.GetRendition(), HTTP: c.GetHttp(), Peer: c.GetPeer()})
+			ss.Copies = append(ss.Copies, RenditionCopies{Rendition: c.GetRendition(), HTTP: c.GetHttp(), Peer: c.GetPeer(),
+				Viewers: int(c.GetViewers()), LastMinuteMade: c.GetLastMinuteMade(), LastMinuteSent: c.GetLastMinuteSent()})
 		}
 		st.Streams = append(st.Streams, ss)
 	}

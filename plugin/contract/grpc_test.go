@@ -27,7 +27,7 @@ func (f *fakeBridge) Attach(ctx context.Context, req AttachRequest, emit func(Ev
 
 func (f *fakeBridge) Status(context.Context) (Status, error) {
 	return Status{ListenAddress: ":8880", Streams: []StreamStatus{{Path: "live/show", State: StateAttached, BytesServed: 42, AttachedSince: time.UnixMilli(1700000000000),
-		Viewers: 30, P2PShare: 0.9, Copies: []RenditionCopies{{Rendition: "source", HTTP: 0.5, Peer: 2}}}}}, nil
+		Viewers: 30, P2PShare: 0.9, Copies: []RenditionCopies{{Rendition: "source", HTTP: 0.5, Peer: 2, Viewers: 28, LastMinuteMade: 1000, LastMinuteSent: 2500}}}}}, nil
 }
 
 func dial(t *testing.T, b Bridge) *Client {
@@ -72,7 +72,7 @@ func TestGRPCAttachAndStatus(t *testing.T) {
 	if st.Version != "test-1" || st.Pid == 0 || len(st.Streams) != 1 || st.Streams[0].BytesServed != 42 || st.Streams[0].AttachedSince.UnixMilli() != 1700000000000 {
 		t.Fatalf("status %+v", st)
 	}
-	if s := st.Streams[0]; s.Viewers != 30 || s.P2PShare != 0.9 || len(s.Copies) != 1 || s.Copies[0] != (RenditionCopies{Rendition: "source", HTTP: 0.5, Peer: 2}) {
+	if s := st.Streams[0]; s.Viewers != 30 || s.P2PShare != 0.9 || len(s.Copies) != 1 || s.Copies[0] != (RenditionCopies{Rendition: "source", HTTP: 0.5, Peer: 2, Viewers: 28, LastMinuteMade: 1000, LastMinuteSent: 2500}) {
 		t.Fatalf("stream status %+v", s)
 	}
 	cancel()

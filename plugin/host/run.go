@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/swarmtx/swarmtx/plugin/contract"
@@ -105,9 +103,9 @@ func oneLine(err error) string {
 	return s
 }
 
-// RunStatus reattaches (never launches) and prints the plugin's status as a
-// table. It returns 1 with a clear message when no plugin runs.
-func RunStatus(ctx context.Context, o Options, out, errOut io.Writer) int {
+// RunStatus reattaches (never launches) and prints the plugin's status in
+// format f. It returns 1 with a clear message when no plugin runs.
+func RunStatus(ctx context.Context, o Options, f StatusFormat, out, errOut io.Writer) int {
 	conn, err := Reattach(ctx, o)
 	if err != nil {
 		fmt.Fprintf(errOut, "swarmtx status: %v\n", err)
@@ -120,65 +118,9 @@ func RunStatus(ctx context.Context, o Options, out, errOut io.Writer) int {
 		fmt.Fprintf(errOut, "swarmtx status: %v\n", err)
 		return 1
 	}
-	WriteStatus(out, st, time.Now())
+	if err := WriteStatus(out, st, time.Now(), f); err != nil {
+		fmt.Fprintf(errOut, "swarmtx status: %v\n", err)
+		return 1
+	}
 	return 0
-}
-
-// WriteStatus prints st as a header and a table of streams.
-func WriteStatus(out io.Writer, st contract.Status, now time.Time) {
-	up := ""
-	if !st.Started.IsZero() {
-		up = ", up " + now.Sub(st.Started).Round(time.Second).String()
-	}
-	fmt.Fprintf(out, "swarmtx plugin pid %d, version %s, listening on %s%s, %d stream(s)\n", st.Pid, st.Version, st.ListenAddress, up, len(st.Streams))
-	if len(st.Streams) == 0 {
-		return
-	}
-	streams := append([]contract.StreamStatus(nil), st.Streams...)
-	sort.Slice(streams, func(i, j int) bool { return streams[i].Path < streams[j].Path })
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PATH\tSTATE\tRENDITIONS\tATTACHED\tSERVED\tVIEWERS\tSERVER COPIES\tP2P\tURL")
-	for _, s := range streams {
-		since := "-"
-		if !s.AttachedSince.IsZero() {
-			since = now.Sub(s.AttachedSince).Round(time.Second).String()
-		}
-		r := strings.Join(s.Renditions, ",")
-		if r == "" {
-			r = "-"
-		}
-		u := s.URL
-		if u == "" {
-			u = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%.0f%%\t%s\n", s.Path, s.State, r, since, humanBytes(s.BytesServed),
-			s.Viewers, copiesText(s.Copies), 100*s.P2PShare, u)
-	}
-	tw.Flush()
-}
-
-// copiesText renders server copies per rendition, e.g. "source 2.4
-// (http 0.3), 360p 1.1 (http 0.1)".
-func copiesText(cs []contract.RenditionCopies) string {
-	if len(cs) == 0 {
-		return "-"
-	}
-	parts := make([]string, 0, len(cs))
-	for _, c := range cs {
-		parts = append(parts, fmt.Sprintf("%s %.1f (http %.1f)", c.Rendition, c.HTTP+c.Peer, c.HTTP))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -2,6 +2,7 @@ package origin
 
 import (
 	"sync"
+	"time"
 
 	"github.com/swarmtx/swarmtx/bridge/metrics"
 	"github.com/swarmtx/swarmtx/plugin/contract"
@@ -9,11 +10,12 @@ import (
 
 // traffic counts one stream's bytes — what each rendition made, what the
 // server sent for it over HTTP and to the swarm, what the viewers report —
-// into the Prometheus metrics and into the totals `swarmtx status` prints
-// (server copies per rendition, P2P share).
+// into the Prometheus metrics and into the figures `swarmtx status` prints
+// (viewers and server copies per rendition, P2P share).
 type traffic struct {
 	path    string
 	metrics *metrics.Metrics
+	now     func() time.Time
 
 	mu         sync.Mutex
 	order      []string // renditions in the order they first made a part
@@ -26,12 +28,52 @@ type traffic struct {
 type renditionBytes struct {
 	made, http, peer int64
 	windowAt         renditionWindow // the totals when the last window ended
+	windowEnded      time.Time
+	windowViewers    int
+	recent           [recentBuckets]recentBucket
 }
 
 type renditionWindow struct{ made, http, peer int64 }
 
+// The last minute's bytes are kept in buckets rather than taken from the
+// seed windows: windows end only while the swarm's viewers report, so
+// plain HLS players alone would leave the figure stale.
+const (
+	bucketSpan    = 5 * time.Second
+	recentBuckets = int(time.Minute / bucketSpan)
+)
+
+type recentBucket struct {
+	slot       int64 // which bucketSpan of Unix time it counts
+	made, sent int64
+}
+
+// recentLocked is the bucket for now, emptied if it last counted an older
+// slot.
+func (r *renditionBytes) recentLocked(now time.Time) *recentBucket {
+	slot := now.UnixNano() / int64(bucketSpan)
+	b := &r.recent[slot%int64(recentBuckets)]
+	if b.slot != slot {
+		*b = recentBucket{slot: slot}
+	}
+	return b
+}
+
+// lastMinuteLocked sums the buckets of the last minute: the current
+// bucket, partly filled, and the ones before it, so the span is 55–60 s.
+func (r *renditionBytes) lastMinuteLocked(now time.Time) (made, sent int64) {
+	slot := now.UnixNano() / int64(bucketSpan)
+	for _, b := range r.recent {
+		if b.slot <= slot && b.slot > slot-int64(recentBuckets) {
+			made += b.made
+			sent += b.sent
+		}
+	}
+	return made, sent
+}
+
 func newTraffic(path string, m *metrics.Metrics) *traffic {
-	return &traffic{path: path, metrics: m, renditions: make(map[string]*renditionBytes)}
+	return &traffic{path: path, metrics: m, now: time.Now, renditions: make(map[string]*renditionBytes)}
 }
 
 func (t *traffic) renditionLocked(name string) *renditionBytes {
@@ -48,7 +90,9 @@ func (t *traffic) renditionLocked(name string) *renditionBytes {
 func (t *traffic) made(rendition string, n int) {
 	t.metrics.MediaBytes.WithLabelValues(t.path, rendition).Add(float64(n))
 	t.mu.Lock()
-	t.renditionLocked(rendition).made += int64(n)
+	r := t.renditionLocked(rendition)
+	r.made += int64(n)
+	r.recentLocked(t.now()).made += int64(n)
 	t.mu.Unlock()
 }
 
@@ -56,7 +100,9 @@ func (t *traffic) made(rendition string, n int) {
 func (t *traffic) servedHTTP(rendition string, n int) {
 	t.metrics.ServerBytes.WithLabelValues(t.path, rendition, "http").Add(float64(n))
 	t.mu.Lock()
-	t.renditionLocked(rendition).http += int64(n)
+	r := t.renditionLocked(rendition)
+	r.http += int64(n)
+	r.recentLocked(t.now()).sent += int64(n)
 	t.mu.Unlock()
 }
 
@@ -64,7 +110,9 @@ func (t *traffic) servedHTTP(rendition string, n int) {
 func (t *traffic) seeded(rendition string, n int64) {
 	t.metrics.ServerBytes.WithLabelValues(t.path, rendition, "peer").Add(float64(n))
 	t.mu.Lock()
-	t.renditionLocked(rendition).peer += n
+	r := t.renditionLocked(rendition)
+	r.peer += n
+	r.recentLocked(t.now()).sent += n
 	t.mu.Unlock()
 }
 
@@ -88,6 +136,7 @@ func (t *traffic) window(rendition string, viewers int) {
 	r := t.renditionLocked(rendition)
 	made, sent := r.made-r.windowAt.made, (r.http-r.windowAt.http)+(r.peer-r.windowAt.peer)
 	r.windowAt = renditionWindow{made: r.made, http: r.http, peer: r.peer}
+	r.windowEnded, r.windowViewers = t.now(), viewers
 	t.mu.Unlock()
 	if made <= 0 {
 		return
@@ -104,9 +153,11 @@ func (t *traffic) setViewers(n int) {
 	t.mu.Unlock()
 }
 
-// fill adds the stream's totals since it attached to ss: bytes served over
-// HTTP, viewers, server copies per rendition, P2P share.
+// fill adds the stream's figures to ss: bytes served over HTTP, viewers,
+// P2P share and, per rendition, viewers and server copies since the stream
+// attached and over the last minute.
 func (t *traffic) fill(ss *contract.StreamStatus) {
+	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ss.Viewers = t.viewers
@@ -119,10 +170,18 @@ func (t *traffic) fill(ss *contract.StreamStatus) {
 		if r.made == 0 {
 			continue
 		}
-		ss.Copies = append(ss.Copies, contract.RenditionCopies{
+		c := contract.RenditionCopies{
 			Rendition: name,
 			HTTP:      float64(r.http) / float64(r.made),
 			Peer:      float64(r.peer) / float64(r.made),
-		})
+		}
+		// A window older than a minute means the rendition's swarm stopped
+		// reporting: its count then would be a stale audience.
+		if !r.windowEnded.IsZero() && now.Sub(r.windowEnded) <= time.Minute {
+			c.Viewers = r.windowViewers
+		}
+		made, sent := r.lastMinuteLocked(now)
+		c.LastMinuteMade, c.LastMinuteSent = uint64(made), uint64(sent)
+		ss.Copies = append(ss.Copies, c)
 	}
 }

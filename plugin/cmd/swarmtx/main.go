@@ -75,7 +75,7 @@ const usage = `swarmtx: peer-to-peer LL-HLS egress for MediaMTX
 Usage:
   swarmtx attach [flags]   MediaMTX hook (runOnReady): attach MTX_PATH to the plugin
   swarmtx plugin [flags]   run the plugin process (launched by attach, or by systemd)
-  swarmtx status [flags]   show the running plugin and its streams
+  swarmtx status [flags]   show the running plugin and its streams (-v more, --json for scripts)
   swarmtx relay --url URL  carry a stream's swarm from this box (a high-upload peer)
   swarmtx version          print the version
   swarmtx help             this text
@@ -248,12 +248,16 @@ func flagNames(err error) string {
 	).Replace(s)
 }
 
-// configOnly parses the flags of a command whose only flag is --config and
-// loads that config. It returns the exit code to use when ok is false.
-func configOnly(name string, args []string, stderr io.Writer) (cfg config.Config, code int, ok bool) {
+// configOnly parses the flags of a command that takes --config, plus any
+// flags more defines, and loads that config. It returns the exit code to
+// use when ok is false.
+func configOnly(name string, args []string, stderr io.Writer, more ...func(*flag.FlagSet)) (cfg config.Config, code int, ok bool) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "", "swarmtx config file (default: built-in defaults)")
+	for _, m := range more {
+		m(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, 0, false
@@ -307,11 +311,22 @@ func cmdPlugin(args []string, stderr io.Writer) int {
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	cfg, code, ok := configOnly("swarmtx status", args, stderr)
+	var asJSON, verbose bool
+	cfg, code, ok := configOnly("swarmtx status", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print the status as one JSON document (snake_case fields), for scripts")
+		fs.BoolVar(&verbose, "v", false, "also print copies split into HTTP and seeding, each stream's URL and bytes served")
+	})
 	if !ok {
 		return code
 	}
+	f := host.StatusTable
+	switch {
+	case asJSON:
+		f = host.StatusJSON
+	case verbose:
+		f = host.StatusVerbose
+	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	return host.RunStatus(ctx, host.Options{StateDir: cfg.StateDir, Version: swarmtxVersion()}, stdout, stderr)
+	return host.RunStatus(ctx, host.Options{StateDir: cfg.StateDir, Version: swarmtxVersion()}, f, stdout, stderr)
 }

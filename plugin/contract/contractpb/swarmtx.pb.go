@@ -478,12 +478,20 @@ func (x *StreamStatus) GetP2PShare() float64 {
 // Server copies of one rendition since the stream attached: bytes sent for
 // it over HTTP and to the swarm, divided by its bytes.
 type RenditionCopies struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rendition     string                 `protobuf:"bytes,1,opt,name=rendition,proto3" json:"rendition,omitempty"`
-	Http          float64                `protobuf:"fixed64,2,opt,name=http,proto3" json:"http,omitempty"`
-	Peer          float64                `protobuf:"fixed64,3,opt,name=peer,proto3" json:"peer,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Rendition string                 `protobuf:"bytes,1,opt,name=rendition,proto3" json:"rendition,omitempty"`
+	Http      float64                `protobuf:"fixed64,2,opt,name=http,proto3" json:"http,omitempty"`
+	Peer      float64                `protobuf:"fixed64,3,opt,name=peer,proto3" json:"peer,omitempty"`
+	// Viewers in the rendition's swarm when its last seed window ended; 0
+	// when no window ended in the last minute.
+	Viewers int32 `protobuf:"varint,4,opt,name=viewers,proto3" json:"viewers,omitempty"`
+	// The rendition's bytes made and the server's bytes sent for it (HTTP
+	// and seeding) over the last minute: their ratio is the copies an
+	// operator watches move, while the totals since attach move slowly.
+	LastMinuteMade uint64 `protobuf:"varint,5,opt,name=last_minute_made,json=lastMinuteMade,proto3" json:"last_minute_made,omitempty"`
+	LastMinuteSent uint64 `protobuf:"varint,6,opt,name=last_minute_sent,json=lastMinuteSent,proto3" json:"last_minute_sent,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *RenditionCopies) Reset() {
@@ -533,6 +541,27 @@ func (x *RenditionCopies) GetHttp() float64 {
 func (x *RenditionCopies) GetPeer() float64 {
 	if x != nil {
 		return x.Peer
+	}
+	return 0
+}
+
+func (x *RenditionCopies) GetViewers() int32 {
+	if x != nil {
+		return x.Viewers
+	}
+	return 0
+}
+
+func (x *RenditionCopies) GetLastMinuteMade() uint64 {
+	if x != nil {
+		return x.LastMinuteMade
+	}
+	return 0
+}
+
+func (x *RenditionCopies) GetLastMinuteSent() uint64 {
+	if x != nil {
+		return x.LastMinuteSent
 	}
 	return 0
 }
@@ -741,11 +770,14 @@ const file_swarmtx_proto_rawDesc = "" +
 	"\x03url\x18\x06 \x01(\tR\x03url\x12\x18\n" +
 	"\aviewers\x18\a \x01(\x05R\aviewers\x123\n" +
 	"\x06copies\x18\b \x03(\v2\x1b.swarmtx.v1.RenditionCopiesR\x06copies\x12\x1b\n" +
-	"\tp2p_share\x18\t \x01(\x01R\bp2pShare\"W\n" +
+	"\tp2p_share\x18\t \x01(\x01R\bp2pShare\"\xc5\x01\n" +
 	"\x0fRenditionCopies\x12\x1c\n" +
 	"\trendition\x18\x01 \x01(\tR\trendition\x12\x12\n" +
 	"\x04http\x18\x02 \x01(\x01R\x04http\x12\x12\n" +
-	"\x04peer\x18\x03 \x01(\x01R\x04peer\"\xbc\x01\n" +
+	"\x04peer\x18\x03 \x01(\x01R\x04peer\x12\x18\n" +
+	"\aviewers\x18\x04 \x01(\x05R\aviewers\x12(\n" +
+	"\x10last_minute_made\x18\x05 \x01(\x04R\x0elastMinuteMade\x12(\n" +
+	"\x10last_minute_sent\x18\x06 \x01(\x04R\x0elastMinuteSent\"\xbc\x01\n" +
 	"\vStatusReply\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12%\n" +
