@@ -40,6 +40,11 @@ type Config struct {
 	// Rejoin is how long a viewer that lost the stream waits before
 	// joining again, as a user reloading the page; default 2 s.
 	Rejoin time.Duration
+	// SwarmWait is how long a viewer waits for the swarm before fetching
+	// a part over HTTP. 0 waits as long as its playback buffer allows: the
+	// HTTP fetch still lands before the playhead needs the part. (The
+	// browser player waits one and a half part durations, at most 1 s.)
+	SwarmWait time.Duration
 	// API builds the viewers' PeerConnections; nil means peer.NewAPI(nil).
 	API        *webrtc.API
 	HTTPClient *http.Client
@@ -143,6 +148,16 @@ func pickVariant(variants []viewer.Variant, asked string) (viewer.Variant, error
 	return variants[0], nil
 }
 
+// swarmWait is the viewers' PartDeadline. The viewer cuts any wait to
+// what its buffer allows, so "as long as the buffer allows" is any wait
+// longer than a buffer.
+func (c *Crowd) swarmWait(_ wire.PartID, part time.Duration) time.Duration {
+	if c.cfg.SwarmWait > 0 {
+		return c.cfg.SwarmWait
+	}
+	return time.Minute
+}
+
 // run keeps a viewer in s from its join time until ctx ends, replacing it
 // when it stops.
 func (c *Crowd) run(ctx context.Context, s *slot, after time.Duration) {
@@ -156,6 +171,7 @@ func (c *Crowd) run(ctx context.Context, s *slot, after time.Duration) {
 			Rendition:    c.rendition,
 			CanUpload:    s.upload > 0,
 			UploadCapBps: int64(min(s.upload*float64(c.bitRate)/8, float64(wire.MaxUploadCapBps))),
+			PartDeadline: c.swarmWait,
 			API:          c.cfg.API,
 			HTTPClient:   c.cfg.HTTPClient,
 			Logger:       c.cfg.Logger,
@@ -207,6 +223,9 @@ func add(a, b viewer.Stats) viewer.Stats {
 	a.Stalls += b.Stalls
 	a.StallTime += b.StallTime
 	a.PartsPlayed += b.PartsPlayed
+	a.Fallbacks.InFlight += b.Fallbacks.InFlight
+	a.Fallbacks.Declined += b.Fallbacks.Declined
+	a.Fallbacks.NoHolder += b.Fallbacks.NoHolder
 	a.HTTPHashMismatches += b.HTTPHashMismatches
 	a.PeerHashMismatches += b.PeerHashMismatches
 	a.PeerProtocolErrors += b.PeerProtocolErrors
@@ -233,11 +252,17 @@ type Snapshot struct {
 	Rejoins   int           `json:"rejoins"` // viewers that left and joined again
 	// Media bytes the viewers got over HTTP and from each other, and what
 	// they uploaded.
-	HTTPBytes   int64         `json:"http_bytes"`
-	P2PBytes    int64         `json:"p2p_bytes"`
-	UploadBytes int64         `json:"upload_bytes"`
-	Stalls      int           `json:"stalls"`
-	StallTime   time.Duration `json:"stall_ns"`
+	HTTPBytes   int64 `json:"http_bytes"`
+	P2PBytes    int64 `json:"p2p_bytes"`
+	UploadBytes int64 `json:"upload_bytes"`
+	// Parts fetched over HTTP after waiting for the swarm in vain: a
+	// transfer was still under way, neighbours had the part but declined
+	// or stalled, no neighbour had it.
+	HTTPInFlight int           `json:"http_after_wait_in_flight"`
+	HTTPDeclined int           `json:"http_after_wait_declined"`
+	HTTPNoHolder int           `json:"http_after_wait_no_holder"`
+	Stalls       int           `json:"stalls"`
+	StallTime    time.Duration `json:"stall_ns"`
 	// Live lag of the playing viewers (0 when none reports one).
 	LagP50 time.Duration `json:"lag_p50_ns"`
 	LagP95 time.Duration `json:"lag_p95_ns"`
@@ -287,6 +312,9 @@ func (c *Crowd) Snapshot() Snapshot {
 		s.HTTPBytes += total.HTTPBytes
 		s.P2PBytes += total.P2PBytes
 		s.UploadBytes += total.UploadBytes
+		s.HTTPInFlight += total.Fallbacks.InFlight
+		s.HTTPDeclined += total.Fallbacks.Declined
+		s.HTTPNoHolder += total.Fallbacks.NoHolder
 		s.Stalls += total.Stalls
 		s.StallTime += total.StallTime
 		s.BadParts += int64(total.HTTPHashMismatches) + total.PeerHashMismatches + total.PeerProtocolErrors

@@ -77,6 +77,7 @@ Usage:
   swarmtx plugin [flags]   run the plugin process (launched by attach, or by systemd)
   swarmtx status [flags]   show the running plugin and its streams (-v more, --json for scripts)
   swarmtx relay --url URL  carry a stream's swarm from this box (a high-upload peer)
+  swarmtx crowd --url URL  run a crowd of viewers of a stream (demo, load test)
   swarmtx version          print the version
   swarmtx help             this text
 
@@ -101,6 +102,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdStatus(args[1:], stdout, stderr)
 	case "relay":
 		return cmdRelay(args[1:], stderr)
+	case "crowd":
+		return cmdCrowd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "swarmtx %s (plugin protocol %d)\n", swarmtxVersion(), contract.ProtocolVersion)
 		return 0
