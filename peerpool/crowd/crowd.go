@@ -45,6 +45,9 @@ type Config struct {
 	// HTTP fetch still lands before the playhead needs the part. (The
 	// browser player waits one and a half part durations, at most 1 s.)
 	SwarmWait time.Duration
+	// Header is added to every request of every viewer: credentials for a
+	// protected stream (see viewer.Config.Header).
+	Header http.Header
 	// API builds the viewers' PeerConnections; nil means peer.NewAPI(nil).
 	API        *webrtc.API
 	HTTPClient *http.Client
@@ -103,7 +106,7 @@ func Start(ctx context.Context, cfg Config) (*Crowd, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	base := strings.TrimSuffix(cfg.URL, "index.m3u8")
-	variants, err := viewer.Variants(ctx, cfg.HTTPClient, base)
+	variants, err := viewer.Variants(ctx, viewer.Config{URL: base, HTTPClient: cfg.HTTPClient, Header: cfg.Header})
 	if err != nil {
 		return nil, fmt.Errorf("crowd: %w", err)
 	}
@@ -174,6 +177,7 @@ func (c *Crowd) run(ctx context.Context, s *slot, after time.Duration) {
 			PartDeadline: c.swarmWait,
 			API:          c.cfg.API,
 			HTTPClient:   c.cfg.HTTPClient,
+			Header:       c.cfg.Header,
 			Logger:       c.cfg.Logger,
 		})
 		if err == nil {

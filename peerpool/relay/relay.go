@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"time"
 
@@ -30,6 +31,9 @@ type Config struct {
 	// Interfaces, when not empty, are the only network interfaces ICE
 	// gathers candidates on ("lo" includes loopback candidates).
 	Interfaces []string
+	// Header is added to every request the relay makes: credentials for a
+	// protected stream (see viewer.Config.Header).
+	Header http.Header
 	// StatsEvery is how often the relay logs its figures (default 10 s).
 	StatsEvery time.Duration
 	// OnStats, optional, receives the figures each time they are logged.
@@ -70,6 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 			Rendition:    cfg.Rendition,
 			CanUpload:    true,
 			UploadCapBps: cfg.UploadCapBps,
+			Header:       cfg.Header,
 			API:          api,
 			Logger:       log,
 			// A relay has no screen to keep fed: it waits for the swarm as

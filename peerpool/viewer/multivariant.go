@@ -23,19 +23,20 @@ type Variant struct {
 // maxVariants bounds the variants one multivariant playlist may list.
 const maxVariants = 64
 
-// Variants fetches the multivariant playlist index.m3u8 under the stream's
-// base URL and returns its renditions in playlist order. client nil means
-// the viewer's shared client.
-func Variants(ctx context.Context, client *http.Client, base string) ([]Variant, error) {
-	u, err := url.Parse(base)
+// Variants fetches the multivariant playlist index.m3u8 under cfg.URL,
+// as a Viewer of cfg would (its HTTP client and header), and returns its
+// renditions in playlist order. cfg.Rendition is not used.
+func Variants(ctx context.Context, cfg Config) ([]Variant, error) {
+	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("viewer: URL %q is not an http(s) URL", base)
+		return nil, fmt.Errorf("viewer: URL %q is not an http(s) URL", cfg.URL)
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"
 	}
 	u.RawQuery, u.Fragment = "", ""
 	index := u.ResolveReference(&url.URL{Path: "index.m3u8"}).String()
+	client := cfg.HTTPClient
 	if client == nil {
 		client = defaultClient
 	}
@@ -43,6 +44,7 @@ func Variants(ctx context.Context, client *http.Client, base string) ([]Variant,
 	if err != nil {
 		return nil, fmt.Errorf("viewer: fetching %s: %w", index, err)
 	}
+	addHeader(req, cfg.Header)
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("viewer: fetching %s: %w", index, err)

@@ -47,6 +47,10 @@ func TestParseMultivariantRejects(t *testing.T) {
 
 func TestVariantsFetchesIndex(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "viewer" || p != "secret" {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
 		if r.URL.Path != "/live/show/index.m3u8" {
 			http.NotFound(w, r)
 			return
@@ -54,12 +58,20 @@ func TestVariantsFetchesIndex(t *testing.T) {
 		w.Write([]byte(sampleMultivariant))
 	}))
 	defer srv.Close()
-	vs, err := Variants(context.Background(), srv.Client(), srv.URL+"/live/show")
+	req, _ := http.NewRequest(http.MethodGet, "/", nil)
+	req.SetBasicAuth("viewer", "secret")
+	cfg := Config{URL: srv.URL + "/live/show", HTTPClient: srv.Client(), Header: req.Header}
+	vs, err := Variants(context.Background(), cfg)
 	if err != nil || len(vs) != 2 {
 		t.Fatalf("Variants = %+v, %v", vs, err)
 	}
-	if _, err := Variants(context.Background(), srv.Client(), srv.URL+"/other/"); err == nil || !strings.Contains(err.Error(), "404") {
+	cfg.URL = srv.URL + "/other/"
+	if _, err := Variants(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("a missing stream gave %v, want an error naming HTTP 404", err)
+	}
+	cfg.Header = nil
+	if _, err := Variants(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("no credentials gave %v, want an error naming HTTP 401", err)
 	}
 }
 

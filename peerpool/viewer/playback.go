@@ -35,6 +35,7 @@ func (v *Viewer) get(ctx context.Context, u string, limit int64) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
+	addHeader(req, v.cfg.Header)
 	resp, err := v.client.Do(req)
 	if err != nil {
 		return nil, err
@@ -52,6 +53,15 @@ func (v *Viewer) get(ctx context.Context, u string, limit int64) ([]byte, error)
 		return nil, fmt.Errorf("%s: more than %d bytes", u, limit)
 	}
 	return body, nil
+}
+
+// addHeader adds h to req's header.
+func addHeader(req *http.Request, h http.Header) {
+	for k, vs := range h {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -62,6 +62,10 @@ type Config struct {
 	PartDeadline func(part wire.PartID, dur time.Duration) time.Duration
 	// HTTPClient fetches playlists and media; nil means a shared client.
 	HTTPClient *http.Client
+	// Header is added to every request the viewer makes, over HTTP and for
+	// the signaling WebSocket: its credentials for a protected stream
+	// (Authorization: Basic or Bearer, as MediaMTX's HLS server takes them).
+	Header http.Header
 	// SignalHeader is added to the signaling WebSocket's request, e.g. the
 	// X-Forwarded-For a reverse proxy would add.
 	SignalHeader http.Header
@@ -416,7 +420,14 @@ func (v *Viewer) signalURL() string {
 func (v *Viewer) join(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, v.signalURL(), &websocket.DialOptions{HTTPClient: v.client, HTTPHeader: v.cfg.SignalHeader})
+	header := v.cfg.Header.Clone()
+	if header == nil {
+		header = make(http.Header)
+	}
+	for k, vs := range v.cfg.SignalHeader {
+		header[k] = append(header[k], vs...)
+	}
+	c, _, err := websocket.Dial(ctx, v.signalURL(), &websocket.DialOptions{HTTPClient: v.client, HTTPHeader: header})
 	if err != nil {
 		return fmt.Errorf("viewer: signaling: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/swarmtx/swarmtx/peerpool/crowd"
@@ -30,6 +29,8 @@ func cmdCrowd(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print each report as a JSON object on its own line")
 	ifaces := fs.String("interfaces", "", "comma-separated network interfaces to use for WebRTC (default: all but loopback)")
 	debug := fs.Bool("debug", false, "log the viewers' protocol in detail on stderr")
+	var creds credentialFlags
+	creds.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -43,6 +44,10 @@ func cmdCrowd(args []string, stdout, stderr io.Writer) int {
 	if *u == "" {
 		return fail("--url is required, e.g. --url http://127.0.0.1:8880/live/show/")
 	}
+	header, err := creds.header()
+	if err != nil {
+		return fail("%v", err)
+	}
 	mix, err := crowd.ParseMix(*mixText)
 	if err != nil {
 		return fail("--upload-mix: %v", err)
@@ -53,12 +58,7 @@ func cmdCrowd(args []string, stdout, stderr io.Writer) int {
 	if *every <= 0 {
 		return fail("--every %v is not positive", *every)
 	}
-	var list []string
-	for _, name := range strings.Split(*ifaces, ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			list = append(list, name)
-		}
-	}
+	list := interfaceList(*ifaces)
 	api, err := peer.NewAPI(list)
 	if err != nil {
 		return fail("--interfaces: %v", err)
@@ -72,7 +72,7 @@ func cmdCrowd(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signalContext()
 	defer cancel()
 	c, err := crowd.Start(ctx, crowd.Config{
-		URL: *u, Viewers: *n, Rendition: *rendition, Mix: mix, JoinEvery: *joinEvery, SwarmWait: *swarmWait, API: api, Logger: log,
+		URL: *u, Viewers: *n, Rendition: *rendition, Mix: mix, JoinEvery: *joinEvery, SwarmWait: *swarmWait, Header: header, API: api, Logger: log,
 	})
 	if err != nil {
 		return fail("%v", err)

@@ -27,3 +27,25 @@ func TestCrowdFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCredentialFlags(t *testing.T) {
+	for _, c := range []struct {
+		flags credentialFlags
+		want  string // Authorization, or the error
+	}{
+		{credentialFlags{}, ""},
+		{credentialFlags{user: "alice", password: "s3cret"}, "Basic YWxpY2U6czNjcmV0"},
+		{credentialFlags{jwt: "a.b.c"}, "Bearer a.b.c"},
+		{credentialFlags{user: "alice", jwt: "a.b.c"}, "error: --jwt and --user are two ways"},
+		{credentialFlags{password: "s3cret"}, "error: --password (or $SWARMTX_PASSWORD) without --user"},
+	} {
+		h, err := c.flags.header()
+		got := h.Get("Authorization")
+		if err != nil {
+			got = "error: " + err.Error()
+		}
+		if !strings.HasPrefix(got, c.want) || (c.want == "" && got != "") {
+			t.Errorf("%+v: %q, want %q", c.flags, got, c.want)
+		}
+	}
+}

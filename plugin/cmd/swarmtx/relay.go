@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/swarmtx/swarmtx/peerpool/relay"
 )
@@ -20,6 +19,8 @@ func cmdRelay(args []string, stderr io.Writer) int {
 	capBps := fs.Int64("upload-cap", 0, "upload cap in bytes/s (0: no cap)")
 	ifaces := fs.String("interfaces", "", "comma-separated network interfaces to use for WebRTC (default: all)")
 	debug := fs.Bool("debug", false, "log the peer protocol in detail")
+	var creds credentialFlags
+	creds.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -27,21 +28,21 @@ func cmdRelay(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "swarmtx relay: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	header, err := creds.header()
+	if err != nil {
+		fmt.Fprintf(stderr, "swarmtx relay: %v\n", err)
+		return 2
+	}
 	level := slog.LevelInfo
 	if *debug {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	var list []string
-	for _, name := range strings.Split(*ifaces, ",") {
-		if name = strings.TrimSpace(name); name != "" {
-			list = append(list, name)
-		}
-	}
+	list := interfaceList(*ifaces)
 	ctx, cancel := signalContext()
 	defer cancel()
-	err := relay.Run(ctx, relay.Config{
-		URL: *u, Rendition: *rendition, UploadCapBps: *capBps, Interfaces: list, Logger: log,
+	err = relay.Run(ctx, relay.Config{
+		URL: *u, Rendition: *rendition, UploadCapBps: *capBps, Header: header, Interfaces: list, Logger: log,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "swarmtx relay: %v\n", err)
