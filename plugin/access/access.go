@@ -65,6 +65,13 @@ type Checker interface {
 	Check(ctx context.Context, r Request) error
 }
 
+// Opener is a Checker that can tell when a request is allowed to anyone:
+// no credentials asked and no address restriction. Only what is open to
+// anyone may be stored by shared caches (a CDN) and served to others.
+type Opener interface {
+	Open(r Request) bool
+}
+
 // Expirer is a Checker whose grants run out: ExpiresAt tells when what
 // allows r (a token) expires; zero when it does not, or r is not allowed.
 type Expirer interface {

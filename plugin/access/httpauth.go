@@ -39,6 +39,9 @@ type httpAnswer struct {
 // and if none is, the cache starts over.
 const maxCached = 16384
 
+// Open implements Opener: authHTTPExclude lets r through unasked.
+func (h *HTTP) Open(r Request) bool { return matches(h.Exclude, r) }
+
 // Check implements Checker.
 func (h *HTTP) Check(ctx context.Context, r Request) error {
 	if matches(h.Exclude, r) {

@@ -103,6 +103,17 @@ func (in *Internal) Check(_ context.Context, r Request) error {
 	return &Denied{Reason: errNoMatch, AskCredentials: r.Credentials.empty()}
 }
 
+// Open implements Opener: the user "any", from any address, is allowed r.
+func (in *Internal) Open(r Request) bool {
+	for i := range in.Users {
+		u := &in.Users[i]
+		if u.User == "any" && len(u.IPs) == 0 && matches(u.Permissions, r) {
+			return true
+		}
+	}
+	return false
+}
+
 func (in *Internal) allows(u *User, r Request) bool {
 	if len(u.IPs) > 0 && !contains(u.IPs, r.IP) {
 		return false

@@ -56,6 +56,9 @@ const (
 	jwksRetry   = time.Minute
 )
 
+// Open implements Opener: authJWTExclude lets r through with no token.
+func (j *JWT) Open(r Request) bool { return matches(j.Exclude, r) }
+
 // Check implements Checker.
 func (j *JWT) Check(ctx context.Context, r Request) error {
 	if matches(j.Exclude, r) {

@@ -48,6 +48,9 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				r = r.WithContext(signal.WithSessionEnd(r.Context(), end))
 			}
 		}
+		if o, ok := g.access.(access.Opener); !strings.HasSuffix(r.URL.Path, "/swarm") && (!ok || !o.Open(req)) {
+			w = &privateWriter{ResponseWriter: w}
+		}
 		g.next.ServeHTTP(w, r)
 		return
 	}

@@ -1,6 +1,8 @@
 package origin
 
 import (
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
@@ -53,6 +55,47 @@ func TestClientIP(t *testing.T) {
 		}
 		if got := clientIP(r, proxies); got.String() != c.want {
 			t.Errorf("%s via %q: %s, want %s", c.remote, c.xff, got, c.want)
+		}
+	}
+}
+
+// A response allowed to anyone keeps the origin's Cache-Control, so a CDN
+// may serve it to others; one allowed for a user or an address is private.
+func TestGuardKeepsProtectedResponsesPrivate(t *testing.T) {
+	perm := func(path string) access.Permission {
+		p, err := access.NewPermission("read", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	in := &access.Internal{Users: []access.User{
+		{User: "any", Permissions: []access.Permission{perm("open/show")}},
+		{User: "any", IPs: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, Permissions: []access.Permission{perm("lan/show")}},
+		{User: "alice", Pass: "pw", Permissions: []access.Permission{perm("live/show")}},
+	}}
+	media := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		w.Write([]byte("part"))
+	})
+	g := &guard{next: media, access: in, log: slog.New(slog.DiscardHandler)}
+	for _, c := range []struct {
+		path, user string
+		want       string
+	}{
+		{"/open/show/source/part1.0.m4s", "", "public, max-age=31536000, immutable"},
+		{"/lan/show/source/part1.0.m4s", "", "private, max-age=31536000, immutable"},
+		{"/live/show/source/part1.0.m4s", "alice", "private, max-age=31536000, immutable"},
+	} {
+		r := httptest.NewRequest("GET", c.path, nil)
+		r.RemoteAddr = "192.0.2.7:50000"
+		if c.user != "" {
+			r.SetBasicAuth(c.user, "pw")
+		}
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, r)
+		if rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != c.want {
+			t.Errorf("%s: %d, Cache-Control %q; want 200 and %q", c.path, rec.Code, rec.Header().Get("Cache-Control"), c.want)
 		}
 	}
 }
