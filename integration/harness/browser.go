@@ -13,11 +13,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -100,10 +98,7 @@ type Player struct {
 // Browser is one headless Chromium with a tab per player.
 type Browser struct {
 	Players []*Player
-	LogPath string
-
-	cmd  *exec.Cmd
-	done chan struct{}
+	*chromium
 }
 
 // StartBrowser serves the test page, launches Chromium headless with one tab
@@ -118,10 +113,6 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chrome := lookChromium()
-	if chrome == "" {
-		t.Fatal("chromium not found: run `make deps`")
-	}
 	host := opts.Host
 	if host == "" {
 		host = "127.0.0.1"
@@ -130,7 +121,7 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 		}
 	}
 
-	b := &Browser{done: make(chan struct{})}
+	b := &Browser{}
 	players := map[string]*Player{}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
@@ -180,68 +171,16 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	dir := t.TempDir()
-	b.LogPath = filepath.Join(dir, "chromium.log")
-	logf, err := os.Create(b.LogPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	args := []string{
-		"--headless=new", "--no-sandbox", "--disable-gpu",
-		"--disable-background-networking", "--disable-component-update",
-		"--disable-sync", "--no-first-run", "--no-default-browser-check",
-		"--user-data-dir=" + filepath.Join(dir, "profile"),
-		"--autoplay-policy=no-user-gesture-required",
-		"--disable-features=WebRtcHideLocalIpsWithMdns",
-		// Every tab is a viewer that must keep playing, not a background tab.
-		"--disable-background-timer-throttling",
-		"--disable-renderer-backgrounding",
-		"--disable-backgrounding-occluded-windows",
-		"--mute-audio",
-		// Big enough that every player iframe is on screen: Chromium may
-		// throttle frames that are not.
-		"--window-size=1400,1000",
-	}
-	args = append(args, opts.Flags...)
-	args = append(args, base+"/")
-	cmd := exec.Command(chrome, args...)
-	if opts.Nice > 0 {
-		// nice execs Chromium in place: the pid and process group stay.
-		cmd = exec.Command("nice", append([]string{"-n", strconv.Itoa(opts.Nice), chrome}, args...)...)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Chromium forks a zygote, renderers and utilities: kill the whole group.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	b.cmd = cmd
-	go func() { cmd.Wait(); close(b.done) }()
-	t.Cleanup(b.stop)
+	// Big enough that every player iframe is on screen: Chromium may
+	// throttle frames that are not.
+	flags := append([]string{"--window-size=1400,1000"}, opts.Flags...)
+	b.chromium = startChromium(t, opts.Nice, append(flags, base+"/")...)
 	t.Logf("chromium: %d tab(s), page server %s, log %s", len(b.Players), base, b.LogPath)
 	return b
 }
 
-func (b *Browser) stop() {
-	syscall.Kill(-b.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-b.done:
-	case <-time.After(3 * time.Second):
-	}
-	// Children may outlive the main process; the group kill reaches them.
-	syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-	<-b.done
-}
-
 // Stop closes Chromium now (it is also closed on cleanup).
 func (b *Browser) Stop() { b.stop() }
-
-// Log returns Chromium's output (mostly harmless D-Bus noise).
-func (b *Browser) Log() string {
-	s, _ := os.ReadFile(b.LogPath)
-	return string(s)
-}
 
 func (p *Player) add(r PlayerReport) {
 	p.mu.Lock()

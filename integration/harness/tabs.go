@@ -7,12 +7,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,54 +24,21 @@ import (
 // viewer of the built-in player page, and it can answer the browser's HTTP
 // authentication prompt.
 type Tabs struct {
-	LogPath string
-	port    int
-	cmd     *exec.Cmd
-	done    chan struct{}
+	*chromium
+	port int
 }
 
 // StartTabs launches Chromium with no page yet; it is stopped on cleanup.
 func StartTabs(t testing.TB, flags ...string) *Tabs {
 	t.Helper()
-	chrome := lookChromium()
-	if chrome == "" {
-		t.Fatal("chromium not found: run `make deps`")
-	}
-	dir := t.TempDir()
-	tb := &Tabs{LogPath: filepath.Join(dir, "chromium.log"), done: make(chan struct{})}
-	logf, err := os.Create(tb.LogPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	profile := filepath.Join(dir, "profile")
-	args := append([]string{
-		"--headless=new", "--no-sandbox", "--disable-gpu",
-		"--disable-background-networking", "--disable-component-update",
-		"--disable-sync", "--no-first-run", "--no-default-browser-check",
-		"--user-data-dir=" + profile,
-		"--autoplay-policy=no-user-gesture-required",
-		"--disable-features=WebRtcHideLocalIpsWithMdns",
-		"--disable-background-timer-throttling",
-		"--disable-renderer-backgrounding",
-		"--disable-backgrounding-occluded-windows",
-		"--mute-audio", "--window-size=800,600",
+	tb := &Tabs{chromium: startChromium(t, 0, append([]string{
+		"--window-size=800,600",
 		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-	}, flags...)
-	args = append(args, "about:blank")
-	cmd := exec.Command(chrome, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	tb.cmd = cmd
-	go func() { cmd.Wait(); close(tb.done) }()
-	t.Cleanup(tb.stop)
+	}, append(flags, "about:blank")...)...)}
 	// Chromium writes the port it picked once DevTools listens.
 	deadline := time.Now().Add(30 * time.Second)
 	for tb.port == 0 {
-		b, err := os.ReadFile(filepath.Join(profile, "DevToolsActivePort"))
+		b, err := os.ReadFile(filepath.Join(tb.profile, "DevToolsActivePort"))
 		if err == nil {
 			tb.port, _ = strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
 		}
@@ -89,22 +54,6 @@ func StartTabs(t testing.TB, flags ...string) *Tabs {
 		}
 	}
 	return tb
-}
-
-func (tb *Tabs) stop() {
-	syscall.Kill(-tb.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-tb.done:
-	case <-time.After(3 * time.Second):
-	}
-	syscall.Kill(-tb.cmd.Process.Pid, syscall.SIGKILL)
-	<-tb.done
-}
-
-// Log returns Chromium's output.
-func (tb *Tabs) Log() string {
-	s, _ := os.ReadFile(tb.LogPath)
-	return string(s)
 }
 
 // Login is what a viewer types into the browser's authentication prompt;
