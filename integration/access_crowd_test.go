@@ -2,7 +2,9 @@ package integration
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +45,7 @@ func TestCrowdReadsProtectedStream(t *testing.T) {
 
 	alice := http.Request{Header: make(http.Header)}
 	alice.SetBasicAuth("alice", "alicepw")
+	checkSignedMedia(ctx, t, url, alice.Header)
 	const n = 4
 	c, err := swarmcrowd.Start(ctx, swarmcrowd.Config{
 		URL: url, Viewers: n, Header: alice.Header, API: peer.NewLoopbackAPI(),
@@ -68,4 +71,44 @@ func TestCrowdReadsProtectedStream(t *testing.T) {
 	if snap.BadParts > 0 {
 		t.Errorf("%d bad parts", snap.BadParts)
 	}
+}
+
+// checkSignedMedia: the media playlist a viewer with credentials gets names
+// its media with a signature, with which anyone (a CDN) may fetch it and
+// keep it (public); without the signature the same media needs credentials.
+func checkSignedMedia(ctx context.Context, t *testing.T, streamURL string, creds http.Header) {
+	t.Helper()
+	fetch := func(u string, h http.Header) (*http.Response, string) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range h {
+			req.Header[k] = v
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	resp, playlist := fetch(streamURL+"source.m3u8", creds)
+	m := regexp.MustCompile(`URI="(source/init\d+\.mp4\?sig=[^"]+)"`).FindStringSubmatch(playlist)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("media playlist with credentials: %d, no signed init URI in:\n%s", resp.StatusCode, playlist)
+	}
+	if cc := resp.Header.Get("Cache-Control"); !strings.HasPrefix(cc, "private") {
+		t.Errorf("a protected playlist is sent with Cache-Control %q, want private", cc)
+	}
+	signed := streamURL + m[1]
+	if resp, _ := fetch(signed, nil); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Cache-Control"), "public") {
+		t.Errorf("signed media without credentials: %d, Cache-Control %q; want 200 and public", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+	unsigned, _, _ := strings.Cut(signed, "?")
+	if resp, _ := fetch(unsigned, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unsigned media without credentials: %d, want 401", resp.StatusCode)
+	}
+	t.Logf("signed media URI: %s", m[1])
 }

@@ -26,16 +26,29 @@ type guard struct {
 	next    http.Handler
 	access  access.Checker
 	proxies []netip.Prefix
-	log     *slog.Logger
+	// signer, when set, signs the media URIs of protected streams'
+	// playlists, and lets a request carrying a valid signature through.
+	signer *access.URLSigner
+	log    *slog.Logger
 }
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	req, media, ok := door(r)
+	req, kind, ok := door(r)
+	media := kind != 0
 	if !ok || (r.Method == http.MethodOptions && media) {
 		// A CORS preflight carries no credentials; the origin answers it
 		// with its CORS headers and nothing else.
 		g.next.ServeHTTP(w, r)
 		return
+	}
+	if g.signer != nil && (kind == llhls.KindInit || kind == llhls.KindSegment || kind == llhls.KindPart) {
+		// Whoever holds a URL signed for the stream may have its media, and
+		// so may a CDN keep it for them. A signature that does not hold
+		// leaves the request to its credentials.
+		if sig := r.URL.Query().Get(access.SignedURLParam); sig != "" && g.signer.Verify(req.Path, sig, time.Now()) == nil {
+			g.next.ServeHTTP(w, r)
+			return
+		}
 	}
 	req.Query = r.URL.RawQuery
 	req.IP = clientIP(r, g.proxies)
@@ -50,6 +63,12 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if o, ok := g.access.(access.Opener); !strings.HasSuffix(r.URL.Path, "/swarm") && (!ok || !o.Open(req)) {
 			w = &privateWriter{ResponseWriter: w}
+			if g.signer != nil && kind == llhls.KindMediaPlaylist {
+				sw := &signingWriter{ResponseWriter: w}
+				g.next.ServeHTTP(sw, r)
+				sw.finish(g.signer.Sign(req.Path, time.Now()))
+				return
+			}
 		}
 		g.next.ServeHTTP(w, r)
 		return
@@ -75,27 +94,27 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "access denied", http.StatusUnauthorized)
 }
 
-// door names what a request asks for; media tells a stream's playlist or
-// media; ok is false for what needs no permission (the player bundle) or
-// names no stream (answered 404).
-func door(r *http.Request) (req access.Request, media, ok bool) {
+// door names what a request asks for; kind is the LL-HLS file it names (0
+// for other doors); ok is false for what needs no permission (the player
+// bundle) or names no stream (answered 404).
+func door(r *http.Request) (req access.Request, kind llhls.Kind, ok bool) {
 	p := r.URL.Path
 	switch {
 	case p == "/metrics":
-		return access.Request{Action: access.ActionMetrics}, false, true
+		return access.Request{Action: access.ActionMetrics}, 0, true
 	case strings.HasPrefix(p, client.AssetPrefix):
-		return access.Request{}, false, false
+		return access.Request{}, 0, false
 	}
 	if stream, ok := strings.CutSuffix(strings.TrimPrefix(p, "/"), "/swarm"); ok && stream != "" {
-		return access.Request{Action: access.ActionRead, Path: stream}, false, true
+		return access.Request{Action: access.ActionRead, Path: stream}, 0, true
 	}
 	if stream, ok := strings.CutSuffix(strings.TrimPrefix(p, "/"), "/"); ok && stream != "" {
-		return access.Request{Action: access.ActionRead, Path: stream}, false, true
+		return access.Request{Action: access.ActionRead, Path: stream}, 0, true
 	}
 	if hls, err := llhls.ParseRequestPath(p); err == nil {
-		return access.Request{Action: access.ActionRead, Path: hls.Stream}, true, true
+		return access.Request{Action: access.ActionRead, Path: hls.Stream}, hls.Kind, true
 	}
-	return access.Request{}, false, false
+	return access.Request{}, 0, false
 }
 
 // clientIP is the request's address; from a trusted proxy (the

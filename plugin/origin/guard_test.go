@@ -5,7 +5,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/swarmtx/swarmtx/plugin/access"
 )
@@ -97,5 +100,58 @@ func TestGuardKeepsProtectedResponsesPrivate(t *testing.T) {
 		if rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != c.want {
 			t.Errorf("%s: %d, Cache-Control %q; want 200 and %q", c.path, rec.Code, rec.Header().Get("Cache-Control"), c.want)
 		}
+	}
+}
+
+// A protected stream's playlist names its media with a signature that
+// stands in for credentials, so a CDN may cache the media; without it, or
+// with a forged or another stream's one, credentials are asked.
+func TestGuardSignsProtectedMedia(t *testing.T) {
+	perm, _ := access.NewPermission("read", "live/show")
+	in := &access.Internal{Users: []access.User{{User: "alice", Pass: "pw", Permissions: []access.Permission{perm}}}}
+	signer, err := access.NewURLSigner(5 * time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".m3u8") {
+			w.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
+			w.Header().Set("Cache-Control", "no-cache")
+			w.Write([]byte(unsignedPlaylist))
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+		w.Write([]byte("part"))
+	})
+	g := &guard{next: next, access: in, signer: signer, log: slog.New(slog.DiscardHandler)}
+	get := func(path, user string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", path, nil)
+		if user != "" {
+			r.SetBasicAuth(user, "pw")
+		}
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, r)
+		return rec
+	}
+	pl := get("/live/show/source.m3u8", "alice")
+	m := regexp.MustCompile(`URI="source/part7\.0\.m4s\?sig=([^"]+)"`).FindStringSubmatch(pl.Body.String())
+	if pl.Code != http.StatusOK || m == nil || pl.Header().Get("Cache-Control") != "private, no-cache" {
+		t.Fatalf("playlist for alice: %d, Cache-Control %q, body:\n%s", pl.Code, pl.Header().Get("Cache-Control"), pl.Body.String())
+	}
+	sig := m[1]
+	if rec := get("/live/show/source/part7.0.m4s?sig="+sig, ""); rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != "public, max-age=31536000, immutable" {
+		t.Errorf("signed part without credentials: %d, Cache-Control %q; want 200, public", rec.Code, rec.Header().Get("Cache-Control"))
+	}
+	if rec := get("/live/show/source/part7.0.m4s", ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("unsigned part without credentials: %d, want 401", rec.Code)
+	}
+	if rec := get("/live/other/source/part7.0.m4s?sig="+sig, ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("another stream's part with this stream's signature: %d, want 401", rec.Code)
+	}
+	if rec := get("/live/show/source.m3u8?sig="+sig, ""); rec.Code != http.StatusUnauthorized {
+		t.Errorf("a playlist with a media signature: %d, want 401", rec.Code)
+	}
+	if rec := get("/live/show/source/part7.0.m4s?sig=x"+sig, "alice"); rec.Code != http.StatusOK || rec.Header().Get("Cache-Control") != "private, max-age=31536000, immutable" {
+		t.Errorf("a forged signature with credentials: %d, %q; want 200, private", rec.Code, rec.Header().Get("Cache-Control"))
 	}
 }

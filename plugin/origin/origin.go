@@ -128,7 +128,14 @@ func New(s Settings) *Origin {
 	if checker == nil {
 		checker, _ = access.New(access.Default())
 	}
-	o.handler = &guard{next: mux, access: checker, proxies: s.TrustedProxies, log: s.Logger}
+	signer, err := access.NewURLSigner(signedURLWindow * time.Second)
+	if err != nil {
+		// Protected media then needs credentials on every request, as
+		// without swarmtx: slower through a CDN, never open.
+		s.Logger.Error("protected streams' media URLs will not be signed", "error", err)
+		signer = nil
+	}
+	o.handler = &guard{next: mux, access: checker, proxies: s.TrustedProxies, signer: signer, log: s.Logger}
 	return o
 }
 
