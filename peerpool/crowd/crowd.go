@@ -80,11 +80,10 @@ type Crowd struct {
 // slot is one place in the crowd: the viewer now in it and the figures of
 // the ones it replaced.
 type slot struct {
-	upload  float64 // multiple of the bit rate
-	cur     *viewer.Viewer
-	past    viewer.Stats // summed counters of earlier viewers of this slot
-	joins   int
-	lastErr error
+	upload float64 // multiple of the bit rate
+	cur    *viewer.Viewer
+	past   viewer.Stats // summed counters of earlier viewers of this slot
+	joins  int
 }
 
 // Start fetches the stream's multivariant playlist, picks the rendition
@@ -154,11 +153,17 @@ func pickVariant(variants []viewer.Variant, asked string) (viewer.Variant, error
 // swarmWait is the viewers' PartDeadline. The viewer cuts any wait to
 // what its buffer allows, so "as long as the buffer allows" is any wait
 // longer than a buffer.
-func (c *Crowd) swarmWait(_ wire.PartID, part time.Duration) time.Duration {
+func (c *Crowd) swarmWait(wire.PartID, time.Duration) time.Duration {
 	if c.cfg.SwarmWait > 0 {
 		return c.cfg.SwarmWait
 	}
 	return time.Minute
+}
+
+// uploadCap is a viewer's cap in bytes/s for upload times the bit rate;
+// never 0, which would mean no cap at all.
+func (c *Crowd) uploadCap(upload float64) int64 {
+	return int64(max(1, min(upload*float64(c.bitRate)/8, float64(wire.MaxUploadCapBps))))
 }
 
 // run keeps a viewer in s from its join time until ctx ends, replacing it
@@ -173,7 +178,7 @@ func (c *Crowd) run(ctx context.Context, s *slot, after time.Duration) {
 			URL:          c.base,
 			Rendition:    c.rendition,
 			CanUpload:    s.upload > 0,
-			UploadCapBps: int64(min(s.upload*float64(c.bitRate)/8, float64(wire.MaxUploadCapBps))),
+			UploadCapBps: c.uploadCap(s.upload),
 			PartDeadline: c.swarmWait,
 			API:          c.cfg.API,
 			HTTPClient:   c.cfg.HTTPClient,
@@ -198,9 +203,6 @@ func (c *Crowd) run(ctx context.Context, s *slot, after time.Duration) {
 		if ctx.Err() != nil {
 			return
 		}
-		c.mu.Lock()
-		s.lastErr = err
-		c.mu.Unlock()
 		c.log.Warn("a viewer left the stream; it rejoins", "error", err, "in", c.cfg.Rejoin)
 		if !sleep(ctx, c.cfg.Rejoin) {
 			return

@@ -34,3 +34,15 @@ func TestStartRejectsBadConfig(t *testing.T) {
 		t.Errorf("ftp URL: %v", err)
 	}
 }
+
+func TestUploadCap(t *testing.T) {
+	c := &Crowd{bitRate: 1_000_000}
+	if got := c.uploadCap(0.5); got != 62_500 {
+		t.Errorf("half of 1 Mbit/s: %d bytes/s, want 62500", got)
+	}
+	// A cap that rounds to nothing must not become "no cap".
+	c.bitRate = 1
+	if got := c.uploadCap(0.5); got != 1 {
+		t.Errorf("half of 1 bit/s: %d bytes/s, want 1", got)
+	}
+}
