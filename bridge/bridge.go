@@ -28,6 +28,9 @@ type Settings struct {
 	// PublicURL is the base URL viewers reach the origin at; when empty it
 	// is derived from ListenAddress.
 	PublicURL string
+	// TLS tells that the origin serves HTTPS, for the URLs derived from
+	// ListenAddress.
+	TLS bool
 	// FFmpegPath runs the ABR ladder; empty means no ladder (source only).
 	FFmpegPath string
 	// HTTP are the origin's limits against slow readers and held-request
@@ -134,7 +137,11 @@ func (b *Bridge) streamURL(path string) string {
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "localhost"
 		}
-		base = "http://" + net.JoinHostPort(host, port)
+		scheme := "http://"
+		if b.settings.TLS {
+			scheme = "https://"
+		}
+		base = scheme + net.JoinHostPort(host, port)
 	}
 	return base + "/" + path + "/index.m3u8"
 }

@@ -57,6 +57,8 @@ type stackOptions struct {
 	Paths map[string]map[string]any
 	// MediaMTX sets top-level keys of mediamtx.yml (e.g. authInternalUsers).
 	MediaMTX map[string]any
+	// Config is added to swarmtx's YAML config (e.g. tlsCert and tlsKey).
+	Config string
 }
 
 // stack is MediaMTX with swarmtx installed as its docs say: one hook line.
@@ -79,7 +81,7 @@ func startStack(t testing.TB, o stackOptions) *stack {
 	}
 	s.stateDir = dir
 	s.cfgPath = filepath.Join(dir, "swarmtx.yml")
-	cfg := fmt.Sprintf("listen: \":%d\"\nstateDir: %s\nffmpeg: ffmpeg\nlogLevel: debug\n", s.httpPort, dir)
+	cfg := fmt.Sprintf("listen: \":%d\"\nstateDir: %s\nffmpeg: ffmpeg\nlogLevel: debug\n%s", s.httpPort, dir, o.Config)
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,12 @@ type Config struct {
 	// WindowSegments is the number of segments in the playlist window
 	// (3..60). Default 8.
 	WindowSegments int `yaml:"windowSegments"`
+	// TLSCert and TLSKey, both or neither, are the PEM certificate (with
+	// its chain) and key the origin serves HTTPS and WSS with, reloaded
+	// when the files change. Default: none, or MediaMTX's hlsServerCert
+	// and hlsServerKey when its hlsEncryption is on; else plain HTTP.
+	TLSCert string `yaml:"tlsCert"`
+	TLSKey  string `yaml:"tlsKey"`
 	// PublicURL is an optional base URL (e.g. "https://live.example.com")
 	// used in the URLs printed to operators. Default "": derived from Listen.
 	PublicURL string `yaml:"publicURL"`
@@ -317,6 +323,9 @@ func (c Config) Validate() error {
 		bad("listen", c.Listen, "want host:port or :port")
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		bad("listen", c.Listen, "bad port")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tlsCert", c.TLSCert, "tlsCert and tlsKey go together (tlsKey %q)", c.TLSKey)
 	}
 	if c.StateDir == "" || !filepath.IsAbs(c.StateDir) {
 		bad("stateDir", c.StateDir, "must be an absolute directory path")

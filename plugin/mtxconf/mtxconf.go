@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,13 @@ type Config struct {
 	// (default ":8888"). Not used yet.
 	HLS        bool
 	HLSAddress string
+	// HLSEncryption is `hlsEncryption` (default false); HLSServerCert and
+	// HLSServerKey are `hlsServerCert` and `hlsServerKey` (default
+	// server.crt and server.key), resolved against the directory of the
+	// file they were read from. swarmtx serves its origin with them when
+	// it has no certificate of its own.
+	HLSEncryption               bool
+	HLSServerCert, HLSServerKey string
 	// AuthMethod is `authMethod` (default "internal"). swarmtx does not pick
 	// credentials from authInternalUsers; give them with ReadUser/ReadPass.
 	AuthMethod string
@@ -76,6 +84,7 @@ func Default() Config {
 		RTSP: true, RTSPAddress: ":8554", RTSPSAddress: ":8322", RTSPEncryption: EncryptionNo,
 		RTMP: true, RTMPAddress: ":1935", RTMPSAddress: ":1936", RTMPEncryption: EncryptionNo,
 		HLS: true, HLSAddress: ":8888", AuthMethod: "internal",
+		HLSServerCert: "server.crt", HLSServerKey: "server.key",
 		Access: access.Default(),
 	}
 }
@@ -110,7 +119,18 @@ func Load(path string) (Config, error) {
 	if len(data) > MaxFileSize {
 		return Config{}, fmt.Errorf("mediamtx config %s: larger than %d bytes", path, MaxFileSize)
 	}
-	return Parse(data, path)
+	c, err := Parse(data, path)
+	if err != nil {
+		return c, err
+	}
+	// MediaMTX opens them from its working directory, which is where its
+	// configuration lives when it runs as documented; swarmtx runs in /.
+	for _, f := range []*string{&c.HLSServerCert, &c.HLSServerKey} {
+		if !filepath.IsAbs(*f) {
+			*f = filepath.Join(filepath.Dir(path), *f)
+		}
+	}
+	return c, nil
 }
 
 // Parse reads the keys swarmtx needs from mediamtx.yml content; name is the
@@ -183,6 +203,9 @@ func Parse(data []byte, name string) (Config, error) {
 	strKey("rtmpsAddress", &c.RTMPSAddress)
 	boolKey("hls", &c.HLS)
 	strKey("hlsAddress", &c.HLSAddress)
+	boolKey("hlsEncryption", &c.HLSEncryption)
+	strKey("hlsServerCert", &c.HLSServerCert)
+	strKey("hlsServerKey", &c.HLSServerKey)
 	strKey("authMethod", &c.AuthMethod)
 	encKey := func(key string, dst *string) {
 		n, ok := keys[key]

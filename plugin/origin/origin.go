@@ -36,6 +36,9 @@ type Settings struct {
 	// PublicURL is the base URL viewers reach the origin at; when empty it
 	// is derived from ListenAddress.
 	PublicURL string
+	// TLS tells that the origin serves HTTPS, for the URLs derived from
+	// ListenAddress.
+	TLS bool
 	// FFmpegPath runs the ABR ladder; empty means no ladder (source only).
 	FFmpegPath string
 	// ICEServers are given to viewers joining a swarm; RelayOnly makes every
@@ -99,6 +102,7 @@ func New(s Settings) *Origin {
 	o.media = bridge.New(bridge.Settings{
 		ListenAddress: s.ListenAddress,
 		PublicURL:     s.PublicURL,
+		TLS:           s.TLS,
 		FFmpegPath:    s.FFmpegPath,
 		HTTP:          s.HTTP,
 		Egress:        o,

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,11 +15,15 @@ import (
 	"github.com/swarmtx/swarmtx/bridge/httpguard"
 	"github.com/swarmtx/swarmtx/bridge/ladder"
 	"github.com/swarmtx/swarmtx/plugin/access"
+	"github.com/swarmtx/swarmtx/plugin/certs"
 	"github.com/swarmtx/swarmtx/plugin/config"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 	"github.com/swarmtx/swarmtx/plugin/mtxconf"
 	"github.com/swarmtx/swarmtx/plugin/origin"
 )
+
+// certCheckEvery is how often the TLS certificate's files are looked at.
+const certCheckEvery = 10 * time.Second
 
 // newBridge creates the origin the plugin serves and starts its HTTP server.
 // The returned stop function ends every session and the HTTP server.
@@ -50,9 +55,21 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 		return nil, nil, fmt.Errorf("access settings from %s: %w", mpath, err)
 	}
 	log.Info("access decided as MediaMTX does", "mediamtxConfig", mpath, "authMethod", mc.Access.Method)
+	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
+	if certFile == "" && mc.HLSEncryption {
+		certFile, keyFile = mc.HLSServerCert, mc.HLSServerKey
+	}
+	var tlsCert *certs.Reloader
+	if certFile != "" {
+		if tlsCert, err = certs.Load(certFile, keyFile, log); err != nil {
+			ln.Close()
+			return nil, nil, fmt.Errorf("HTTPS (config keys tlsCert, tlsKey, or MediaMTX's hlsServerCert, hlsServerKey): %w", err)
+		}
+	}
 	b := origin.New(origin.Settings{
 		ListenAddress: ln.Addr().String(),
 		PublicURL:     cfg.PublicURL,
+		TLS:           tlsCert != nil,
 		FFmpegPath:    ffmpeg,
 		ICEServers:    cfg.WireICEServers(),
 		RelayOnly:     cfg.RelayOnly,
@@ -66,13 +83,22 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 		Logger:         log,
 	})
 	srv := httpguard.NewServer(b.Handler(), limits)
+	served := httpguard.LimitListener(ln, limits)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	scheme := "HTTP"
+	if tlsCert != nil {
+		served = tls.NewListener(served, tlsCert.TLSConfig())
+		go tlsCert.Watch(watchCtx, certCheckEvery)
+		scheme = "HTTPS"
+	}
 	go func() {
-		if err := srv.Serve(httpguard.LimitListener(ln, limits)); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(served); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("HTTP origin stopped", "error", err)
 		}
 	}()
-	log.Info("HTTP origin listening", "address", ln.Addr().String(), "limits", limits.WithDefaults().String())
+	log.Info(scheme+" origin listening", "address", ln.Addr().String(), "limits", limits.WithDefaults().String())
 	stop := func() {
+		stopWatch()
 		b.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
