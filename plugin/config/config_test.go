@@ -195,3 +195,15 @@ func TestICEServers(t *testing.T) {
 		}
 	}
 }
+
+func TestTLSKeysGoTogether(t *testing.T) {
+	c := Default()
+	c.TLSCert = "/etc/swarmtx/cert.pem"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "tlsCert and tlsKey go together") {
+		t.Fatalf("tlsCert alone: %v", err)
+	}
+	c.TLSKey = "/etc/swarmtx/key.pem"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("both: %v", err)
+	}
+}

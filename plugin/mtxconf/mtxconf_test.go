@@ -74,6 +74,15 @@ func TestLoad(t *testing.T) {
 	if _, err := Load(p + ".missing"); err == nil || !strings.Contains(err.Error(), p+".missing") {
 		t.Fatalf("got %v", err)
 	}
+	// MediaMTX's HLS certificate, relative paths from its config's folder.
+	dir := filepath.Dir(p)
+	if c.HLSEncryption || c.HLSServerCert != filepath.Join(dir, "server.crt") || c.HLSServerKey != filepath.Join(dir, "server.key") {
+		t.Fatalf("default HLS TLS: %v %q %q", c.HLSEncryption, c.HLSServerCert, c.HLSServerKey)
+	}
+	os.WriteFile(p, []byte("hlsEncryption: yes\nhlsServerCert: tls/hls.crt\nhlsServerKey: /etc/hls.key\n"), 0o600)
+	if c, err = Load(p); err != nil || !c.HLSEncryption || c.HLSServerCert != filepath.Join(dir, "tls/hls.crt") || c.HLSServerKey != "/etc/hls.key" {
+		t.Fatalf("HLS TLS: %v %q %q, %v", c.HLSEncryption, c.HLSServerCert, c.HLSServerKey, err)
+	}
 }
 
 func FuzzParse(f *testing.F) {
