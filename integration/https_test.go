@@ -146,15 +146,5 @@ func TestOriginServesHTTPS(t *testing.T) {
 		return got == 101, fmt.Sprintf("serial %d", got)
 	})
 	sleepCtx(ctx, t, 5*time.Second)
-	snap := c.Snapshot()
-	t.Logf("crowd over HTTPS and WSS, across a certificate renewal: %s", snap)
-	if snap.Playing != n || snap.Rejoins > 0 {
-		t.Errorf("after the renewal %d of %d play, %d rejoined", snap.Playing, n, snap.Rejoins)
-	}
-	if snap.P2PBytes == 0 {
-		t.Error("no part went from one viewer to another")
-	}
-	if snap.BadParts > 0 {
-		t.Errorf("%d bad parts", snap.BadParts)
-	}
+	checkCrowdShared(t, "crowd over HTTPS and WSS, across a certificate renewal", c.Snapshot(), n)
 }
