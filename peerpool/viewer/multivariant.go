@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -27,35 +25,18 @@ const maxVariants = 64
 // as a Viewer of cfg would (its HTTP client and header), and returns its
 // renditions in playlist order. cfg.Rendition is not used.
 func Variants(ctx context.Context, cfg Config) ([]Variant, error) {
-	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("viewer: URL %q is not an http(s) URL", cfg.URL)
+	base, err := streamBase(cfg.URL)
+	if err != nil {
+		return nil, err
 	}
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	u.RawQuery, u.Fragment = "", ""
-	index := u.ResolveReference(&url.URL{Path: "index.m3u8"}).String()
+	index := base.ResolveReference(&url.URL{Path: "index.m3u8"}).String()
 	client := cfg.HTTPClient
 	if client == nil {
 		client = defaultClient
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, index, nil)
+	body, err := fetch(ctx, client, cfg.Header, index, maxPlaylistSize)
 	if err != nil {
 		return nil, fmt.Errorf("viewer: fetching %s: %w", index, err)
-	}
-	addHeader(req, cfg.Header)
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("viewer: fetching %s: %w", index, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("viewer: fetching %s: %w", index, errStatus(resp.StatusCode))
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxPlaylistSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("viewer: reading %s: %w", index, err)
 	}
 	vs, err := parseMultivariant(string(body))
 	if err != nil {

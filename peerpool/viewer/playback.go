@@ -31,12 +31,17 @@ func (e errStatus) Error() string { return "HTTP " + strconv.Itoa(int(e)) }
 
 // get fetches u, reading at most limit bytes.
 func (v *Viewer) get(ctx context.Context, u string, limit int64) ([]byte, error) {
+	return fetch(ctx, v.client, v.cfg.Header, u, limit)
+}
+
+// fetch GETs u with header added, reading at most limit bytes.
+func fetch(ctx context.Context, client *http.Client, header http.Header, u string, limit int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
-	addHeader(req, v.cfg.Header)
-	resp, err := v.client.Do(req)
+	addHeader(req, header)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -189,6 +189,20 @@ type playState struct {
 	stallStart time.Time // non-zero while stalled
 }
 
+// streamBase reads a stream's base URL: http(s), ending in "/", without
+// query or fragment.
+func streamBase(raw string) (*url.URL, error) {
+	base, err := url.Parse(raw)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("viewer: URL %q is not an http(s) URL", raw)
+	}
+	if !strings.HasSuffix(base.Path, "/") {
+		base.Path += "/"
+	}
+	base.RawQuery, base.Fragment = "", ""
+	return base, nil
+}
+
 // Run joins the stream's swarm and starts playing. It returns once joined;
 // the Viewer runs until ctx ends or Close.
 func Run(ctx context.Context, cfg Config) (*Viewer, error) {
@@ -198,14 +212,10 @@ func Run(ctx context.Context, cfg Config) (*Viewer, error) {
 	if cfg.UploadCapBps < 0 || cfg.UploadCapBps > wire.MaxUploadCapBps {
 		return nil, fmt.Errorf("viewer: UploadCapBps %d out of range", cfg.UploadCapBps)
 	}
-	base, err := url.Parse(cfg.URL)
-	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("viewer: URL %q is not an http(s) URL", cfg.URL)
+	base, err := streamBase(cfg.URL)
+	if err != nil {
+		return nil, err
 	}
-	if !strings.HasSuffix(base.Path, "/") {
-		base.Path += "/"
-	}
-	base.RawQuery, base.Fragment = "", ""
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
