@@ -64,6 +64,7 @@ have ffprobe || need ffprobe ffmpeg
 have_chromium || need chromium chromium
 have ip || need ip iproute2
 have unshare || need unshare util-linux
+have nft || need nft nftables
 if ! have node; then
   need node nodejs
   have npm || need npm npm
@@ -166,4 +167,4 @@ log "mediamtx:  $MTX_BIN"
 log "hls.js:    $HLSJS"
 log "ffmpeg:    $(command -v ffmpeg) ($(ffmpeg -version | head -1 | cut -d' ' -f3))"
 log "chromium:  $(command -v chromium || command -v chromium-browser)"
-log "ip:        $(command -v ip); unshare: $(command -v unshare)"
+log "ip:        $(command -v ip); unshare: $(command -v unshare); nft: $(command -v nft)"
