@@ -55,13 +55,23 @@
 //	    The player switched rendition; neighbours are kept.
 //	{"t":"stats", "rendition":"720p", "httpBytes":0, "p2pBytes":0,
 //	 "uploadBytes":0, "stalls":0, "stallMs":0, "lagMs":-1, "peers":0,
-//	 "from":[{"peer":PeerID, "bytes":0}, ...]}
+//	 "from":[{"peer":PeerID, "bytes":0}, ...],
+//	 "paths":[{"local":"host", "remote":"srflx", "protocol":"udp", "count":2}, ...],
+//	 "unreachable":false}
 //	    Totals since join; all ≥ 0 except lagMs, which may be -1 (unknown).
 //	    from: up to 64 neighbours this peer has an open data channel with,
 //	    each once, with the verified part bytes received from it since it
 //	    last became a neighbour (a neighbour removed and added again starts
 //	    from 0). The server credits a peer's upload and standing only from
 //	    what its receivers list here, never from its own uploadBytes.
+//	    paths (optional): the open peer connections counted by the ICE
+//	    candidate pair selected for each: local and remote candidate type
+//	    ("host", "srflx", "prflx" or "relay") and protocol ("udp" or
+//	    "tcp"); each combination at most once, counts 1..64 and at most 64
+//	    in all. unreachable (optional): the peer was offered neighbours and
+//	    no data channel opened within UnreachableAfterMs of the first
+//	    offer, nor since; the server then offers it to nobody (it keeps
+//	    watching over HTTP).
 //	{"t":"report", "peer":PeerID, "reason":"hash-mismatch"|"protocol"|"timeout"}
 //	    A neighbour misbehaved ("timeout": its data channel did not open in
 //	    time, or it takes WANTs and never delivers, see below). A report is

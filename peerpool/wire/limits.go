@@ -43,6 +43,10 @@ const (
 	// ConnectTimeoutMs is how long a neighbour's data channel may take to
 	// open before the peer drops it and reports it ("timeout").
 	ConnectTimeoutMs = 10000
+	// UnreachableAfterMs: a peer offered neighbours none of whose data
+	// channels opened within this long of the first offer says so in its
+	// stats (unreachable), and the server stops offering it to others.
+	UnreachableAfterMs = 5000
 	// A neighbour that takes WANTs and never delivers is dropped and
 	// reported ("timeout"): after MaxFruitlessWants WANTs in a row that it
 	// let stall without sending a byte, or, while it has never delivered a verified byte,

@@ -26,8 +26,12 @@ const (
 	MaxSDPMidSize = 32
 	// MaxSDPMLineIndex bounds candidate.sdpMLineIndex.
 	MaxSDPMLineIndex = 15
-	// MaxListLen bounds have.parts, peers.add and peers.remove.
+	// MaxListLen bounds have.parts, peers.add and peers.remove, and the
+	// connections stats.paths counts in all.
 	MaxListLen = 64
+	// MaxPaths bounds stats.paths: every combination of two candidate
+	// types and a protocol once.
+	MaxPaths = 4 * 4 * 2
 	// MaxUploadCapBps bounds join.upload.capBps (10 GB/s).
 	MaxUploadCapBps = 10_000_000_000
 	// MaxICEServers bounds welcome.ice; MaxICEURLs bounds each server's urls.
@@ -131,6 +135,35 @@ type Stats struct {
 	// last became its neighbour. The server credits uploads from these
 	// confirmations, never from a peer's own uploadBytes.
 	From []Received `json:"from"`
+	// Paths count this peer's open peer connections by the candidate
+	// pair ICE selected for each: what NAT traversal came to. Absent from
+	// older clients.
+	Paths []Path `json:"paths"`
+	// Unreachable says this peer was offered neighbours and no data
+	// channel opened within UnreachableAfterMs of the first offer, nor
+	// since: the server stops offering it to others.
+	Unreachable bool `json:"unreachable"`
+}
+
+// ICE candidate types (RTCIceCandidateType) and protocols (RTCIceProtocol)
+// of stats.paths.
+const (
+	CandidateHost  = "host"
+	CandidateSrflx = "srflx"
+	CandidatePrflx = "prflx"
+	CandidateRelay = "relay"
+	ProtocolUDP    = "udp"
+	ProtocolTCP    = "tcp"
+)
+
+// Path is one entry of Stats.Paths: how many open connections have a
+// selected candidate pair of these local and remote candidate types over
+// this protocol.
+type Path struct {
+	Local    string `json:"local"`
+	Remote   string `json:"remote"`
+	Protocol string `json:"protocol"`
+	Count    int    `json:"count"`
 }
 
 // Received is one neighbour in Stats.From.
@@ -362,6 +395,42 @@ func (m *Stats) Validate() error {
 		if err := nonNegative(field+".bytes", r.Bytes); err != nil {
 			return err
 		}
+	}
+	return validPaths(m.Paths)
+}
+
+func validPaths(paths []Path) error {
+	if len(paths) > MaxPaths {
+		return fmt.Errorf("stats: paths has %d entries, at most %d allowed", len(paths), MaxPaths)
+	}
+	total := 0
+	seen := make(map[Path]bool, len(paths))
+	for i, p := range paths {
+		field := fmt.Sprintf("stats: paths[%d]", i)
+		for _, f := range []struct{ name, v string }{{"local", p.Local}, {"remote", p.Remote}} {
+			switch f.v {
+			case CandidateHost, CandidateSrflx, CandidatePrflx, CandidateRelay:
+			default:
+				return fmt.Errorf("%s.%s %s is not %q, %q, %q or %q", field, f.name, quoteShort(f.v),
+					CandidateHost, CandidateSrflx, CandidatePrflx, CandidateRelay)
+			}
+		}
+		if p.Protocol != ProtocolUDP && p.Protocol != ProtocolTCP {
+			return fmt.Errorf("%s.protocol %s is not %q or %q", field, quoteShort(p.Protocol), ProtocolUDP, ProtocolTCP)
+		}
+		if p.Count < 1 || p.Count > MaxListLen {
+			return fmt.Errorf("%s.count %d is outside 1..%d", field, p.Count, MaxListLen)
+		}
+		key := p
+		key.Count = 0
+		if seen[key] {
+			return fmt.Errorf("%s (%s/%s/%s) is listed twice", field, p.Local, p.Remote, p.Protocol)
+		}
+		seen[key] = true
+		total += p.Count
+	}
+	if total > MaxListLen {
+		return fmt.Errorf("stats: paths count %d connections in all, more than %d", total, MaxListLen)
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ var goodSignals = []string{
 	`{"t":"rendition","rendition":"1080p"}`,
 	`{"t":"stats","rendition":"720p","httpBytes":10,"p2pBytes":20,"uploadBytes":30,"stalls":1,"stallMs":200,"lagMs":-1,"peers":4}`,
 	`{"t":"stats","rendition":"720p","httpBytes":10,"p2pBytes":20,"uploadBytes":30,"stalls":1,"stallMs":200,"lagMs":-1,"peers":2,"from":[{"peer":"` + pidA + `","bytes":16384},{"peer":"` + pidB + `","bytes":0}]}`,
+	`{"t":"stats","rendition":"720p","httpBytes":10,"p2pBytes":0,"uploadBytes":0,"stalls":0,"stallMs":0,"lagMs":-1,"peers":3,"from":[],"paths":[{"local":"host","remote":"host","protocol":"udp","count":2},{"local":"relay","remote":"prflx","protocol":"tcp","count":1}],"unreachable":false}`,
+	`{"t":"stats","rendition":"720p","httpBytes":10,"p2pBytes":0,"uploadBytes":0,"stalls":0,"stallMs":0,"lagMs":-1,"peers":0,"paths":[],"unreachable":true}`,
 	`{"t":"report","peer":"` + pidA + `","reason":"hash-mismatch"}`,
 	`{"t":"report","peer":"` + pidA + `","reason":"timeout"}`,
 	`{"t":"welcome","v":1,"id":"` + pidB + `","ice":[{"urls":["stun:stun.example.org:3478"]},{"urls":["turn:t.example.org","turns:t.example.org:443?transport=tcp"],"username":"u","credential":"c"}],"iceTransportPolicy":"all","partTargetMs":200,"maxFrame":65536}`,
@@ -118,6 +120,16 @@ func TestDecodeBadSignals(t *testing.T) {
 		{`{"t":"stats","rendition":"720p","stalls":-1}`, "stats: stalls is -1"},
 		{`{"t":"stats","rendition":"720p","peers":-1}`, "stats: peers is -1"},
 		{`{"t":"stats","rendition":"720p","lagMs":-2}`, "stats: lagMs is -2"},
+		{`{"t":"stats","rendition":"720p","paths":[{"local":"mdns","remote":"host","protocol":"udp","count":1}]}`, `stats: paths[0].local "mdns" is not`},
+		{`{"t":"stats","rendition":"720p","paths":[{"local":"host","remote":"HOST","protocol":"udp","count":1}]}`, `stats: paths[0].remote "HOST" is not`},
+		{`{"t":"stats","rendition":"720p","paths":[{"local":"host","remote":"host","protocol":"sctp","count":1}]}`, `stats: paths[0].protocol "sctp" is not`},
+		{`{"t":"stats","rendition":"720p","paths":[{"local":"host","remote":"host","protocol":"udp","count":0}]}`, "stats: paths[0].count 0 is outside 1..64"},
+		{`{"t":"stats","rendition":"720p","paths":[{"local":"host","remote":"host","protocol":"udp","count":1000000}]}`, "stats: paths[0].count 1000000 is outside"},
+		{`{"t":"stats","rendition":"720p","paths":[{"local":"host","remote":"host","protocol":"udp","count":1},{"local":"host","remote":"host","protocol":"udp","count":2}]}`, "stats: paths[1] (host/host/udp) is listed twice"},
+		{`{"t":"stats","rendition":"720p","paths":[{"local":"host","remote":"host","protocol":"udp","count":40},{"local":"host","remote":"relay","protocol":"udp","count":40}]}`, "stats: paths count 80 connections in all, more than 64"},
+		{`{"t":"stats","rendition":"720p","paths":[{"local":"host","remote":"host","protocol":"udp","count":1,"ip":"192.0.2.1"}]}`, `unknown field "ip"`},
+		{`{"t":"stats","rendition":"720p","paths":{}}`, "paths"},
+		{`{"t":"stats","rendition":"720p","unreachable":1}`, "unreachable"},
 		{`{"t":"stats","rendition":"720p","from":[{"peer":"` + pidA + `","bytes":-1}]}`, "stats: from[0].bytes is -1"},
 		{`{"t":"stats","rendition":"720p","from":[{"peer":"` + pidA + `","bytes":1},{"peer":"` + pidA + `","bytes":2}]}`, "stats: from[1].peer " + pidA + " is listed twice"},
 		{`{"t":"stats","rendition":"720p","from":[{"peer":"nope","bytes":1}]}`, "stats: from[0].peer"},
@@ -242,6 +254,7 @@ func FuzzDecodeSignal(f *testing.F) {
 	f.Add([]byte(`{"t":"join","t":"rendition","rendition":"a"}`))
 	f.Add([]byte(`{"t":"signal","to":"` + pidA + `","candidate":null,"sdp":null}`))
 	f.Add([]byte(`{"t":null}`))
+	f.Add([]byte(`{"t":"stats","rendition":"a","paths":[{"local":"host","remote":"relay","protocol":"tcp","count":64}],"unreachable":true}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := DecodeSignal(data)
 		if err != nil {
@@ -265,4 +278,37 @@ func FuzzDecodeSignal(f *testing.F) {
 			t.Fatalf("round trip changed %#v into %#v", s, s2)
 		}
 	})
+}
+
+// TestStatsPathsLimits: every combination once fits; one entry more, or
+// a stats message whose paths are missing (an older client), is judged
+// as the limits say.
+func TestStatsPathsLimits(t *testing.T) {
+	types := []string{CandidateHost, CandidateSrflx, CandidatePrflx, CandidateRelay}
+	var all []Path
+	for _, l := range types {
+		for _, r := range types {
+			for _, p := range []string{ProtocolUDP, ProtocolTCP} {
+				all = append(all, Path{Local: l, Remote: r, Protocol: p, Count: 2})
+			}
+		}
+	}
+	if len(all) != MaxPaths {
+		t.Fatalf("%d combinations, MaxPaths is %d", len(all), MaxPaths)
+	}
+	m := &Stats{Rendition: "720p", LagMs: -1, Paths: all}
+	if _, err := EncodeSignal(m); err != nil {
+		t.Fatalf("every combination once, 64 connections: %v", err)
+	}
+	m.Paths = append(all, all[0])
+	if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "stats: paths has 33 entries, at most 32") {
+		t.Fatalf("33 entries: %v", err)
+	}
+	s, err := DecodeFromClient([]byte(`{"t":"stats","rendition":"720p","httpBytes":0,"p2pBytes":0,"uploadBytes":0,"stalls":0,"stallMs":0,"lagMs":-1,"peers":0}`))
+	if err != nil {
+		t.Fatalf("stats without paths and unreachable: %v", err)
+	}
+	if st := s.(*Stats); st.Paths != nil || st.Unreachable {
+		t.Fatalf("missing fields read as %+v", st)
+	}
 }
