@@ -116,6 +116,7 @@ func (c *conn) setupDC(dc *webrtc.DataChannel) {
 				return
 			}
 			c.dc = dc
+			p.opened = true
 			c.log.Debug("data channel open")
 			p.m.Opened(now, c.id)
 		})

@@ -138,6 +138,10 @@ type Peer struct {
 	waits   map[wire.PartID]*wait
 	timer   *time.Timer // runs Advance at the Machine's Deadline
 	timerAt time.Time
+	// offeredAt is when the first neighbour was offered; opened, whether
+	// any data channel ever opened (Unreachable).
+	offeredAt time.Time
+	opened    bool
 }
 
 type earlyQueue struct {
@@ -267,6 +271,9 @@ func (p *Peer) SetNeighbours(add []wire.PeerInfo, remove []wire.PeerID) {
 	p.step(func(now time.Time) {
 		for _, id := range remove {
 			delete(p.early, id)
+		}
+		if len(add) > 0 && p.offeredAt.IsZero() {
+			p.offeredAt = now
 		}
 		p.m.SetNeighbours(now, add, remove)
 	})

@@ -410,6 +410,8 @@ func (v *Viewer) wireStats() *wire.Stats {
 		LagMs:       lag,
 		Peers:       s.Peers,
 		From:        v.peer.Received(),
+		Paths:       v.peer.Paths(),
+		Unreachable: v.peer.Unreachable(time.Now()),
 	}
 }
 
