@@ -43,6 +43,11 @@ type BrowserOptions struct {
 	Host string
 	// Flags are extra Chromium flags.
 	Flags []string
+	// Netns runs Chromium in that network namespace, a /proc/<pid>/ns/net
+	// path such as Home.Netns() of a NATBed. For a home, the page server
+	// listens on the bed's origin address and the page is loaded through
+	// OriginPublicAddr (Host, when set, names the address to load it from).
+	Netns string
 	// Nice, when above 0, runs Chromium at that lower CPU priority. On a
 	// real server the viewers' browsers are elsewhere; a test that measures
 	// the server's own work (the ladder's encoders) on a small machine
@@ -114,20 +119,28 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 		t.Fatal(err)
 	}
 	host := opts.Host
+	listen := bedListenHost(host)
 	if host == "" {
 		host = "127.0.0.1"
 		if InNetns() {
 			host = NetnsHost
 		}
+		listen = host
+		if opts.Netns != "" {
+			var ok bool
+			if listen, host, ok = bedPageHosts(opts.Netns); !ok {
+				t.Fatalf("StartBrowser: Netns %s is not a home of a NAT bed: set Host to an address it reaches", opts.Netns)
+			}
+		}
 	}
 
 	b := &Browser{}
 	players := map[string]*Player{}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	ln, err := net.Listen("tcp", net.JoinHostPort(listen, "0"))
 	if err != nil {
 		t.Fatalf("StartBrowser: listen: %v", err)
 	}
-	base := "http://" + ln.Addr().String()
+	base := "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 	for i, src := range opts.Srcs {
 		id := strconv.Itoa(i)
 		p := &Player{ID: id, Src: src, changed: make(chan struct{}),
@@ -174,7 +187,7 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 	// Big enough that every player iframe is on screen: Chromium may
 	// throttle frames that are not.
 	flags := append([]string{"--window-size=1400,1000"}, opts.Flags...)
-	b.chromium = startChromium(t, opts.Nice, append(flags, base+"/")...)
+	b.chromium = startChromiumIn(t, opts.Netns, opts.Nice, append(flags, base+"/")...)
 	t.Logf("chromium: %d tab(s), page server %s, log %s", len(b.Players), base, b.LogPath)
 	return b
 }

@@ -23,6 +23,13 @@ type chromium struct {
 // then flags; nice > 0 runs it at that niceness.
 func startChromium(t testing.TB, nice int, flags ...string) *chromium {
 	t.Helper()
+	return startChromiumIn(t, "", nice, flags...)
+}
+
+// startChromiumIn is startChromium in the network namespace at netns (a
+// /proc/<pid>/ns/net path such as Home.Netns()); "" is the test's own.
+func startChromiumIn(t testing.TB, netns string, nice int, flags ...string) *chromium {
+	t.Helper()
 	chrome := lookChromium()
 	if chrome == "" {
 		t.Fatal("chromium not found: run `make deps`")
@@ -51,6 +58,14 @@ func startChromium(t testing.TB, nice int, flags ...string) *chromium {
 	if nice > 0 {
 		// nice execs Chromium in place: the pid and process group stay.
 		cmd = exec.Command("nice", append([]string{"-n", strconv.Itoa(nice), chrome}, args...)...)
+	}
+	if netns != "" {
+		// nsenter execs what follows in place, as nice does.
+		nsenter, err := exec.LookPath("nsenter")
+		if err != nil {
+			t.Fatal("nsenter not found (util-linux): run `make deps`")
+		}
+		cmd = exec.Command(nsenter, append([]string{"--net=" + netns, "--"}, cmd.Args...)...)
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Chromium forks a zygote, renderers and utilities: kill the whole group.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,13 +26,31 @@ import (
 // authentication prompt.
 type Tabs struct {
 	*chromium
-	port int
+	port   int
+	client *http.Client // reaches DevTools on the browser's loopback
 }
 
 // StartTabs launches Chromium with no page yet; it is stopped on cleanup.
 func StartTabs(t testing.TB, flags ...string) *Tabs {
 	t.Helper()
-	tb := &Tabs{chromium: startChromium(t, 0, append([]string{
+	return StartTabsIn(t, "", flags...)
+}
+
+// StartTabsIn is StartTabs with Chromium in the network namespace at netns
+// (a /proc/<pid>/ns/net path such as Home.Netns()); "" is the test's own.
+// DevTools stays on that namespace's loopback; the harness dials it from
+// inside the namespace.
+func StartTabsIn(t testing.TB, netns string, flags ...string) *Tabs {
+	t.Helper()
+	client := http.DefaultClient
+	if netns != "" {
+		client = &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return dialInNetns(ctx, netns, network, addr)
+			},
+		}}
+	}
+	tb := &Tabs{client: client, chromium: startChromiumIn(t, netns, 0, append([]string{
 		"--window-size=800,600",
 		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
 	}, append(flags, "about:blank")...)...)}
@@ -102,7 +121,7 @@ type cdpMessage struct {
 func (tb *Tabs) Open(ctx context.Context, t testing.TB, url string, login Login) *Tab {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, fmt.Sprintf("http://127.0.0.1:%d/json/new?about:blank", tb.port), nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tb.client.Do(req)
 	if err != nil {
 		t.Fatalf("devtools: new tab: %v", err)
 	}
@@ -114,7 +133,7 @@ func (tb *Tabs) Open(ctx context.Context, t testing.TB, url string, login Login)
 	if err := json.Unmarshal(body, &target); err != nil || target.WebSocketDebuggerURL == "" {
 		t.Fatalf("devtools: new tab: %d %s", resp.StatusCode, body)
 	}
-	conn, _, err := websocket.Dial(ctx, target.WebSocketDebuggerURL, nil)
+	conn, _, err := websocket.Dial(ctx, target.WebSocketDebuggerURL, &websocket.DialOptions{HTTPClient: tb.client})
 	if err != nil {
 		t.Fatalf("devtools: attach to tab: %v", err)
 	}
