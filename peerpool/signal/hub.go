@@ -118,6 +118,9 @@ type Config struct {
 	OnStats func(httpBytes, p2pBytes int64, stalls int)
 	// OnViewers is told the number of joined viewers after each change; optional.
 	OnViewers func(n int)
+	// OnConnections is told, at every tick, the peer connections the
+	// viewers' last stats report and the viewers without P2P; optional.
+	OnConnections func(Connections)
 	// OnBan is told each ban and its reason; optional.
 	OnBan func(reason string)
 	// AddressBanFor is how long viewers joining from a banned viewer's
@@ -289,6 +292,9 @@ func (h *Hub) tickLocked(now time.Time) func() {
 		}
 	}
 	h.applyLocked(h.mesh.Rebalance())
+	if h.cfg.OnConnections != nil {
+		h.cfg.OnConnections(h.connectionsLocked(now))
+	}
 	return h.refreshSeedsLocked(now)
 }
 

@@ -36,11 +36,12 @@ type session struct {
 	uploadCap   int64
 	neighbours  map[wire.PeerID]bool
 	lastStats   wire.Stats
+	conns       connCounts // its open connections by type, from its last stats (paths.go)
 	joinedAt    time.Time
 	counted     bool   // in hub.networks
 	announced   int64  // hub.announced at the last stats
 	accusedOf   string // the last reason a neighbour reported it for that may ban
-	unreachable bool   // shunned: neighbours got nothing from it
+	unreachable bool   // shunned: neighbours got nothing from it, or it reached none
 	// Probation (probation.go): admitted to the mesh, proven by a viewer
 	// on another network, or taken off its network's probation count.
 	admitted, proven, offProbation bool
@@ -215,7 +216,12 @@ func (s *session) handle(msg wire.Signal) string {
 			after = h.refreshSeedsLocked(time.Now())
 		}
 	case *wire.Stats:
-		return s.statsLocked(m)
+		if reason := s.statsLocked(m); reason != "" {
+			return reason
+		}
+		if m.Unreachable {
+			after = s.unreachableLocked()
+		}
 	case *wire.Report:
 		after = s.reportLocked(m)
 	default:
@@ -231,6 +237,7 @@ func (s *session) statsLocked(m *wire.Stats) string {
 		return "stats counters went backwards"
 	}
 	s.lastStats = *m
+	s.conns = countConns(m.Paths, len(s.neighbours))
 	// A viewer's own uploadBytes steer nothing: uploads are credited from
 	// what receivers confirm, and no receiver can confirm more than the
 	// media announced since its last report plus the window it could
