@@ -38,6 +38,8 @@ func TestJSLimitsAgreeWithGo(t *testing.T) {
 		{"MAX_HAVE", wire.MaxHave},
 		{"MAX_ANNOUNCED", wire.MaxAnnounced},
 		{"CONNECT_TIMEOUT_MS", wire.ConnectTimeoutMs},
+		{"UNREACHABLE_AFTER_MS", wire.UnreachableAfterMs},
+		{"MAX_PATHS", wire.MaxPaths},
 		{"MAX_FRUITLESS_WANTS", wire.MaxFruitlessWants},
 		{"MAX_UNPROVEN_NOPES", wire.MaxUnprovenNopes},
 		{"MAX_LIST_LEN", wire.MaxListLen},

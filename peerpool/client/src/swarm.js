@@ -16,6 +16,28 @@ const FALLBACK_PUMP_MS = 100; // a bufferedamountlow event missed is made up for
 
 const now = () => performance.now();
 
+// selectedPath reads from an RTCStatsReport the candidate pair in use: the
+// transport's selectedCandidatePairId or, where that is not given, the
+// pair marked selected, or nominated and succeeded. It returns the two
+// candidates' types and the protocol, or null.
+export function selectedPath(report) {
+  let pair = null;
+  report.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId) || pair;
+  });
+  if (!pair) {
+    report.forEach((s) => {
+      if (!pair && s.type === 'candidate-pair' && (s.selected || (s.nominated && s.state === 'succeeded'))) pair = s;
+    });
+  }
+  if (!pair) return null;
+  const l = report.get(pair.localCandidateId), r = report.get(pair.remoteCandidateId);
+  if (!l || !r) return null;
+  const p = { local: l.candidateType, remote: r.candidateType, protocol: l.protocol };
+  if (!W.CANDIDATE_TYPES.includes(p.local) || !W.CANDIDATE_TYPES.includes(p.remote) || !W.ICE_PROTOCOLS.includes(p.protocol)) return null;
+  return p;
+}
+
 // Conn is the WebRTC side of one neighbour.
 class Conn {
   constructor(o) {
@@ -57,6 +79,11 @@ export class Swarm {
     this.player = () => ({ stalls: 0, stallMs: 0, lagMs: -1 });
     // Measured delivery rate of parts pulled from neighbours (bytes/ms, EWMA).
     this.rateBpms = 0;
+    // NAT traversal, for the stats: the open connections by the candidate
+    // pair in use (refreshed after each report, getStats being
+    // asynchronous), when this session's first neighbour was offered and
+    // whether any channel has opened since.
+    this.paths = []; this.offeredAt = null; this.everOpened = false;
     this.timer = null; this.timerAt = null; // runs advance at the machine's deadline
     this.timers = [setInterval(() => this.sendStats(), STATS_EVERY_MS)];
     this.retryMs = 1000;
@@ -179,12 +206,14 @@ export class Swarm {
     switch (m.t) {
       case 'welcome':
         this.id = m.id; this.welcome = m; this.retryMs = 1000;
+        this.paths = []; this.offeredAt = null; this.everOpened = false;
         this.log('swarm: joined as ' + m.id + ' (' + m.iceTransportPolicy + ', maxFrame ' + m.maxFrame + ')');
         this.stopMachine();
         this.m = new Machine({ id: m.id, canUpload: this.canUpload, uploadCapBps: this.upload.capBps, maxFrame: m.maxFrame }, now());
         for (const a of this.announced.values()) this.m.expect(now(), a);
         break;
       case 'peers':
+        if (m.add.length && this.offeredAt === null) this.offeredAt = now();
         this.step((t) => this.m.setNeighbours(t, m.add, m.remove));
         break;
       case 'signal':
@@ -298,6 +327,7 @@ export class Swarm {
     dc.onopen = () => {
       if (c.gone) return;
       c.open = true;
+      this.everOpened = true;
       this.log('swarm: data channel open with ' + c.id);
       this.step((t) => this.m.opened(t, c.id));
     };
@@ -476,7 +506,34 @@ export class Swarm {
       lagMs: typeof p.lagMs === 'number' && p.lagMs >= 0 ? Math.round(p.lagMs) : -1,
       upload: this.canUpload,
       misses: Object.assign({}, this.misses),
+      paths: this.paths.map((p) => Object.assign({}, p)), unreachable: this.unreachable(),
     };
+  }
+
+  // unreachable: neighbours were offered and none of their channels opened
+  // within UNREACHABLE_AFTER_MS of the first offer, nor since. The server
+  // then offers this viewer to nobody; it keeps playing over HTTP.
+  unreachable() {
+    return this.offeredAt !== null && !this.everOpened && now() - this.offeredAt >= W.UNREACHABLE_AFTER_MS;
+  }
+
+  // refreshPaths counts the open connections by the ICE candidate pair each
+  // uses, for the next stats.
+  async refreshPaths() {
+    const session = this.welcome;
+    const counts = new Map();
+    let total = 0;
+    for (const c of [...this.neighbours.values()]) {
+      if (!c.open || !c.pc || total >= W.MAX_LIST_LEN) continue;
+      let p = null;
+      try { p = selectedPath(await c.pc.getStats()); } catch (_) { /* closed meanwhile */ }
+      if (!p) continue;
+      const key = p.local + '/' + p.remote + '/' + p.protocol;
+      const e = counts.get(key);
+      if (e) e.count++; else counts.set(key, Object.assign(p, { count: 1 }));
+      total++;
+    }
+    if (this.welcome === session) this.paths = [...counts.values()];
   }
 
   sendStats() {
@@ -485,7 +542,9 @@ export class Swarm {
     // from: what each open neighbour delivered, verified; the server
     // credits uploads from these confirmations only.
     this.send({ t: 'stats', rendition: this.rendition, httpBytes: s.httpBytes, p2pBytes: s.p2pBytes,
-      uploadBytes: s.uploadBytes, stalls: s.stalls, stallMs: s.stallMs, lagMs: s.lagMs, peers: s.peers, from: this.m.received() });
+      uploadBytes: s.uploadBytes, stalls: s.stalls, stallMs: s.stallMs, lagMs: s.lagMs, peers: s.peers, from: this.m.received(),
+      paths: s.paths, unreachable: s.unreachable });
+    if (!this.closed) this.refreshPaths().catch((e) => this.log('swarm: reading connection stats: ' + e.message));
   }
 
   close() {

@@ -28,6 +28,7 @@ export const MAX_INCOMING = 24;
 export const MAX_HAVE = 600;
 export const MAX_ANNOUNCED = 600;
 export const CONNECT_TIMEOUT_MS = 10000;
+export const UNREACHABLE_AFTER_MS = 5000;
 export const MAX_FRUITLESS_WANTS = 4;
 export const MAX_UNPROVEN_NOPES = 8;
 export const MAX_LIST_LEN = 64;
@@ -100,7 +101,7 @@ const CLIENT_KEYS = {
   signal: ['to', 'sdp', 'candidate'],
   have: ['parts'],
   rendition: ['rendition'],
-  stats: ['rendition', 'httpBytes', 'p2pBytes', 'uploadBytes', 'stalls', 'stallMs', 'lagMs', 'peers', 'from'],
+  stats: ['rendition', 'httpBytes', 'p2pBytes', 'uploadBytes', 'stalls', 'stallMs', 'lagMs', 'peers', 'from', 'paths', 'unreachable'],
   report: ['peer', 'reason'],
 };
 
@@ -137,6 +138,8 @@ export function encodeSignal(m) {
           seen.add(e.peer);
         }
       }
+      if (m.paths !== undefined) checkPaths(m.paths);
+      if (m.unreachable !== undefined && typeof m.unreachable !== 'boolean') throw new Error('stats: bad unreachable');
       break;
     case 'report':
       if (!validPeerID(m.peer) || !['hash-mismatch', 'protocol', 'timeout'].includes(m.reason)) throw new Error('report: bad');
@@ -145,6 +148,27 @@ export function encodeSignal(m) {
   const s = JSON.stringify(m);
   if (s.length > MAX_SIGNAL_SIZE) throw new Error('signal ' + m.t + ': longer than 16 KiB');
   return s;
+}
+
+// The ICE candidate types and protocols stats.paths names, and how many
+// entries it may have: every combination once.
+export const CANDIDATE_TYPES = ['host', 'srflx', 'prflx', 'relay'];
+export const ICE_PROTOCOLS = ['udp', 'tcp'];
+export const MAX_PATHS = 32;
+
+function checkPaths(paths) {
+  if (!Array.isArray(paths) || paths.length > MAX_PATHS) throw new Error('stats: bad paths');
+  const seen = new Set();
+  let total = 0;
+  for (const p of paths) {
+    const key = p && p.local + '/' + p.remote + '/' + p.protocol;
+    if (!p || Object.keys(p).some((k) => !['local', 'remote', 'protocol', 'count'].includes(k)) ||
+      !CANDIDATE_TYPES.includes(p.local) || !CANDIDATE_TYPES.includes(p.remote) || !ICE_PROTOCOLS.includes(p.protocol) ||
+      !isInt(p.count, 1, 64) || seen.has(key)) throw new Error('stats: bad paths entry');
+    seen.add(key);
+    total += p.count;
+  }
+  if (total > 64) throw new Error('stats: paths count more than 64 connections');
 }
 
 const SERVER_KEYS = {
