@@ -11,5 +11,7 @@
 //
 // Network rule: tests only use loopback or a network namespace they create.
 // Browser tests call RunInNetns from TestMain so that the whole test binary
-// runs in its own namespace with a veth pair (see NetnsHost).
+// runs in its own namespace with a veth pair (see NetnsHost). From there,
+// StartNATBed (natbed.go) builds an internet of namespaces with the test
+// namespace as the origin host and viewers' homes behind different NATs.
 package harness
