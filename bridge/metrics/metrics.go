@@ -44,6 +44,12 @@ type Metrics struct {
 	// RenditionViewers is the swarm's viewers of a rendition at the end of
 	// that window.
 	RenditionViewers *prometheus.GaugeVec
+	// PeerConnections are the peer connections the swarm's viewers
+	// report, by type: the candidate pair's worse end and its protocol.
+	PeerConnections *prometheus.GaugeVec
+	// ViewersWithoutP2P are the swarm's viewers joined for 10 s or more
+	// that got no media from peers.
+	ViewersWithoutP2P *prometheus.GaugeVec
 }
 
 // New creates the metrics on a fresh registry with the Go and process collectors.
@@ -95,9 +101,18 @@ func New() *Metrics {
 			Name: "swarmtx_rendition_viewers",
 			Help: "Swarm viewers of a rendition at the end of the last seed window.",
 		}, []string{"path", "rendition"}),
+		PeerConnections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "swarmtx_peer_connections",
+			Help: "Open peer connections the swarm's viewers report, by type: the ICE candidate pair's worse end (host, srflx for reflexive, relay) and protocol; a link between two viewers counts at both ends.",
+		}, []string{"path", "type"}),
+		ViewersWithoutP2P: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "swarmtx_viewers_without_p2p",
+			Help: "Swarm viewers joined for 10 s or more that got no media from peers.",
+		}, []string{"path"}),
 	}
 	m.registry.MustRegister(m.ServerBytes, m.MediaBytes, m.PartDelay, m.Streams, m.LadderDropped,
 		m.ViewerBytes, m.Viewers, m.Stalls, m.PeersBanned, m.RenditionCopies, m.RenditionViewers,
+		m.PeerConnections, m.ViewersWithoutP2P,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -121,4 +136,6 @@ func (m *Metrics) Forget(path string) {
 	m.PeersBanned.DeletePartialMatch(labels)
 	m.RenditionCopies.DeletePartialMatch(labels)
 	m.RenditionViewers.DeletePartialMatch(labels)
+	m.PeerConnections.DeletePartialMatch(labels)
+	m.ViewersWithoutP2P.DeletePartialMatch(labels)
 }

@@ -166,6 +166,20 @@ type StreamStatus struct {
 	// P2PShare is the share of the media bytes viewers reported that came
 	// from other viewers, since the stream attached.
 	P2PShare float64
+	// Connections are the peer connections the swarm's viewers report now,
+	// by type (e.g. "host/udp", "srflx/udp", "relay/udp": a candidate
+	// pair's worse end and its protocol), the usual types first; types
+	// with none are left out.
+	Connections []ConnectionCount
+	// ViewersWithoutP2P are the viewers joined for 10 s or more that got
+	// no media from peers.
+	ViewersWithoutP2P int
+}
+
+// ConnectionCount is the number of peer connections of one type.
+type ConnectionCount struct {
+	Type  string
+	Count int
 }
 
 // RenditionCopies are the server copies of one rendition, by channel.

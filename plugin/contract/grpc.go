@@ -300,7 +300,10 @@ func statusToPB(st Status) *pb.StatusReply {
 		ps := &pb.StreamStatus{
 			Path: s.Path, State: string(s.State), Renditions: s.Renditions,
 			AttachedSinceUnixMs: unixMs(s.AttachedSince), BytesServed: s.BytesServed, Url: s.URL,
-			Viewers: int32(s.Viewers), P2PShare: s.P2PShare,
+			Viewers: int32(s.Viewers), P2PShare: s.P2PShare, ViewersWithoutP2P: int32(s.ViewersWithoutP2P),
+		}
+		for _, c := range s.Connections {
+			ps.Connections = append(ps.Connections, &pb.ConnectionCount{Type: c.Type, Count: int32(c.Count)})
 		}
 		for _, c := range s.Copies {
 			ps.Copies = append(ps.Copies, &pb.RenditionCopies{Rendition: c.Rendition, Http: c.HTTP, Peer: c.Peer,
@@ -320,7 +323,10 @@ func statusFromPB(r *pb.StatusReply) Status {
 		ss := StreamStatus{
 			Path: s.GetPath(), State: StreamState(s.GetState()), Renditions: s.GetRenditions(),
 			AttachedSince: fromUnixMs(s.GetAttachedSinceUnixMs()), BytesServed: s.GetBytesServed(), URL: s.GetUrl(),
-			Viewers: int(s.GetViewers()), P2PShare: s.GetP2PShare(),
+			Viewers: int(s.GetViewers()), P2PShare: s.GetP2PShare(), ViewersWithoutP2P: int(s.GetViewersWithoutP2P()),
+		}
+		for _, c := range s.GetConnections() {
+			ss.Connections = append(ss.Connections, ConnectionCount{Type: c.GetType(), Count: int(c.GetCount())})
 		}
 		for _, c := range s.GetCopies() {
 			ss.Copies = append(ss.Copies, RenditionCopies{Rendition: c.GetRendition(), HTTP: c.GetHttp(), Peer: c.GetPeer(),

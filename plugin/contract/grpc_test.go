@@ -3,6 +3,7 @@ package contract
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func (f *fakeBridge) Attach(ctx context.Context, req AttachRequest, emit func(Ev
 
 func (f *fakeBridge) Status(context.Context) (Status, error) {
 	return Status{ListenAddress: ":8880", Streams: []StreamStatus{{Path: "live/show", State: StateAttached, BytesServed: 42, AttachedSince: time.UnixMilli(1700000000000),
-		Viewers: 30, P2PShare: 0.9, Copies: []RenditionCopies{{Rendition: "source", HTTP: 0.5, Peer: 2, Viewers: 28, LastMinuteMade: 1000, LastMinuteSent: 2500}}}}}, nil
+		Viewers: 30, P2PShare: 0.9, ViewersWithoutP2P: 2, Connections: []ConnectionCount{{"host/udp", 12}, {"relay/udp", 1}}, Copies: []RenditionCopies{{Rendition: "source", HTTP: 0.5, Peer: 2, Viewers: 28, LastMinuteMade: 1000, LastMinuteSent: 2500}}}}}, nil
 }
 
 func dial(t *testing.T, b Bridge) *Client {
@@ -74,6 +75,9 @@ func TestGRPCAttachAndStatus(t *testing.T) {
 	}
 	if s := st.Streams[0]; s.Viewers != 30 || s.P2PShare != 0.9 || len(s.Copies) != 1 || s.Copies[0] != (RenditionCopies{Rendition: "source", HTTP: 0.5, Peer: 2, Viewers: 28, LastMinuteMade: 1000, LastMinuteSent: 2500}) {
 		t.Fatalf("stream status %+v", s)
+	}
+	if s := st.Streams[0]; s.ViewersWithoutP2P != 2 || !slices.Equal(s.Connections, []ConnectionCount{{"host/udp", 12}, {"relay/udp", 1}}) {
+		t.Fatalf("stream connections %+v, %d without P2P", s.Connections, s.ViewersWithoutP2P)
 	}
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {

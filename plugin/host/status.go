@@ -59,6 +59,14 @@ type StreamDoc struct {
 	BytesServed uint64 `json:"bytes_served"`
 	// Renditions in ladder order.
 	Renditions []RenditionDoc `json:"renditions"`
+	// Connections are the peer connections the swarm's viewers report
+	// now, by type: "host/udp", "srflx/udp", "relay/udp", "host/tcp", ...
+	// (an ICE candidate pair's worse end, srflx for either reflexive
+	// kind, and its protocol). Types with none are left out.
+	Connections map[string]int `json:"connections"`
+	// ViewersWithoutP2P are the viewers joined for 10 s or more that got
+	// no media from peers.
+	ViewersWithoutP2P int `json:"viewers_without_p2p"`
 }
 
 // RenditionDoc is one rendition of StreamDoc. Server copies are the bytes
@@ -84,7 +92,10 @@ func NewStatusDoc(st contract.Status) StatusDoc {
 	for _, s := range sortedStreams(st.Streams) {
 		sd := StreamDoc{Path: s.Path, State: string(s.State), Viewers: s.Viewers, P2PShare: s.P2PShare,
 			AttachedSince: timeOrNil(s.AttachedSince), URL: s.URL, BytesServed: s.BytesServed,
-			Renditions: []RenditionDoc{}}
+			Renditions: []RenditionDoc{}, Connections: map[string]int{}, ViewersWithoutP2P: s.ViewersWithoutP2P}
+		for _, c := range s.Connections {
+			sd.Connections[c.Type] += c.Count
+		}
 		for _, r := range renditions(s) {
 			rd := RenditionDoc{Name: r.Rendition, Viewers: r.Viewers}
 			if r.made {
@@ -161,6 +172,8 @@ type tableLine struct {
 	detail      bool
 	path, url   string
 	servedBytes uint64
+	// text is printed as it is, instead of cells.
+	text string
 }
 
 func writeStatusTable(b *strings.Builder, st contract.Status, now time.Time, verbose bool) {
@@ -190,6 +203,9 @@ func writeStatusTable(b *strings.Builder, st contract.Status, now time.Time, ver
 				l.cells[colSeed] = fmt.Sprintf("%.2f", r.Peer)
 			}
 			lines = append(lines, l)
+		}
+		if text := connectionsText(s); text != "" {
+			lines = append(lines, tableLine{text: text})
 		}
 		if verbose {
 			lines = append(lines, tableLine{detail: true, path: s.Path, url: s.URL, servedBytes: s.BytesServed})
@@ -246,6 +262,10 @@ func writeStatusTable(b *strings.Builder, st contract.Status, now time.Time, ver
 	b.WriteString(strings.Repeat(" ", width[colName]+2+width[colViewers]+2) + copiesTitle + "\n")
 	row(colTitle)
 	for _, l := range lines {
+		if l.text != "" {
+			b.WriteString(l.text)
+			continue
+		}
 		if l.detail {
 			if utf8.RuneCountInString(l.path) > width[colName] {
 				b.WriteString("  path: " + l.path + "\n")
@@ -259,6 +279,42 @@ func writeStatusTable(b *strings.Builder, st contract.Status, now time.Time, ver
 		}
 		row(l.cells)
 	}
+}
+
+// connectionsText is a stream's line of peer connections by type and
+// viewers without P2P, wrapped to statusWidth, e.g.
+// "  connections: host/udp 12, srflx/udp 3, relay/udp 1 · 2 viewers without P2P";
+// nothing for a stream with no viewers and no figures.
+func connectionsText(s contract.StreamStatus) string {
+	if s.Viewers == 0 && len(s.Connections) == 0 && s.ViewersWithoutP2P == 0 {
+		return ""
+	}
+	var units []string
+	for i, c := range s.Connections {
+		u := fmt.Sprintf("%s %d", c.Type, c.Count)
+		if i < len(s.Connections)-1 {
+			u += ","
+		}
+		units = append(units, u)
+	}
+	if len(units) == 0 {
+		units = append(units, "none")
+	}
+	units = append(units, "· "+plural(s.ViewersWithoutP2P, "viewer")+" without P2P")
+
+	const prefix = "  connections:"
+	indent := strings.Repeat(" ", utf8.RuneCountInString(prefix))
+	var b strings.Builder
+	line := prefix
+	for _, u := range units {
+		if n := utf8.RuneCountInString(line) + 1 + utf8.RuneCountInString(u); n > statusWidth && line != prefix && line != indent {
+			b.WriteString(line + "\n")
+			line = indent
+		}
+		line += " " + u
+	}
+	b.WriteString(line + "\n")
+	return b.String()
 }
 
 // renditionFigures are a rendition's copies; made is false while it has

@@ -23,6 +23,8 @@ func sampleStatus() contract.Status {
 		Streams: []contract.StreamStatus{
 			{Path: long, State: contract.StateAttached, Renditions: ladder, AttachedSince: statusNow.Add(-62 * time.Minute),
 				URL: "http://origin.example:8880/" + long + "/index.m3u8", BytesServed: 3 << 30, Viewers: 1234, P2PShare: 0.914,
+				Connections: []contract.ConnectionCount{{Type: "host/udp", Count: 12345}, {Type: "srflx/udp", Count: 3210}, {Type: "relay/udp", Count: 987},
+					{Type: "host/tcp", Count: 65}, {Type: "srflx/tcp", Count: 43}, {Type: "relay/tcp", Count: 21}}, ViewersWithoutP2P: 17,
 				Copies: []contract.RenditionCopies{
 					{Rendition: "source", HTTP: 0.25, Peer: 2, Viewers: 800, LastMinuteMade: 1000, LastMinuteSent: 1400},
 					{Rendition: "720p", HTTP: 0.5, Peer: 1.5, Viewers: 300, LastMinuteMade: 1000, LastMinuteSent: 1812},
@@ -31,6 +33,7 @@ func sampleStatus() contract.Status {
 				}},
 			{Path: "live/show", State: contract.StateAttached, Renditions: []string{"source"}, AttachedSince: statusNow.Add(-42 * time.Second),
 				URL: "http://origin.example:8880/live/show/index.m3u8", Viewers: 10, P2PShare: 0.5,
+				Connections: []contract.ConnectionCount{{Type: "host/udp", Count: 12}, {Type: "srflx/udp", Count: 3}, {Type: "relay/udp", Count: 1}}, ViewersWithoutP2P: 2,
 				Copies: []contract.RenditionCopies{{Rendition: "source", HTTP: 0.75, Peer: 2, Viewers: 10, LastMinuteMade: 4, LastMinuteSent: 11}}},
 			{Path: "live/" + strings.Repeat("z", 150), State: contract.StateWaitingForReconnect, Renditions: ladder,
 				AttachedSince: statusNow.Add(-50 * time.Hour), BytesServed: 3 << 20},
@@ -58,6 +61,9 @@ func TestWriteStatusTable(t *testing.T) {
 			"swarmtx plugin pid 4711, version v0.4.0-1a2b3c4d5e6f, listening on :8880, up 3h12m, 3 streams\n",
 			"SERVER COPIES", "VIEWERS", "LAST MIN", "TOTAL", "P2P",
 			"  1234", "91%  attached", "1h02m", "42s", "waiting-for-reconnect  2d02h",
+			"\n  connections: host/udp 12, srflx/udp 3, relay/udp 1 · 2 viewers without P2P\n",
+			"\n  connections: host/udp 12345, srflx/udp 3210, relay/udp 987, host/tcp 65, srflx/tcp 43,\n" +
+				"               relay/tcp 21 · 17 viewers without P2P\n",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("format %d: missing %q", f, want)
@@ -69,6 +75,13 @@ func TestWriteStatusTable(t *testing.T) {
 			if !regexp.MustCompile(re).MatchString(out) {
 				t.Errorf("format %d: no line matching %q", f, re)
 			}
+		}
+		// One connections line per stream with viewers, after its renditions.
+		if n := strings.Count(out, "connections:"); n != 2 {
+			t.Errorf("format %d: %d connections lines, want 2", f, n)
+		}
+		if !regexp.MustCompile(`\n  source +10 [^\n]*\n  connections: host/udp 12,`).MatchString(out) {
+			t.Errorf("format %d: the connections line does not follow live/show's renditions", f)
 		}
 		if strings.Index(out, "live/a-") > strings.Index(out, "live/show") || strings.Index(out, "live/show") > strings.Index(out, "live/zzz") {
 			t.Errorf("format %d: streams not sorted by path", f)
@@ -131,6 +144,13 @@ func TestWriteStatusJSON(t *testing.T) {
 	if r := s.Renditions[3]; r.CopiesLastMinute != nil || *r.Copies != 12.5 {
 		t.Fatalf("360p: %+v", r)
 	}
+	if want := map[string]int{"host/udp": 12, "srflx/udp": 3, "relay/udp": 1}; !reflect.DeepEqual(doc.Streams[1].Connections, want) ||
+		doc.Streams[1].ViewersWithoutP2P != 2 {
+		t.Fatalf("live/show connections %v, %d without P2P", doc.Streams[1].Connections, doc.Streams[1].ViewersWithoutP2P)
+	}
+	if c := doc.Streams[2].Connections; c == nil || len(c) != 0 {
+		t.Fatalf("a stream without connections has %#v, want {}", c)
+	}
 	if r := doc.Streams[2].Renditions[0]; r.Copies != nil || r.CopiesLastMinute != nil {
 		t.Fatalf("a rendition that made nothing has copies: %+v", r)
 	}
@@ -142,7 +162,7 @@ func TestWriteStatusJSON(t *testing.T) {
 	rendition := stream["renditions"].([]any)[0].(map[string]any)
 	for m, keys := range map[*map[string]any][]string{
 		&raw:       {"pid", "version", "listen_address", "started", "streams"},
-		&stream:    {"path", "state", "viewers", "p2p_share", "attached_since", "url", "bytes_served", "renditions"},
+		&stream:    {"path", "state", "viewers", "p2p_share", "attached_since", "url", "bytes_served", "renditions", "connections", "viewers_without_p2p"},
 		&rendition: {"name", "viewers", "copies", "http_copies", "seed_copies", "copies_last_minute"},
 	} {
 		for _, k := range keys {

@@ -166,6 +166,8 @@ func (o *Origin) OpenStream(path string, partTarget time.Duration) bridge.Stream
 		OnViewers:  tr.setViewers,
 		OnWindow:   tr.window,
 
+		OnConnections: tr.connections,
+
 		MaxSessionsPerNetwork:    o.settings.Swarm.MaxSessionsPerNetwork,
 		JoinsPerSecondPerNetwork: float64(o.settings.Swarm.JoinsPerSecondPerNetwork),
 		JoinBurstPerNetwork:      8 * o.settings.Swarm.JoinsPerSecondPerNetwork,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/bridge/metrics"
+	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -23,6 +24,7 @@ type traffic struct {
 	viewerHTTP int64
 	viewerP2P  int64
 	viewers    int
+	conns      signal.Connections // the hub's last figures
 }
 
 type renditionBytes struct {
@@ -153,6 +155,18 @@ func (t *traffic) setViewers(n int) {
 	t.mu.Unlock()
 }
 
+// connections records the peer connections the viewers report now and
+// the viewers without P2P (signal.Config.OnConnections).
+func (t *traffic) connections(c signal.Connections) {
+	for typ, n := range c.ByType {
+		t.metrics.PeerConnections.WithLabelValues(t.path, typ).Set(float64(n))
+	}
+	t.metrics.ViewersWithoutP2P.WithLabelValues(t.path).Set(float64(c.WithoutP2P))
+	t.mu.Lock()
+	t.conns = c
+	t.mu.Unlock()
+}
+
 // fill adds the stream's figures to ss: bytes served over HTTP, viewers,
 // P2P share and, per rendition, viewers and server copies since the stream
 // attached and over the last minute.
@@ -161,6 +175,12 @@ func (t *traffic) fill(ss *contract.StreamStatus) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ss.Viewers = t.viewers
+	for _, typ := range signal.ConnTypes {
+		if n := t.conns.ByType[typ]; n > 0 {
+			ss.Connections = append(ss.Connections, contract.ConnectionCount{Type: typ, Count: n})
+		}
+	}
+	ss.ViewersWithoutP2P = t.conns.WithoutP2P
 	if total := t.viewerHTTP + t.viewerP2P; total > 0 {
 		ss.P2PShare = float64(t.viewerP2P) / float64(total)
 	}

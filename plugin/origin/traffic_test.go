@@ -1,10 +1,14 @@
 package origin
 
 import (
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/swarmtx/swarmtx/bridge/metrics"
+	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -52,4 +56,40 @@ func TestTrafficFill(t *testing.T) {
 	if _, ok := c.CopiesLastMinute(); ok || c.Viewers != 0 || c.HTTP != 0.5 {
 		t.Fatalf("after a quiet minute: %+v", c)
 	}
+}
+
+// The hub's connection figures reach the gauges and the status, the usual
+// types first and those with none left out; the next figures replace them.
+func TestTrafficConnections(t *testing.T) {
+	m := metrics.New()
+	tr := newTraffic("live/show", m)
+	tr.connections(signal.Connections{WithoutP2P: 2, ByType: map[string]int{
+		signal.ConnRelayUDP: 1, signal.ConnHostUDP: 12, signal.ConnSrflxUDP: 3, signal.ConnHostTCP: 0}})
+	var ss contract.StreamStatus
+	tr.fill(&ss)
+	want := []contract.ConnectionCount{{Type: "host/udp", Count: 12}, {Type: "srflx/udp", Count: 3}, {Type: "relay/udp", Count: 1}}
+	if !slices.Equal(ss.Connections, want) || ss.ViewersWithoutP2P != 2 {
+		t.Fatalf("status %+v, %d without P2P; want %+v", ss.Connections, ss.ViewersWithoutP2P, want)
+	}
+	for _, want := range []string{`swarmtx_peer_connections{path="live/show",type="host/udp"} 12`,
+		`swarmtx_peer_connections{path="live/show",type="relay/udp"} 1`, `swarmtx_viewers_without_p2p{path="live/show"} 2`} {
+		if got := scrape(m); !strings.Contains(got, want+"\n") {
+			t.Errorf("/metrics has no %s:\n%s", want, got)
+		}
+	}
+	tr.connections(signal.Connections{ByType: map[string]int{signal.ConnHostUDP: 0, signal.ConnRelayUDP: 0}})
+	ss = contract.StreamStatus{}
+	tr.fill(&ss)
+	if len(ss.Connections) != 0 || ss.ViewersWithoutP2P != 0 {
+		t.Fatalf("after the viewers left: %+v", ss)
+	}
+	if want := `swarmtx_peer_connections{path="live/show",type="host/udp"} 0`; !strings.Contains(scrape(m), want+"\n") {
+		t.Errorf("/metrics has no %s after the viewers left", want)
+	}
+}
+
+func scrape(m *metrics.Metrics) string {
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
 }

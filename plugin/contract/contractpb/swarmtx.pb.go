@@ -378,8 +378,14 @@ type StreamStatus struct {
 	Viewers             int32              `protobuf:"varint,7,opt,name=viewers,proto3" json:"viewers,omitempty"`
 	Copies              []*RenditionCopies `protobuf:"bytes,8,rep,name=copies,proto3" json:"copies,omitempty"`
 	P2PShare            float64            `protobuf:"fixed64,9,opt,name=p2p_share,json=p2pShare,proto3" json:"p2p_share,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The peer connections the swarm's viewers report, by type ("host/udp",
+	// "srflx/udp", "relay/udp", ...: a pair as its worse end, and its
+	// protocol); types with none are left out.
+	Connections []*ConnectionCount `protobuf:"bytes,10,rep,name=connections,proto3" json:"connections,omitempty"`
+	// Viewers joined for 10 s or more that got no media from peers.
+	ViewersWithoutP2P int32 `protobuf:"varint,11,opt,name=viewers_without_p2p,json=viewersWithoutP2p,proto3" json:"viewers_without_p2p,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *StreamStatus) Reset() {
@@ -475,6 +481,72 @@ func (x *StreamStatus) GetP2PShare() float64 {
 	return 0
 }
 
+func (x *StreamStatus) GetConnections() []*ConnectionCount {
+	if x != nil {
+		return x.Connections
+	}
+	return nil
+}
+
+func (x *StreamStatus) GetViewersWithoutP2P() int32 {
+	if x != nil {
+		return x.ViewersWithoutP2P
+	}
+	return 0
+}
+
+type ConnectionCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Count         int32                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectionCount) Reset() {
+	*x = ConnectionCount{}
+	mi := &file_swarmtx_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectionCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectionCount) ProtoMessage() {}
+
+func (x *ConnectionCount) ProtoReflect() protoreflect.Message {
+	mi := &file_swarmtx_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectionCount.ProtoReflect.Descriptor instead.
+func (*ConnectionCount) Descriptor() ([]byte, []int) {
+	return file_swarmtx_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ConnectionCount) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ConnectionCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // Server copies of one rendition since the stream attached: bytes sent for
 // it over HTTP and to the swarm, divided by its bytes.
 type RenditionCopies struct {
@@ -496,7 +568,7 @@ type RenditionCopies struct {
 
 func (x *RenditionCopies) Reset() {
 	*x = RenditionCopies{}
-	mi := &file_swarmtx_proto_msgTypes[5]
+	mi := &file_swarmtx_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +580,7 @@ func (x *RenditionCopies) String() string {
 func (*RenditionCopies) ProtoMessage() {}
 
 func (x *RenditionCopies) ProtoReflect() protoreflect.Message {
-	mi := &file_swarmtx_proto_msgTypes[5]
+	mi := &file_swarmtx_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +593,7 @@ func (x *RenditionCopies) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenditionCopies.ProtoReflect.Descriptor instead.
 func (*RenditionCopies) Descriptor() ([]byte, []int) {
-	return file_swarmtx_proto_rawDescGZIP(), []int{5}
+	return file_swarmtx_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RenditionCopies) GetRendition() string {
@@ -579,7 +651,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_swarmtx_proto_msgTypes[6]
+	mi := &file_swarmtx_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +663,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_swarmtx_proto_msgTypes[6]
+	mi := &file_swarmtx_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +676,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_swarmtx_proto_rawDescGZIP(), []int{6}
+	return file_swarmtx_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StatusReply) GetPid() int32 {
@@ -651,7 +723,7 @@ type ShutdownRequest struct {
 
 func (x *ShutdownRequest) Reset() {
 	*x = ShutdownRequest{}
-	mi := &file_swarmtx_proto_msgTypes[7]
+	mi := &file_swarmtx_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -663,7 +735,7 @@ func (x *ShutdownRequest) String() string {
 func (*ShutdownRequest) ProtoMessage() {}
 
 func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_swarmtx_proto_msgTypes[7]
+	mi := &file_swarmtx_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -676,7 +748,7 @@ func (x *ShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownRequest.ProtoReflect.Descriptor instead.
 func (*ShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_swarmtx_proto_rawDescGZIP(), []int{7}
+	return file_swarmtx_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ShutdownRequest) GetReason() string {
@@ -694,7 +766,7 @@ type ShutdownReply struct {
 
 func (x *ShutdownReply) Reset() {
 	*x = ShutdownReply{}
-	mi := &file_swarmtx_proto_msgTypes[8]
+	mi := &file_swarmtx_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +778,7 @@ func (x *ShutdownReply) String() string {
 func (*ShutdownReply) ProtoMessage() {}
 
 func (x *ShutdownReply) ProtoReflect() protoreflect.Message {
-	mi := &file_swarmtx_proto_msgTypes[8]
+	mi := &file_swarmtx_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +791,7 @@ func (x *ShutdownReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShutdownReply.ProtoReflect.Descriptor instead.
 func (*ShutdownReply) Descriptor() ([]byte, []int) {
-	return file_swarmtx_proto_rawDescGZIP(), []int{8}
+	return file_swarmtx_proto_rawDescGZIP(), []int{9}
 }
 
 var File_swarmtx_proto protoreflect.FileDescriptor
@@ -758,7 +830,7 @@ const file_swarmtx_proto_rawDesc = "" +
 	"RENDITIONS\x10\x02\x12\v\n" +
 	"\aWARNING\x10\x03\x12\t\n" +
 	"\x05ERROR\x10\x04\"\x0f\n" +
-	"\rStatusRequest\"\xae\x02\n" +
+	"\rStatusRequest\"\x9d\x03\n" +
 	"\fStreamStatus\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1e\n" +
@@ -770,7 +842,13 @@ const file_swarmtx_proto_rawDesc = "" +
 	"\x03url\x18\x06 \x01(\tR\x03url\x12\x18\n" +
 	"\aviewers\x18\a \x01(\x05R\aviewers\x123\n" +
 	"\x06copies\x18\b \x03(\v2\x1b.swarmtx.v1.RenditionCopiesR\x06copies\x12\x1b\n" +
-	"\tp2p_share\x18\t \x01(\x01R\bp2pShare\"\xc5\x01\n" +
+	"\tp2p_share\x18\t \x01(\x01R\bp2pShare\x12=\n" +
+	"\vconnections\x18\n" +
+	" \x03(\v2\x1b.swarmtx.v1.ConnectionCountR\vconnections\x12.\n" +
+	"\x13viewers_without_p2p\x18\v \x01(\x05R\x11viewersWithoutP2p\";\n" +
+	"\x0fConnectionCount\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\xc5\x01\n" +
 	"\x0fRenditionCopies\x12\x1c\n" +
 	"\trendition\x18\x01 \x01(\tR\trendition\x12\x12\n" +
 	"\x04http\x18\x02 \x01(\x01R\x04http\x12\x12\n" +
@@ -805,7 +883,7 @@ func file_swarmtx_proto_rawDescGZIP() []byte {
 }
 
 var file_swarmtx_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_swarmtx_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_swarmtx_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_swarmtx_proto_goTypes = []any{
 	(AttachEvent_Kind)(0),   // 0: swarmtx.v1.AttachEvent.Kind
 	(*StreamOptions)(nil),   // 1: swarmtx.v1.StreamOptions
@@ -813,27 +891,29 @@ var file_swarmtx_proto_goTypes = []any{
 	(*AttachEvent)(nil),     // 3: swarmtx.v1.AttachEvent
 	(*StatusRequest)(nil),   // 4: swarmtx.v1.StatusRequest
 	(*StreamStatus)(nil),    // 5: swarmtx.v1.StreamStatus
-	(*RenditionCopies)(nil), // 6: swarmtx.v1.RenditionCopies
-	(*StatusReply)(nil),     // 7: swarmtx.v1.StatusReply
-	(*ShutdownRequest)(nil), // 8: swarmtx.v1.ShutdownRequest
-	(*ShutdownReply)(nil),   // 9: swarmtx.v1.ShutdownReply
+	(*ConnectionCount)(nil), // 6: swarmtx.v1.ConnectionCount
+	(*RenditionCopies)(nil), // 7: swarmtx.v1.RenditionCopies
+	(*StatusReply)(nil),     // 8: swarmtx.v1.StatusReply
+	(*ShutdownRequest)(nil), // 9: swarmtx.v1.ShutdownRequest
+	(*ShutdownReply)(nil),   // 10: swarmtx.v1.ShutdownReply
 }
 var file_swarmtx_proto_depIdxs = []int32{
-	1, // 0: swarmtx.v1.AttachRequest.options:type_name -> swarmtx.v1.StreamOptions
-	0, // 1: swarmtx.v1.AttachEvent.kind:type_name -> swarmtx.v1.AttachEvent.Kind
-	6, // 2: swarmtx.v1.StreamStatus.copies:type_name -> swarmtx.v1.RenditionCopies
-	5, // 3: swarmtx.v1.StatusReply.streams:type_name -> swarmtx.v1.StreamStatus
-	2, // 4: swarmtx.v1.Bridge.Attach:input_type -> swarmtx.v1.AttachRequest
-	4, // 5: swarmtx.v1.Bridge.Status:input_type -> swarmtx.v1.StatusRequest
-	8, // 6: swarmtx.v1.Bridge.Shutdown:input_type -> swarmtx.v1.ShutdownRequest
-	3, // 7: swarmtx.v1.Bridge.Attach:output_type -> swarmtx.v1.AttachEvent
-	7, // 8: swarmtx.v1.Bridge.Status:output_type -> swarmtx.v1.StatusReply
-	9, // 9: swarmtx.v1.Bridge.Shutdown:output_type -> swarmtx.v1.ShutdownReply
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	1,  // 0: swarmtx.v1.AttachRequest.options:type_name -> swarmtx.v1.StreamOptions
+	0,  // 1: swarmtx.v1.AttachEvent.kind:type_name -> swarmtx.v1.AttachEvent.Kind
+	7,  // 2: swarmtx.v1.StreamStatus.copies:type_name -> swarmtx.v1.RenditionCopies
+	6,  // 3: swarmtx.v1.StreamStatus.connections:type_name -> swarmtx.v1.ConnectionCount
+	5,  // 4: swarmtx.v1.StatusReply.streams:type_name -> swarmtx.v1.StreamStatus
+	2,  // 5: swarmtx.v1.Bridge.Attach:input_type -> swarmtx.v1.AttachRequest
+	4,  // 6: swarmtx.v1.Bridge.Status:input_type -> swarmtx.v1.StatusRequest
+	9,  // 7: swarmtx.v1.Bridge.Shutdown:input_type -> swarmtx.v1.ShutdownRequest
+	3,  // 8: swarmtx.v1.Bridge.Attach:output_type -> swarmtx.v1.AttachEvent
+	8,  // 9: swarmtx.v1.Bridge.Status:output_type -> swarmtx.v1.StatusReply
+	10, // 10: swarmtx.v1.Bridge.Shutdown:output_type -> swarmtx.v1.ShutdownReply
+	8,  // [8:11] is the sub-list for method output_type
+	5,  // [5:8] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_swarmtx_proto_init() }
@@ -847,7 +927,7 @@ func file_swarmtx_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_swarmtx_proto_rawDesc), len(file_swarmtx_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
