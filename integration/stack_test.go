@@ -82,6 +82,13 @@ func startStack(t testing.TB, o stackOptions) *stack {
 	s.stateDir = dir
 	s.cfgPath = filepath.Join(dir, "swarmtx.yml")
 	cfg := fmt.Sprintf("listen: \":%d\"\nstateDir: %s\nffmpeg: ffmpeg\nlogLevel: debug\n%s", s.httpPort, dir, o.Config)
+	// The built-in STUN server and the seeders' ICE ports get ports of
+	// their own, so a stack never waits on another's (or a leftover's).
+	for _, key := range []string{"stunAddress", "iceUDPAddress", "iceTCPAddress"} {
+		if !strings.Contains(o.Config, key+":") {
+			cfg += fmt.Sprintf("%s: \":%d\"\n", key, harness.FreePort(t))
+		}
+	}
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,10 @@ type Metrics struct {
 	// ViewersWithoutP2P are the swarm's viewers joined for 10 s or more
 	// that got no media from peers.
 	ViewersWithoutP2P *prometheus.GaugeVec
+	// ICEServerBytes counts what the built-in STUN/TURN server sent, by
+	// socket: its port (answers, and relayed data to TURN clients) or an
+	// allocation's relay port (relayed data to their peers).
+	ICEServerBytes *prometheus.CounterVec
 }
 
 // New creates the metrics on a fresh registry with the Go and process collectors.
@@ -110,6 +114,11 @@ func New() *Metrics {
 			Help: "Swarm viewers joined for 10 s or more that got no media from peers.",
 		}, []string{"path"}),
 	}
+	m.ICEServerBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "swarmtx_ice_server_sent_bytes_total",
+		Help: "Bytes the built-in STUN/TURN server sent, by socket (listener or relay).",
+	}, []string{"socket"})
+	m.registry.MustRegister(m.ICEServerBytes)
 	m.registry.MustRegister(m.ServerBytes, m.MediaBytes, m.PartDelay, m.Streams, m.LadderDropped,
 		m.ViewerBytes, m.Viewers, m.Stalls, m.PeersBanned, m.RenditionCopies, m.RenditionViewers,
 		m.PeerConnections, m.ViewersWithoutP2P,

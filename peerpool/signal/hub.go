@@ -71,9 +71,11 @@ var _ Mesh = (*tracker.Swarm)(nil)
 
 // Config sets up a Hub.
 type Config struct {
-	// ICEServers are given to every viewer (STUN/TURN); none by default, so
-	// no third-party host is contacted unless the operator configures one.
-	ICEServers []wire.ICEServer
+	// ICEServers returns the STUN/TURN servers a viewer is given at join,
+	// with credentials of its own; reachedAs is the host it reached the
+	// hub by (the request's Host, its own to choose). Nil: none, so no
+	// third-party host is contacted unless the operator configures one.
+	ICEServers func(reachedAs string, viewer wire.PeerID) []wire.ICEServer
 	// RelayOnly forces relay (TURN) candidates for every viewer; viewers
 	// can also ask for it themselves (join.turnOnly).
 	RelayOnly  bool
@@ -470,6 +472,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(wire.MaxSignalSize)
 	s := newSession(h, c, r.RemoteAddr, netid.Of(r))
+	s.reachedAs = r.Host
 	if end, ok := r.Context().Value(sessionEndKey{}).(time.Time); ok {
 		t := time.AfterFunc(time.Until(end), func() { s.fail("credentials expired") })
 		defer t.Stop()

@@ -20,14 +20,16 @@ const outQueue = 256
 
 // session is one viewer's WebSocket.
 type session struct {
-	hub     *Hub
-	conn    *websocket.Conn
-	remote  string
-	network netip.Prefix // what a ban of this viewer covers (addrban.go)
-	limiter *rate.Limiter
-	out     chan []byte
-	done    chan struct{}
-	once    sync.Once
+	hub    *Hub
+	conn   *websocket.Conn
+	remote string
+	// reachedAs is the Host the viewer reached the hub by.
+	reachedAs string
+	network   netip.Prefix // what a ban of this viewer covers (addrban.go)
+	limiter   *rate.Limiter
+	out       chan []byte
+	done      chan struct{}
+	once      sync.Once
 
 	// Guarded by hub.mu.
 	id          wire.PeerID
@@ -161,9 +163,9 @@ func (s *session) join(j *wire.Join) bool {
 	if h.cfg.RelayOnly || j.TurnOnly {
 		policy = "relay"
 	}
-	ice := h.cfg.ICEServers
-	if ice == nil {
-		ice = []wire.ICEServer{}
+	ice := []wire.ICEServer{}
+	if h.cfg.ICEServers != nil {
+		ice = h.cfg.ICEServers(s.reachedAs, s.id)
 	}
 	s.sendSignal(&wire.Welcome{
 		V:                  wire.ProtocolVersion,

@@ -20,7 +20,6 @@ import (
 
 	"github.com/swarmtx/swarmtx/bridge/httpguard"
 	"github.com/swarmtx/swarmtx/bridge/ladder"
-	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -98,14 +97,36 @@ type Config struct {
 	// /usr/local/etc/mediamtx.yml, /usr/etc/mediamtx.yml,
 	// /etc/mediamtx/mediamtx.yml); with none, MediaMTX's defaults.
 	MediaMTXConfig string `yaml:"mediamtxConfig"`
-	// ICEServers are the STUN/TURN servers given to viewers for their peer
-	// connections. Default none: viewers connect directly and no
-	// third-party host is contacted.
+	// ICEServers are STUN/TURN servers given to viewers for their peer
+	// connections, besides the built-in one (stunAddress). Default: MediaMTX's
+	// webrtcICEServers2; with none there, none: no third-party host is
+	// contacted. "iceServers: []" gives none even when MediaMTX lists some.
 	ICEServers []ICEServer `yaml:"iceServers"`
 	// RelayOnly makes every viewer use TURN relays only, so no viewer's
-	// address is exposed to other viewers. Needs a TURN server in
-	// iceServers. Default false (viewers may still ask for it themselves).
+	// address is exposed to other viewers. Needs a TURN server (turn or
+	// iceServers). Default false (viewers may still ask for it themselves).
 	RelayOnly bool `yaml:"relayOnly"`
+	// ICECredentialLifetime is how long the TURN credentials minted for a
+	// viewer at join last (1m..168h). Default "24h".
+	ICECredentialLifetime Duration `yaml:"iceCredentialLifetime"`
+	// STUNAddress is the UDP address of the built-in STUN server, given to
+	// every viewer under the name it reached the origin by (or the first
+	// of publicHosts). "off" turns it off. Default ":3478".
+	STUNAddress string `yaml:"stunAddress"`
+	// TURN is the built-in TURN relay, on the STUN server's port. Default off.
+	TURN TURNConfig `yaml:"turn"`
+	// PublicHosts are the origin's public IP addresses or names, for an
+	// origin behind a 1:1 NAT (a cloud VM with a private interface
+	// address): its own peers offer them to viewers. Default: MediaMTX's
+	// webrtcAdditionalHosts; with none, the interfaces' addresses only.
+	PublicHosts []string `yaml:"publicHosts"`
+	// ICEUDPAddress is the one UDP address all of the origin's own peers
+	// take WebRTC traffic on. "off": a random port per connection.
+	// Default ":8881".
+	ICEUDPAddress string `yaml:"iceUDPAddress"`
+	// ICETCPAddress is the TCP address they take ICE-TCP on, for viewers
+	// whose network blocks UDP. "off" turns ICE-TCP off. Default ":8881".
+	ICETCPAddress string `yaml:"iceTCPAddress"`
 
 	// The HTTP origin's limits against slow readers and floods of held
 	// requests (see bridge/httpguard).
@@ -151,22 +172,6 @@ type Config struct {
 	SwarmJoinsPerSecondPerNetwork int `yaml:"swarmJoinsPerSecondPerNetwork"`
 }
 
-// ICEServer is one STUN or TURN server, as browsers' RTCIceServer.
-type ICEServer struct {
-	URLs       []string `yaml:"urls"`
-	Username   string   `yaml:"username"`
-	Credential string   `yaml:"credential"`
-}
-
-// WireICEServers returns the ICE servers as the peer protocol sends them.
-func (c Config) WireICEServers() []wire.ICEServer {
-	out := make([]wire.ICEServer, 0, len(c.ICEServers))
-	for _, s := range c.ICEServers {
-		out = append(out, wire.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
-	}
-	return out
-}
-
 // DefaultStateDir is $XDG_RUNTIME_DIR/swarmtx or /tmp/swarmtx-<uid>.
 func DefaultStateDir() string {
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" && filepath.IsAbs(d) {
@@ -199,6 +204,12 @@ func Default() Config {
 
 		SwarmMaxSessionsPerNetwork:    64,
 		SwarmJoinsPerSecondPerNetwork: 2,
+
+		ICECredentialLifetime: Duration(24 * time.Hour),
+		STUNAddress:           ":3478",
+		TURN:                  defaultTURN(),
+		ICEUDPAddress:         ":8881",
+		ICETCPAddress:         ":8881",
 	}
 	c.LogFile = filepath.Join(c.StateDir, "plugin.log")
 	return c
@@ -350,15 +361,7 @@ func (c Config) Validate() error {
 			bad("publicURL", c.PublicURL, "must be an http:// or https:// URL")
 		}
 	}
-	// The peer protocol's own rules decide what viewers can be sent.
-	welcome := wire.Welcome{V: wire.ProtocolVersion, ID: "00000000000000000000000000000000", ICE: c.WireICEServers(),
-		ICETransportPolicy: "all", PartTargetMs: 500, MaxFrame: wire.MaxFrameSize}
-	if err := welcome.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("iceServers: %s", strings.TrimPrefix(err.Error(), "welcome: ")))
-	}
-	if c.RelayOnly && !hasTURN(c.ICEServers) {
-		bad("relayOnly", "true", "needs a turn: or turns: server in iceServers")
-	}
+	errs = append(errs, c.validateNetwork(bad)...)
 	c.validateHTTP(bad)
 	if _, err := ladder.ParseLadder(c.Ladder); err != nil {
 		bad("ladder", c.Ladder, "%v", err)
@@ -422,17 +425,6 @@ func (c Config) validateHTTP(bad func(key, val, format string, args ...any)) {
 	if c.HTTPMaxHeld < c.HTTPMaxHeldPerNetwork {
 		bad(httpguard.KeyMaxHeld, strconv.Itoa(c.HTTPMaxHeld), "must be at least httpMaxHeldPerNetwork (%d)", c.HTTPMaxHeldPerNetwork)
 	}
-}
-
-func hasTURN(servers []ICEServer) bool {
-	for _, s := range servers {
-		for _, u := range s.URLs {
-			if strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:") {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func unjoin(err error) []error {

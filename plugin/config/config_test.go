@@ -177,25 +177,6 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func TestICEServers(t *testing.T) {
-	c, err := Parse([]byte("iceServers:\n  - urls: [\"turn:turn.example.com:3478\"]\n    username: u\n    credential: p\nrelayOnly: true\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := c.WireICEServers(); len(got) != 1 || got[0].URLs[0] != "turn:turn.example.com:3478" || !c.RelayOnly {
-		t.Fatalf("%+v", got)
-	}
-	for yaml, want := range map[string]string{
-		"iceServers:\n  - urls: [\"http://x\"]\n": "iceServers",
-		"relayOnly: true\n":                       "relayOnly",
-		"iceServers:\n  - urls: []\n":             "iceServers",
-	} {
-		if _, err := Parse([]byte(yaml)); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("%q: error %v, want one naming %s", yaml, err, want)
-		}
-	}
-}
-
 func TestTLSKeysGoTogether(t *testing.T) {
 	c := Default()
 	c.TLSCert = "/etc/swarmtx/cert.pem"

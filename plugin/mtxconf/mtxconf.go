@@ -72,6 +72,10 @@ type Config struct {
 	// authInternalUsers, authHTTPAddress, authHTTPExclude and
 	// hlsTrustedProxies. swarmtx's origin decides the same way.
 	Access access.Settings
+	// WebRTC is what MediaMTX's WebRTC server knows of ICE servers and the
+	// host's public addresses; swarmtx's peers use it unless its own
+	// config says otherwise.
+	WebRTC WebRTC
 	// ReadUser and ReadPass are credentials for reading streams (from
 	// `swarmtx attach --read-user/--read-pass`), sent as MediaMTX expects on
 	// RTMP: as the query parameters user and pass.
@@ -86,6 +90,7 @@ func Default() Config {
 		HLS: true, HLSAddress: ":8888", AuthMethod: "internal",
 		HLSServerCert: "server.crt", HLSServerKey: "server.key",
 		Access: access.Default(),
+		WebRTC: WebRTC{IPsFromInterfaces: true},
 	}
 }
 
@@ -264,6 +269,9 @@ func Parse(data []byte, name string) (Config, error) {
 		}
 	}
 	if _, err := access.New(c.Access); err != nil {
+		return fail("%v", err)
+	}
+	if err := parseWebRTC(keys, &c.WebRTC); err != nil {
 		return fail("%v", err)
 	}
 	for key, addr := range map[string]string{"rtspAddress": c.RTSPAddress, "rtspsAddress": c.RTSPSAddress, "rtmpAddress": c.RTMPAddress, "rtmpsAddress": c.RTMPSAddress, "hlsAddress": c.HLSAddress} {

@@ -27,6 +27,7 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/access"
 	"github.com/swarmtx/swarmtx/plugin/contract"
+	"github.com/swarmtx/swarmtx/plugin/iceservers"
 )
 
 // Settings configure an Origin.
@@ -41,10 +42,11 @@ type Settings struct {
 	TLS bool
 	// FFmpegPath runs the ABR ladder; empty means no ladder (source only).
 	FFmpegPath string
-	// ICEServers are given to viewers joining a swarm; RelayOnly makes every
-	// viewer use TURN relays only.
-	ICEServers []wire.ICEServer
-	RelayOnly  bool
+	// ICE hands out the STUN/TURN servers of viewers joining a swarm and of
+	// the seeders; nil: none. RelayOnly makes every viewer use TURN relays
+	// only.
+	ICE       *iceservers.List
+	RelayOnly bool
 	// HTTP are the origin's limits against slow readers and held-request
 	// floods; the HTTP server is made with httpguard.NewServer from them.
 	HTTP httpguard.Settings
@@ -159,7 +161,7 @@ func (o *Origin) OpenStream(path string, partTarget time.Duration) bridge.Stream
 	tr := newTraffic(path, o.metrics)
 	m := o.metrics
 	hub := signal.NewHub(path, signal.Config{
-		ICEServers: o.settings.ICEServers,
+		ICEServers: o.viewerICEServers,
 		RelayOnly:  o.settings.RelayOnly,
 		PartTarget: partTarget,
 		OnStats:    tr.viewerReport,
@@ -175,11 +177,18 @@ func (o *Origin) OpenStream(path string, partTarget time.Duration) bridge.Stream
 		Logger:                   o.log,
 	}, tracker.New(tracker.Config{}))
 	st := &swarmStream{o: o, path: path, hub: hub, traffic: tr,
-		seeders: newSeeders(hub, o.settings.WebRTC, o.settings.ICEServers, tr, o.log.With("path", path))}
+		seeders: newSeeders(hub, o.settings.WebRTC, o.settings.ICE, tr, o.log.With("path", path))}
 	o.mu.Lock()
 	o.streams[path] = st
 	o.mu.Unlock()
 	return st
+}
+
+func (o *Origin) viewerICEServers(reachedAs string, viewer wire.PeerID) []wire.ICEServer {
+	if o.settings.ICE == nil {
+		return []wire.ICEServer{}
+	}
+	return o.settings.ICE.ForViewer(reachedAs, string(viewer), time.Now())
 }
 
 // PublishPart announces a part's hash to the swarm and pushes it to its
@@ -226,6 +235,12 @@ func (o *Origin) Status(ctx context.Context) (contract.Status, error) {
 		}
 	}
 	return s, nil
+}
+
+// CountICEServerSent counts bytes the built-in STUN/TURN server sent
+// (stunturn.Settings.OnSent).
+func (o *Origin) CountICEServerSent(socket string, n int) {
+	o.metrics.ICEServerBytes.WithLabelValues(socket).Add(float64(n))
 }
 
 // Close ends every session and swarm and wakes every waiting HTTP request.

@@ -3,12 +3,14 @@ package origin
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
+	"github.com/swarmtx/swarmtx/plugin/iceservers"
 )
 
 // seederParts is how many recent parts a seeder keeps to answer requests:
@@ -21,7 +23,7 @@ const seederParts = 48
 type seeders struct {
 	hub     *signal.Hub
 	api     *webrtc.API
-	ice     []webrtc.ICEServer
+	ice     *iceservers.List
 	traffic *traffic
 	log     *slog.Logger
 
@@ -31,13 +33,9 @@ type seeders struct {
 	closed  bool
 }
 
-func newSeeders(hub *signal.Hub, api *webrtc.API, ice []wire.ICEServer, tr *traffic, log *slog.Logger) *seeders {
-	s := &seeders{hub: hub, api: api, traffic: tr, log: log,
+func newSeeders(hub *signal.Hub, api *webrtc.API, ice *iceservers.List, tr *traffic, log *slog.Logger) *seeders {
+	return &seeders{hub: hub, api: api, ice: ice, traffic: tr, log: log,
 		peers: make(map[string]*peer.Peer), counted: make(map[string]int64)}
-	for _, srv := range ice {
-		s.ice = append(s.ice, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
-	}
-	return s
 }
 
 // push hands a freshly cut part to its rendition's seeder and counts what
@@ -79,10 +77,14 @@ func (s *seeders) get(rendition string) *peer.Peer {
 	}
 	id := wire.NewPeerID()
 	hub := s.hub
+	var ice []webrtc.ICEServer
+	if s.ice != nil {
+		ice = s.ice.ForOrigin(string(id), time.Now())
+	}
 	sp, err := peer.New(peer.Config{
 		ID:         id,
 		API:        s.api,
-		ICEServers: s.ice,
+		ICEServers: ice,
 		CanUpload:  true,
 		Seed:       true,
 		StoreParts: seederParts,

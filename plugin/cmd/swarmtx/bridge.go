@@ -66,12 +66,18 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 			return nil, nil, fmt.Errorf("HTTPS (config keys tlsCert, tlsKey, or MediaMTX's hlsServerCert, hlsServerKey): %w", err)
 		}
 	}
+	nw, err := startNetwork(cfg, mc.WebRTC, log)
+	if err != nil {
+		ln.Close()
+		return nil, nil, err
+	}
 	b := origin.New(origin.Settings{
 		ListenAddress: ln.Addr().String(),
 		PublicURL:     cfg.PublicURL,
 		TLS:           tlsCert != nil,
 		FFmpegPath:    ffmpeg,
-		ICEServers:    cfg.WireICEServers(),
+		ICE:           nw.ice,
+		WebRTC:        nw.api.API,
 		RelayOnly:     cfg.RelayOnly,
 		HTTP:          limits,
 		Swarm: origin.SwarmLimits{
@@ -82,6 +88,12 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 		TrustedProxies: mc.Access.TrustedProxies,
 		Logger:         log,
 	})
+	if err := nw.serveSTUN(b.CountICEServerSent); err != nil {
+		b.Close()
+		nw.close()
+		ln.Close()
+		return nil, nil, err
+	}
 	srv := httpguard.NewServer(b.Handler(), limits)
 	served := httpguard.LimitListener(ln, limits)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
@@ -100,6 +112,7 @@ func newBridge(cfg config.Config, log *slog.Logger) (contract.Bridge, func(), er
 	stop := func() {
 		stopWatch()
 		b.Close()
+		nw.close()
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
