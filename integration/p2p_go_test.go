@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,6 +70,29 @@ func TestGoViewersShareTheStream(t *testing.T) {
 	if copies > viewers/2 {
 		t.Errorf("server sent %.1f copies for %d viewers, more than half the viewer count", copies, viewers)
 	}
+	// What NAT traversal came to, as the viewers report it: on one host,
+	// direct host/udp paths.
+	if _, body, err := get(ctx, s.base()+"/metrics"); err != nil {
+		t.Error(err)
+	} else if n, _ := metricValue(body, `swarmtx_peer_connections{path="live/show",type="host/udp"}`); n < viewers {
+		t.Errorf("swarmtx_peer_connections{type=\"host/udp\"} is %v for %d viewers:\n%s", n, viewers, grepLines(body, "swarmtx_peer_connections"))
+	} else {
+		t.Logf("%s", grepLines(body, "swarmtx_peer_connections", "swarmtx_viewers_without_p2p"))
+	}
+}
+
+// grepLines are the lines of body that start with one of prefixes.
+func grepLines(body string, prefixes ...string) string {
+	var out []string
+	for _, l := range strings.Split(body, "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // swarmStatusShown reports whether doc shows live/show attached with its
