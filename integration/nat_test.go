@@ -192,3 +192,43 @@ func TestSwarmAcrossNATs(t *testing.T) {
 		}
 	})
 }
+
+// TestOriginBehind1To1NAT: an origin on a cloud-style VM, whose interface
+// has only a private address behind a 1:1 NAT, is reachable by its
+// viewers' peers only when it offers its public address (publicHosts, or
+// MediaMTX's webrtcAdditionalHosts). The viewers sit alone in homes behind
+// symmetric NATs, where no other viewer can reach them without TURN, so
+// every byte they get from peers comes from the origin's seeders; the
+// seeders' bytes are counted on /metrics as the server's "peer" bytes.
+// Without publicHosts the seeders reach nobody; with it they do.
+func TestOriginBehind1To1NAT(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
+	defer cancel()
+	bed := harness.StartNATBed(t, harness.NATBedOptions{OriginBehindNAT: true,
+		Homes: []harness.NATKind{harness.SymmetricNAT, harness.SymmetricNAT}})
+	run := func(t *testing.T, config string) (seeded float64) {
+		s := startStack(t, stackOptions{AttachFlags: "--ladder source", Config: config})
+		s.publish(ctx, "rtmp", "live/show", harness.PublishOptions{Size: "640x360", VideoBitrate: 1000})
+		waitMultivariant(ctx, t, s.base()+"/live/show/index.m3u8", 1)
+		url := fmt.Sprintf("http://%s:%d/live/show/", bed.OriginPublicAddr(), s.httpPort)
+		results, _ := runHomes(ctx, t, s, url, bed.Homes(), 1, 30*time.Second)
+		for i, r := range results {
+			if r.Playing != 1 || r.BadParts > 0 {
+				t.Errorf("%s: %d of 1 plays, %d bad parts", bed.Homes()[i], r.Playing, r.BadParts)
+			}
+		}
+		c := serverCopies(ctx, t, s.base())
+		t.Logf("the seeders sent %.0f bytes (%.2f copies)", c.peer, c.peer/c.made)
+		return c.peer
+	}
+	t.Run("without publicHosts", func(t *testing.T) {
+		if seeded := run(t, ""); seeded > 0 {
+			t.Errorf("the seeders sent %.0f bytes though nothing tells viewers their public address", seeded)
+		}
+	})
+	t.Run("with publicHosts", func(t *testing.T) {
+		if seeded := run(t, fmt.Sprintf("publicHosts: [%s]\n", bed.OriginPublicAddr())); seeded == 0 {
+			t.Error("the seeders reached no viewer with publicHosts set")
+		}
+	})
+}
