@@ -31,6 +31,10 @@ type Config struct {
 	// Interfaces, when not empty, are the only network interfaces ICE
 	// gathers candidates on ("lo" includes loopback candidates).
 	Interfaces []string
+	// Network, when set, binds the relay's WebRTC to fixed ports and public
+	// addresses (peer.ServerNetwork; its Interfaces replace the ones above):
+	// a relay on a server behind a firewall or a 1:1 NAT.
+	Network *peer.ServerNetwork
 	// Header is added to every request the relay makes: credentials for a
 	// protected stream (see viewer.Config.Header).
 	Header http.Header
@@ -64,6 +68,15 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log := cfg.Logger
 	api, err := peer.NewAPI(cfg.Interfaces)
+	if cfg.Network != nil {
+		n := *cfg.Network
+		n.Logger = log
+		var sa *peer.ServerAPI
+		if sa, err = peer.NewServerAPI(ctx, n); err == nil {
+			defer sa.Close()
+			api = sa.API
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}

@@ -58,7 +58,7 @@ func cmdCrowd(args []string, stdout, stderr io.Writer) int {
 	if *every <= 0 {
 		return fail("--every %v is not positive", *every)
 	}
-	list := interfaceList(*ifaces)
+	list := commaList(*ifaces)
 	api, err := peer.NewAPI(list)
 	if err != nil {
 		return fail("--interfaces: %v", err)

@@ -41,8 +41,8 @@ func (c *credentialFlags) header() (http.Header, error) {
 	return nil, nil
 }
 
-// interfaceList reads --interfaces: comma-separated names, blanks dropped.
-func interfaceList(s string) []string {
+// commaList reads a comma-separated flag (--interfaces, --public-hosts), blanks dropped.
+func commaList(s string) []string {
 	var list []string
 	for _, name := range strings.Split(s, ",") {
 		if name = strings.TrimSpace(name); name != "" {
