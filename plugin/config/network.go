@@ -108,7 +108,8 @@ func (c Config) validateNetwork(bad func(key, val, format string, args ...any)) 
 	for _, s := range c.ICEServers {
 		servers = append(servers, iceservers.Server(s))
 	}
-	if _, err := iceservers.New(iceservers.Settings{Servers: servers, Lifetime: c.ICECredentialLifetime.D()}); err != nil {
+	listed, err := iceservers.New(iceservers.Settings{Servers: servers, Lifetime: c.ICECredentialLifetime.D()})
+	if err != nil {
 		errs = append(errs, fmt.Errorf("iceServers: %w", err))
 	}
 	for i, s := range c.ICEServers {
@@ -164,7 +165,7 @@ func (c Config) validateNetwork(bad func(key, val, format string, args ...any)) 
 	if t.MaxAllocations < 1 || t.MaxAllocations > 1000 {
 		bad("turn.maxAllocations", strconv.Itoa(t.MaxAllocations), "must be 1..1000")
 	}
-	if c.RelayOnly && !t.Enabled && !hasTURN(c.ICEServers) {
+	if c.RelayOnly && !t.Enabled && !listed.HasTURN() {
 		bad("relayOnly", "true", "needs a TURN server: turn.enabled or a turn: or turns: server in iceServers")
 	}
 	return errs
@@ -182,15 +183,4 @@ func checkPortAddr(bad func(key, val, format string, args ...any), key, addr str
 		return 0
 	}
 	return n
-}
-
-func hasTURN(servers []ICEServer) bool {
-	for _, s := range servers {
-		for _, u := range s.URLs {
-			if strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:") {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -78,7 +78,7 @@ func Start(s Settings) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for STUN on UDP %s: %w", s.Address, err)
 	}
-	srv := &Server{conn: pc, users: &users{alloc: make(map[string]int), bytes: make(map[string]int64)}}
+	srv := &Server{conn: pc, users: &users{alloc: make(map[string]int), bytes: make(map[string]int64), expiry: make(map[string]time.Time)}}
 	cfg := turn.ServerConfig{
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn: &countingPacketConn{PacketConn: pc, socket: SocketListener, onSent: s.OnSent},
@@ -113,11 +113,14 @@ func Start(s Settings) (*Server, error) {
 		}
 		log := s.Logger
 		cfg.AuthHandler = func(ra *turn.RequestAttributes) (string, []byte, bool) {
-			pw, user, err := t.Credentials.Password(ra.Username, time.Now())
+			now := time.Now()
+			pw, user, err := t.Credentials.Password(ra.Username, now)
 			if err != nil {
 				log.Debug("TURN request refused", "remote", ra.SrcAddr, "error", err)
 				return "", nil, false
 			}
+			expiry, _, _ := turncred.Parse(ra.Username) // checked by Password
+			srv.users.seen(user, expiry, now)
 			return user, turn.GenerateAuthKey(ra.Username, ra.Realm, pw), true
 		}
 		max := t.MaxAllocationsPerUser
@@ -141,11 +144,16 @@ func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
 // Close stops the server and its allocations.
 func (s *Server) Close() error { return s.server.Close() }
 
-// users counts each TURN user's allocations and relayed bytes.
+// users counts each TURN user's allocations and relayed bytes. A user's
+// count is kept until its credential has expired and it has no allocation
+// left: closing and reopening allocations with the same credential never
+// resets its quota.
 type users struct {
-	mu    sync.Mutex
-	alloc map[string]int
-	bytes map[string]int64
+	mu        sync.Mutex
+	alloc     map[string]int
+	bytes     map[string]int64
+	expiry    map[string]time.Time
+	lastPrune time.Time
 }
 
 func (u *users) allocations(user string) int {
@@ -159,12 +167,27 @@ func (u *users) allocated(user string, d int) {
 	defer u.mu.Unlock()
 	u.alloc[user] += d
 	if u.alloc[user] <= 0 {
-		// Bytes are kept while the user has allocations, so closing and
-		// reopening one does not reset its quota; a credential's user
-		// with none left starts over (it can only come back with a new
-		// credential, minted at a new join).
 		delete(u.alloc, user)
-		delete(u.bytes, user)
+	}
+}
+
+// seen records a user's credential expiry at an authenticated request, and
+// now and then forgets users whose credentials expired with nothing open.
+func (u *users) seen(user string, expiry, now time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if expiry.After(u.expiry[user]) {
+		u.expiry[user] = expiry
+	}
+	if now.Sub(u.lastPrune) < time.Minute {
+		return
+	}
+	u.lastPrune = now
+	for name, exp := range u.expiry {
+		if now.After(exp) && u.alloc[name] == 0 {
+			delete(u.expiry, name)
+			delete(u.bytes, name)
+		}
 	}
 }
 

@@ -110,11 +110,11 @@ func TestTURNRelaysWithMintedCredentialsOnly(t *testing.T) {
 		t.Fatal("allocated with an expired credential")
 	}
 
-	relay, err := client(t, s, minter.Mint("v3", time.Now())).Allocate()
+	cred := minter.Mint("v3", time.Now())
+	relay, err := client(t, s, cred).Allocate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer relay.Close()
 	msg := bytes.Repeat([]byte{7}, 1000)
 	echoes := 0
 	buf := make([]byte, 1500)
@@ -136,5 +136,20 @@ func TestTURNRelaysWithMintedCredentialsOnly(t *testing.T) {
 	}
 	if got := sent.get(SocketListener); got < 10_000 {
 		t.Fatalf("listener sent %d bytes, want the echoes' 15 kB and more", got)
+	}
+	// Closing the allocation and opening another with the same credential
+	// does not give the viewer a fresh quota.
+	relay.Close()
+	again, err := client(t, s, cred).Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if _, err := again.WriteTo(msg, peer.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	again.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, _, err := again.ReadFrom(buf); err == nil {
+		t.Fatal("a new allocation with the same credential relayed past the quota")
 	}
 }
