@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/peerpool/peer"
+	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/config"
 	"github.com/swarmtx/swarmtx/plugin/iceservers"
 	"github.com/swarmtx/swarmtx/plugin/mtxconf"
@@ -74,6 +75,14 @@ func startNetwork(cfg config.Config, m mtxconf.WebRTC, log *slog.Logger) (*netwo
 	if n.ice, err = iceservers.New(settings); err != nil {
 		api.Close()
 		return nil, fmt.Errorf("ICE servers (config key iceServers, or MediaMTX's webrtcICEServers2): %w", err)
+	}
+	// What MediaMTX lists was not checked with swarmtx's config: a welcome
+	// the peer protocol refuses would turn every viewer away.
+	sample := wire.Welcome{V: wire.ProtocolVersion, ID: wire.NewPeerID(), ICETransportPolicy: "all", PartTargetMs: 500, MaxFrame: wire.MaxFrameSize,
+		ICE: n.ice.ForViewer("origin.example.com", string(wire.NewPeerID()), time.Now())}
+	if err := sample.Validate(); err != nil {
+		api.Close()
+		return nil, fmt.Errorf("ICE servers (config keys iceServers, stunAddress, turn, or MediaMTX's webrtcICEServers2): %w", err)
 	}
 	if cfg.RelayOnly && !n.ice.HasTURN() {
 		api.Close()
