@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -107,29 +106,5 @@ func TestBrowsersAcrossNATs(t *testing.T) {
 // origin's public address, the only one a home reaches.
 func startHomeSwarmBrowser(ctx context.Context, t *testing.T, s *stack, home *harness.Home, origin, path string) *harness.Browser {
 	t.Helper()
-	_, page, err := get(ctx, s.base()+"/"+path+"/")
-	i := strings.Index(page, "/_swarmtx/player.js?v=")
-	if err != nil || i < 0 {
-		t.Fatalf("player page: %v\n%s", err, page)
-	}
-	script := page[i:]
-	script = script[:strings.Index(script, `"`)]
-	setup := fmt.Sprintf(`document.write('<script src="%s%s"><\/script>');
-document.write('<script>(' + (() => {
-  window.Hls = swarmtx.Hls;
-  window.swarmtxSetup = (c, o) => {
-    const sc = swarmtx.hlsConfigWithSwarm(o.src, {log: (m) => console.log('[player ' + o.id + '] ' + m)});
-    Object.assign(c, sc);
-    c.capLevelToPlayerSize = true;
-    window.__swarm = sc.fLoader.swarm;
-    setTimeout(() => swarmtx.watchPlayer(window.__swarm, window.hls, document.getElementById('v')), 0);
-  };
-  window.swarmtxStats = () => window.__swarm ? window.__swarm.stats() : null;
-}).toString() + ')()<\/script>');`, origin, script)
-	return harness.StartBrowser(t, harness.BrowserOptions{
-		Srcs:    []string{origin + "/" + path + "/index.m3u8"},
-		SetupJS: setup,
-		Netns:   home.Netns(),
-		Flags:   []string{"--enable-logging=stderr", "--v=0"},
-	})
+	return startSwarmBrowserIn(ctx, t, s, path, []string{origin + "/" + path + "/index.m3u8"}, "", origin, home.Netns())
 }

@@ -128,6 +128,14 @@ func startSwarmBrowser(ctx context.Context, t testing.TB, s *stack, path string,
 // the players pass jwt on as the bundle's jwt option.
 func startSwarmBrowserWithToken(ctx context.Context, t testing.TB, s *stack, path string, srcs []string, jwt string) *harness.Browser {
 	t.Helper()
+	return startSwarmBrowserIn(ctx, t, s, path, srcs, jwt, s.browserBase(), "")
+}
+
+// startSwarmBrowserIn is startSwarmBrowserWithToken for a Chromium in the
+// network namespace netns ("" for the test's own), which loads the bundle
+// from origin, the origin's base URL as seen from there.
+func startSwarmBrowserIn(ctx context.Context, t testing.TB, s *stack, path string, srcs []string, jwt, origin, netns string) *harness.Browser {
+	t.Helper()
 	pageURL := s.base() + "/" + path + "/"
 	if jwt != "" {
 		pageURL += "?jwt=" + url.QueryEscape(jwt)
@@ -156,10 +164,11 @@ document.write('<script>(' + (() => {
     setTimeout(() => swarmtx.watchPlayer(window.__swarm, window.hls, document.getElementById('v')), 0);
   };
   window.swarmtxStats = () => window.__swarm ? window.__swarm.stats() : null;
-}).toString().replace('JWT', %q) + ')()<\/script>');`, s.browserBase(), script, httpOnlyMarker, strconv.Quote(jwt))
+}).toString().replace('JWT', %q) + ')()<\/script>');`, origin, script, httpOnlyMarker, strconv.Quote(jwt))
 	return harness.StartBrowser(t, harness.BrowserOptions{
 		Srcs:    srcs,
 		SetupJS: setup,
+		Netns:   netns,
 		// Console messages (the swarm's log) go to chromium.log.
 		Flags: []string{"--enable-logging=stderr", "--v=0"},
 	})

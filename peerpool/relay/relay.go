@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -67,7 +69,8 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log := cfg.Logger
-	api, err := peer.NewAPI(cfg.Interfaces)
+	var api *webrtc.API
+	var err error
 	if cfg.Network != nil {
 		n := *cfg.Network
 		n.Logger = log
@@ -76,6 +79,8 @@ func Run(ctx context.Context, cfg Config) error {
 			defer sa.Close()
 			api = sa.API
 		}
+	} else {
+		api, err = peer.NewAPI(cfg.Interfaces)
 	}
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
