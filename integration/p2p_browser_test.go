@@ -140,7 +140,7 @@ func startSwarmBrowserIn(ctx context.Context, t testing.TB, s *stack, path strin
 	if jwt != "" {
 		pageURL += "?jwt=" + url.QueryEscape(jwt)
 	}
-	_, page, err := get(ctx, pageURL)
+	_, page, err := getWith(ctx, s.client(), pageURL)
 	if err != nil || !strings.Contains(page, "/_swarmtx/player.js?v=") {
 		t.Fatalf("player page: %v\n%s", err, page)
 	}
@@ -165,13 +165,21 @@ document.write('<script>(' + (() => {
   };
   window.swarmtxStats = () => window.__swarm ? window.__swarm.stats() : null;
 }).toString().replace('JWT', %q) + ')()<\/script>');`, origin, script, httpOnlyMarker, strconv.Quote(jwt))
-	return harness.StartBrowser(t, harness.BrowserOptions{
+	opts := harness.BrowserOptions{
 		Srcs:    srcs,
 		SetupJS: setup,
 		Netns:   netns,
 		// Console messages (the swarm's log) go to chromium.log.
 		Flags: []string{"--enable-logging=stderr", "--v=0"},
-	})
+	}
+	if s.tls != nil {
+		// An HTTPS origin's players are on an HTTPS page (an http:// page
+		// could not reach it from a secure context anyway), of another
+		// origin, with a certificate of its own from the same test CA.
+		opts.PageTLS = s.tls.ca.serverTLS(t)
+		opts.Flags = append(opts.Flags, s.tls.ca.chromiumFlag())
+	}
+	return harness.StartBrowser(t, opts)
 }
 
 // swarmLog keeps the console lines of chromium.log (the D-Bus noise is long).

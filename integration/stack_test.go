@@ -57,8 +57,11 @@ type stackOptions struct {
 	Paths map[string]map[string]any
 	// MediaMTX sets top-level keys of mediamtx.yml (e.g. authInternalUsers).
 	MediaMTX map[string]any
-	// Config is added to swarmtx's YAML config (e.g. tlsCert and tlsKey).
+	// Config is added to swarmtx's YAML config.
 	Config string
+	// TLS serves the origin over HTTPS with a certificate from a CA the
+	// test makes (stack.tls); base and browserBase are then https URLs.
+	TLS bool
 }
 
 // stack is MediaMTX with swarmtx installed as its docs say: one hook line.
@@ -69,6 +72,7 @@ type stack struct {
 	stateDir string
 	httpPort int
 	mtx      *harness.MediaMTX
+	tls      *originTLS // nil for plain HTTP
 }
 
 func startStack(t testing.TB, o stackOptions) *stack {
@@ -82,6 +86,10 @@ func startStack(t testing.TB, o stackOptions) *stack {
 	s.stateDir = dir
 	s.cfgPath = filepath.Join(dir, "swarmtx.yml")
 	cfg := fmt.Sprintf("listen: \":%d\"\nstateDir: %s\nffmpeg: ffmpeg\nlogLevel: debug\n%s", s.httpPort, dir, o.Config)
+	if o.TLS {
+		s.tls = newOriginTLS(t, dir)
+		cfg += fmt.Sprintf("tlsCert: %s\ntlsKey: %s\n", s.tls.certFile, s.tls.keyFile)
+	}
 	// The built-in STUN server and the seeders' ICE ports get ports of
 	// their own, so a stack never waits on another's (or a leftover's).
 	for _, key := range []string{"stunAddress", "iceUDPAddress", "iceTCPAddress"} {
@@ -110,11 +118,26 @@ func startStack(t testing.TB, o stackOptions) *stack {
 }
 
 // base is the origin's URL as this process reaches it.
-func (s *stack) base() string { return "http://127.0.0.1:" + strconv.Itoa(s.httpPort) }
+func (s *stack) base() string { return s.scheme() + "://127.0.0.1:" + strconv.Itoa(s.httpPort) }
 
 // browserBase is the origin's URL as a browser in the test namespace reaches it.
 func (s *stack) browserBase() string {
-	return "http://" + harness.NetnsHost + ":" + strconv.Itoa(s.httpPort)
+	return s.scheme() + "://" + harness.NetnsHost + ":" + strconv.Itoa(s.httpPort)
+}
+
+func (s *stack) scheme() string {
+	if s.tls != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// client is an HTTP client that trusts the origin's certificate.
+func (s *stack) client() *http.Client {
+	if s.tls != nil {
+		return s.tls.client
+	}
+	return http.DefaultClient
 }
 
 func (s *stack) pluginLog() string {
@@ -166,11 +189,16 @@ func (s *stack) publish(ctx context.Context, proto, path string, o harness.Publi
 
 // get fetches a URL and returns status and body.
 func get(ctx context.Context, url string) (int, string, error) {
+	return getWith(ctx, http.DefaultClient, url)
+}
+
+// getWith is get through c.
+func getWith(ctx context.Context, c *http.Client, url string) (int, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, "", err
 	}

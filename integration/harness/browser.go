@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,10 @@ type BrowserOptions struct {
 	// the server's own work (the ladder's encoders) on a small machine
 	// should not let the test's browser take the CPU that work needs.
 	Nice int
+	// PageTLS, when set, serves the test page over HTTPS with it. Chromium
+	// must trust its certificate (a flag in Flags, such as
+	// --ignore-certificate-errors-spki-list for a CA the test made).
+	PageTLS *tls.Config
 }
 
 // PlayerReport is one snapshot a test page POSTs every 500 ms.
@@ -85,6 +90,7 @@ type PlayerReport struct {
 	LastNonFatal      string          `json:"lastNonFatal"`
 	DroppedFrames     int             `json:"droppedFrames"`
 	TotalFrames       int             `json:"totalFrames"`
+	SecureContext     bool            `json:"secureContext"`   // window.isSecureContext: WebCrypto is there
 	Extra             json.RawMessage `json:"extra,omitempty"` // window.swarmtxStats()
 	Received          time.Time       `json:"-"`               // when the harness got it
 }
@@ -140,7 +146,12 @@ func StartBrowser(t testing.TB, opts BrowserOptions) *Browser {
 	if err != nil {
 		t.Fatalf("StartBrowser: listen: %v", err)
 	}
-	base := "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	scheme := "http"
+	if opts.PageTLS != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, opts.PageTLS)
+	}
+	base := scheme + "://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 	for i, src := range opts.Srcs {
 		id := strconv.Itoa(i)
 		p := &Player{ID: id, Src: src, changed: make(chan struct{}),
