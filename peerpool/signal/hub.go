@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/swarmtx/swarmtx/peerpool/netid"
+	"github.com/swarmtx/swarmtx/peerpool/seeding"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/trust"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -64,7 +65,7 @@ type localSeed struct {
 	id      wire.PeerID
 	peer    LocalPeer
 	targets map[wire.PeerID]bool
-	count   seedCount
+	count   seeding.Count
 }
 
 var _ Mesh = (*tracker.Swarm)(nil)
@@ -134,7 +135,7 @@ type Config struct {
 	SeedsPerRendition int
 	// MaxSeedsPerRendition bounds the adaptive seed count (default 8):
 	// the hub adds seed targets while the server sends more than a copy
-	// per window over HTTP (seedcount.go).
+	// per window over HTTP (peerpool/seeding).
 	MaxSeedsPerRendition int
 	Logger               *slog.Logger
 }
@@ -304,7 +305,7 @@ func (h *Hub) tickLocked(now time.Time) func() {
 // signaling to viewers goes through SeedRelay.
 func (h *Hub) AddSeed(rendition string, id wire.PeerID, p LocalPeer) {
 	h.mu.Lock()
-	ls := &localSeed{id: id, peer: p, targets: make(map[wire.PeerID]bool), count: seedCount{window: h.cfg.SeedWindow}}
+	ls := &localSeed{id: id, peer: p, targets: make(map[wire.PeerID]bool), count: seeding.Count{Window: h.cfg.SeedWindow}}
 	h.seeds[rendition] = ls
 	h.seedIDs[id] = ls
 	after := h.refreshSeedsLocked(time.Now())
@@ -343,15 +344,17 @@ func (h *Hub) refreshSeedsLocked(now time.Time) func() {
 				viewers++
 			}
 		}
-		if ls.count.adaptLocked(now, h.cfg.SeedsPerRendition, h.cfg.MaxSeedsPerRendition, viewers) {
-			h.log.Info("seed targets changed", "rendition", rendition, "seeds", ls.count.n,
-				"copies", fmt.Sprintf("%.2f", ls.count.copies), "viewers", viewers)
+		changed := ls.count.Adapt(now, h.cfg.SeedsPerRendition, h.cfg.MaxSeedsPerRendition, viewers)
+		if ended, ok := ls.count.LastEnded(); ok {
+			if changed {
+				h.log.Info("seed targets changed", "rendition", rendition, "seeds", ls.count.N(),
+					"copies", fmt.Sprintf("%.2f", ended.Copies), "viewers", viewers)
+			}
+			if h.cfg.OnWindow != nil {
+				h.cfg.OnWindow(rendition, ended.Viewers)
+			}
 		}
-		if ls.count.reported && h.cfg.OnWindow != nil {
-			h.cfg.OnWindow(rendition, ls.count.viewers)
-		}
-		ls.count.reported = false
-		ranked := h.mesh.Ranked(ls.count.n, func(id string) bool {
+		ranked := h.mesh.Ranked(ls.count.N(), func(id string) bool {
 			s := h.sessions[wire.PeerID(id)]
 			return s != nil && s.rendition == rendition && s.canUpload
 		})
@@ -399,7 +402,7 @@ func (h *Hub) refreshSeedsLocked(now time.Time) func() {
 // rather than at the next tick.
 func (h *Hub) seedsShortLocked() bool {
 	for rendition, ls := range h.seeds {
-		if len(ls.targets) >= ls.count.n {
+		if len(ls.targets) >= ls.count.N() {
 			continue
 		}
 		for id, s := range h.sessions {
@@ -436,7 +439,7 @@ func (h *Hub) Announce(a *wire.PartAnnounce) {
 	}
 	h.recent[a.ID.Rendition] = r
 	if ls := h.seeds[a.ID.Rendition]; ls != nil {
-		ls.count.mediaBytes += int64(a.Size)
+		ls.count.AddMedia(int64(a.Size))
 	}
 	for _, s := range h.sessions {
 		if s.rendition == a.ID.Rendition {

@@ -267,7 +267,7 @@ func (s *session) statsLocked(m *wire.Stats) string {
 		h.credit[wire.PeerID(id)] += n
 	}
 	if ls := h.seeds[s.rendition]; ls != nil {
-		ls.count.httpBytes += m.HTTPBytes - last.HTTPBytes
+		ls.count.AddHTTP(m.HTTPBytes - last.HTTPBytes)
 	}
 	if h.cfg.OnStats != nil {
 		h.cfg.OnStats(m.HTTPBytes-last.HTTPBytes, m.P2PBytes-last.P2PBytes, m.Stalls-last.Stalls)

@@ -1,4 +1,4 @@
-package signal
+package seeding
 
 import (
 	"testing"
@@ -13,25 +13,25 @@ func TestSeedCountFindsTheCheapestCount(t *testing.T) {
 	// 2.2 with 4, 1.6 with 5, 1.4 with 6, 1.3 beyond: the total (seeds +
 	// HTTP) is lowest at 4 (6.2), then 3 (6.5) and 5 (6.6).
 	httpCopies := map[int]float64{2: 6, 3: 3.5, 4: 2.2, 5: 1.6, 6: 1.4, 7: 1.3, 8: 1.3}
-	var c seedCount
+	var c Count
 	at := time.Unix(1000, 0)
-	c.adaptLocked(at, 2, 8, 30)
-	if c.n != 2 {
-		t.Fatalf("starts at %d seeds, want the minimum 2", c.n)
+	c.Adapt(at, 2, 8, 30)
+	if c.N() != 2 {
+		t.Fatalf("starts at %d seeds, want the minimum 2", c.N())
 	}
-	if c.adaptLocked(at.Add(seedAdaptEvery/2), 2, 8, 30) {
+	if c.Adapt(at.Add(AdaptEvery/2), 2, 8, 30) {
 		t.Fatal("changed before the window ended")
 	}
 	seen := map[int]int{}
 	for range 40 {
-		at = at.Add(seedAdaptEvery)
+		at = at.Add(AdaptEvery)
 		c.mediaBytes = 1_000_000
-		c.httpBytes = int64(httpCopies[c.n] * 1_000_000)
-		c.adaptLocked(at, 2, 8, 30)
-		if c.n < 2 || c.n > 8 {
-			t.Fatalf("%d seeds, outside 2..8", c.n)
+		c.httpBytes = int64(httpCopies[c.N()] * 1_000_000)
+		c.Adapt(at, 2, 8, 30)
+		if c.N() < 2 || c.N() > 8 {
+			t.Fatalf("%d seeds, outside 2..8", c.N())
 		}
-		seen[c.n]++
+		seen[c.N()]++
 	}
 	if near := seen[3] + seen[4] + seen[5]; near < 36 || seen[4] < seen[3] || seen[4] < seen[5] {
 		t.Errorf("windows by seed count %v: want nearly all at 3-5, most at 4 (the cheapest)", seen)
@@ -39,19 +39,19 @@ func TestSeedCountFindsTheCheapestCount(t *testing.T) {
 
 	// A swarm that needs no HTTP at all goes back to the minimum.
 	for range 10 {
-		at = at.Add(seedAdaptEvery)
+		at = at.Add(AdaptEvery)
 		c.mediaBytes, c.httpBytes = 1_000_000, 0
-		c.adaptLocked(at, 2, 8, 30)
+		c.Adapt(at, 2, 8, 30)
 	}
-	if c.n > 3 {
-		t.Errorf("%d seeds for a swarm that needs no HTTP, want 2 or 3", c.n)
+	if c.N() > 3 {
+		t.Errorf("%d seeds for a swarm that needs no HTTP, want 2 or 3", c.N())
 	}
 
 	// No media in a window: no decision.
-	n := c.n
-	at = at.Add(seedAdaptEvery)
+	n := c.N()
+	at = at.Add(AdaptEvery)
 	c.mediaBytes, c.httpBytes = 0, 5_000_000
-	if c.adaptLocked(at, 2, 8, 30) || c.n != n {
+	if c.Adapt(at, 2, 8, 30) || c.N() != n {
 		t.Error("changed on a window without media")
 	}
 }
@@ -61,43 +61,43 @@ func TestSeedCountFindsTheCheapestCount(t *testing.T) {
 // minimum and down to none, until copies fit under the viewers again; it
 // climbs back only while a seed fits.
 func TestSeedCountNeverCostsMoreThanTheViewers(t *testing.T) {
-	var c seedCount
+	var c Count
 	at := time.Unix(1000, 0)
 	const viewers = 6
-	c.adaptLocked(at, 2, 8, viewers)
+	c.Adapt(at, 2, 8, viewers)
 	// Every viewer fetches nearly everything over HTTP whatever the seeds.
 	for i := range 6 {
-		at = at.Add(seedAdaptEvery)
+		at = at.Add(AdaptEvery)
 		c.mediaBytes, c.httpBytes = 1_000_000, 5_500_000
-		c.adaptLocked(at, 2, 8, viewers)
-		if i >= 2 && c.n != 0 {
-			t.Fatalf("window %d: %d seeds while HTTP alone costs 5.5 of 6 copies", i, c.n)
+		c.Adapt(at, 2, 8, viewers)
+		if i >= 2 && c.N() != 0 {
+			t.Fatalf("window %d: %d seeds while HTTP alone costs 5.5 of 6 copies", i, c.N())
 		}
 	}
-	if c.copies > 6 {
-		t.Errorf("last window cost %.1f copies for %d viewers", c.copies, viewers)
+	if c.ended.Copies > 6 {
+		t.Errorf("last window cost %.1f copies for %d viewers", c.ended.Copies, viewers)
 	}
 	// The swarm recovers (its viewers need little HTTP): seeds come back
 	// one window at a time.
 	var ns []int
 	for range 4 {
-		at = at.Add(seedAdaptEvery)
+		at = at.Add(AdaptEvery)
 		c.mediaBytes, c.httpBytes = 1_000_000, 1_000_000
-		c.adaptLocked(at, 2, 8, viewers)
-		ns = append(ns, c.n)
+		c.Adapt(at, 2, 8, viewers)
+		ns = append(ns, c.N())
 	}
 	if ns[0] != 1 || ns[1] != 2 {
 		t.Errorf("seed counts while recovering %v, want 1 then 2", ns)
 	}
 	// One viewer: at most one copy, seeds included.
-	var one seedCount
-	one.adaptLocked(at, 2, 8, 1)
+	var one Count
+	one.Adapt(at, 2, 8, 1)
 	for range 3 {
-		at = at.Add(seedAdaptEvery)
+		at = at.Add(AdaptEvery)
 		one.mediaBytes, one.httpBytes = 1_000_000, 0
-		one.adaptLocked(at, 2, 8, 1)
+		one.Adapt(at, 2, 8, 1)
 	}
-	if one.n > 1 {
-		t.Errorf("%d seeds for a single viewer", one.n)
+	if one.N() > 1 {
+		t.Errorf("%d seeds for a single viewer", one.N())
 	}
 }
