@@ -10,7 +10,7 @@ FUZZTIME  ?= 10s
 
 all: build
 
-# System packages (ffmpeg, chromium, iproute2, util-linux, nftables, npm) and the pinned
+# System packages (ffmpeg, chromium, iproute2, util-linux, nftables, nginx-light, npm) and the pinned
 # MediaMTX + hls.js, cached outside the repo (see integration/tools/deps.sh).
 deps:
 	bash integration/tools/deps.sh

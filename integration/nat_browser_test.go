@@ -106,5 +106,5 @@ func TestBrowsersAcrossNATs(t *testing.T) {
 // origin's public address, the only one a home reaches.
 func startHomeSwarmBrowser(ctx context.Context, t *testing.T, s *stack, home *harness.Home, origin, path string) *harness.Browser {
 	t.Helper()
-	return startSwarmBrowserIn(ctx, t, s, path, []string{origin + "/" + path + "/index.m3u8"}, "", origin, home.Netns())
+	return startSwarmBrowserOn(ctx, t, s, path, []string{origin + "/" + path + "/index.m3u8"}, swarmPage{origin: origin, netns: home.Netns()})
 }

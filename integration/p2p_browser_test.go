@@ -128,14 +128,32 @@ func startSwarmBrowser(ctx context.Context, t testing.TB, s *stack, path string,
 // the players pass jwt on as the bundle's jwt option.
 func startSwarmBrowserWithToken(ctx context.Context, t testing.TB, s *stack, path string, srcs []string, jwt string) *harness.Browser {
 	t.Helper()
-	return startSwarmBrowserIn(ctx, t, s, path, srcs, jwt, s.browserBase(), "")
+	return startSwarmBrowserOn(ctx, t, s, path, srcs, swarmPage{jwt: jwt})
 }
 
-// startSwarmBrowserIn is startSwarmBrowserWithToken for a Chromium in the
-// network namespace netns ("" for the test's own), which loads the bundle
-// from origin, the origin's base URL as seen from there.
-func startSwarmBrowserIn(ctx context.Context, t testing.TB, s *stack, path string, srcs []string, jwt, origin, netns string) *harness.Browser {
+// swarmPage is where and how startSwarmBrowserOn's players run.
+type swarmPage struct {
+	jwt string // the token of a protected stream
+	// origin is the origin's base URL as the browser reaches it (directly,
+	// or through a proxy); default s.browserBase().
+	origin string
+	netns  string // the browser's network namespace; "" for the test's own
+	// ca, when set, serves the page over HTTPS with a certificate from it,
+	// which this Chromium (and only it) trusts. An HTTPS origin's page is
+	// always HTTPS: an http:// page is no secure context.
+	ca *testCA
+}
+
+// startSwarmBrowserOn is startSwarmBrowser on the page pg describes.
+func startSwarmBrowserOn(ctx context.Context, t testing.TB, s *stack, path string, srcs []string, pg swarmPage) *harness.Browser {
 	t.Helper()
+	jwt, origin := pg.jwt, pg.origin
+	if origin == "" {
+		origin = s.browserBase()
+	}
+	if pg.ca == nil && s.tls != nil {
+		pg.ca = s.tls.ca
+	}
 	pageURL := s.base() + "/" + path + "/"
 	if jwt != "" {
 		pageURL += "?jwt=" + url.QueryEscape(jwt)
@@ -168,16 +186,13 @@ document.write('<script>(' + (() => {
 	opts := harness.BrowserOptions{
 		Srcs:    srcs,
 		SetupJS: setup,
-		Netns:   netns,
+		Netns:   pg.netns,
 		// Console messages (the swarm's log) go to chromium.log.
 		Flags: []string{"--enable-logging=stderr", "--v=0"},
 	}
-	if s.tls != nil {
-		// An HTTPS origin's players are on an HTTPS page (an http:// page
-		// could not reach it from a secure context anyway), of another
-		// origin, with a certificate of its own from the same test CA.
-		opts.PageTLS = s.tls.ca.serverTLS(t)
-		opts.Flags = append(opts.Flags, s.tls.ca.chromiumFlag())
+	if pg.ca != nil {
+		opts.PageTLS = pg.ca.serverTLS(t)
+		opts.Flags = append(opts.Flags, pg.ca.chromiumFlag())
 	}
 	return harness.StartBrowser(t, opts)
 }

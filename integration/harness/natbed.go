@@ -114,8 +114,8 @@ func StartNATBed(t testing.TB, o NATBedOptions) *NATBed {
 	if len(o.Homes) > 250 {
 		t.Fatalf("StartNATBed: %d homes, at most 250", len(o.Homes))
 	}
-	b := &NATBed{t: t, ip: lookSbin("ip"), nated: o.OriginBehindNAT}
-	nft := lookSbin("nft")
+	b := &NATBed{t: t, ip: LookSbin("ip"), nated: o.OriginBehindNAT}
+	nft := LookSbin("nft")
 	switch {
 	case b.ip == "":
 		t.Fatal("StartNATBed: ip not found (iproute2): run `make deps`")
@@ -270,7 +270,7 @@ func (h *Home) String() string { return fmt.Sprintf("home %d (%s, WAN %s)", h.n,
 // cleanup is killed.
 func (h *Home) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	if !strings.Contains(name, "/") {
-		if p := lookSbin(name); p != "" {
+		if p := LookSbin(name); p != "" {
 			name = p
 		}
 	}

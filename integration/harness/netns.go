@@ -64,7 +64,7 @@ func reexecInNetns() int {
 	if err != nil {
 		return fail("unshare not found (util-linux); run `make deps`: %v", err)
 	}
-	ip := lookSbin("ip")
+	ip := LookSbin("ip")
 	if ip == "" {
 		return fail("ip not found (iproute2); run `make deps`")
 	}
@@ -119,9 +119,9 @@ func reexecInNetns() int {
 	}
 }
 
-// lookSbin finds a tool that may live in /usr/sbin, which is not always in a
+// LookSbin finds a tool that may live in /usr/sbin, which is not always in a
 // non-login PATH.
-func lookSbin(name string) string {
+func LookSbin(name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}

@@ -65,6 +65,7 @@ have_chromium || need chromium chromium
 have ip || need ip iproute2
 have unshare || need unshare util-linux
 have nft || need nft nftables
+have nginx || need nginx nginx-light "the reverse proxy of README's HTTPS set-up"
 if ! have node; then
   need node nodejs
   have npm || need npm npm
@@ -167,4 +168,4 @@ log "mediamtx:  $MTX_BIN"
 log "hls.js:    $HLSJS"
 log "ffmpeg:    $(command -v ffmpeg) ($(ffmpeg -version | head -1 | cut -d' ' -f3))"
 log "chromium:  $(command -v chromium || command -v chromium-browser)"
-log "ip:        $(command -v ip); unshare: $(command -v unshare); nft: $(command -v nft)"
+log "ip:        $(command -v ip); unshare: $(command -v unshare); nft: $(command -v nft); nginx: $(command -v nginx)"
