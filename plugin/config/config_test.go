@@ -163,6 +163,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("ladder: source,720p\nwindowSegments: 8\n"))
 	f.Add([]byte("&a [*a, *a]"))
 	f.Add([]byte("{partDuration: 1ms, x: !!binary AAAA}"))
+	f.Add([]byte("stunAddress: :3478\nturn: {enabled: true, relayIP: 203.0.113.7, relayPorts: 50000-50100, quotaMB: 64, maxAllocations: 4}\n"))
+	f.Add([]byte("publicHosts: [live.example.com, 203.0.113.7]\niceUDPAddress: off\niceTCPAddress: :8881\niceCredentialLifetime: 1h\n"))
+	f.Add([]byte("iceServers: [{urls: ['turn:t.example.com:3478?transport=udp'], secret: 0123456789abcdef, clientOnly: true}]\nrelayOnly: true\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1<<16 {
 			return

@@ -89,6 +89,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("rtmp: yes\nrtmpAddress: :1935\nrtmpEncryption: strict\n"), "live/show")
 	f.Add([]byte("rtsp: no\nrtmpAddress: '[::]:1'\npaths: {all: {}}\n"), "x")
 	f.Add([]byte("&a [*a,*a,*a]"), "")
+	f.Add([]byte("webrtcICEServers2: [{url: 'turn:t.example.com:3478', username: AUTH_SECRET, password: s3cret, clientOnly: true}]\nwebrtcAdditionalHosts: [203.0.113.7]\nwebrtcIPsFromInterfaces: no\nwebrtcIPsFromInterfacesList: [eth0]\n"), "live/show")
 	f.Fuzz(func(t *testing.T, data []byte, path string) {
 		if len(data) > 1<<16 {
 			return
