@@ -6,7 +6,7 @@ BIN     := bin/swarmtx
 TESTFLAGS ?= -timeout 40m -p 1
 FUZZTIME  ?= 10s
 
-.PHONY: all deps build test bench vet fuzz-short demo clean
+.PHONY: all deps build test bench vet fuzz-short demo simulate clean
 
 all: build
 
@@ -33,6 +33,16 @@ test: deps build vet
 # The swarm benchmark's full forms (30 viewers; a few minutes each).
 bench: deps build
 	$(GO) test -timeout 45m -run '^$$' -bench 'Swarm' -benchtime 1x ./integration
+
+# The swarm simulator (peerpool/sim) at 1,000, 10,000 and 100,000 viewers:
+# the real protocol, tracker and trust ledger on a virtual clock, no network.
+# The largest is cut off after SIMWALL of real time and reports the virtual
+# time it reached.
+SIMWALL ?= 5m
+simulate: build
+	$(BIN) simulate --peers 1000 --duration 60s
+	$(BIN) simulate --peers 10000 --duration 60s
+	$(BIN) simulate --peers 100000 --duration 60s --max-wall $(SIMWALL)
 
 # Runs every Fuzz target of every package for FUZZTIME each (go test allows
 # one -fuzz target per invocation, hence the loop). Minimizing a new input

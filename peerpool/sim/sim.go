@@ -38,8 +38,9 @@ type Sim struct {
 	err        error
 }
 
-// Run simulates cfg until its Duration or until ctx ends, whichever comes
-// first, and reports what it measured.
+// Run simulates cfg for its Duration and reports what it measured. When
+// ctx ends first, it returns the report of the virtual time simulated so
+// far (Report.Duration) with ctx's error.
 func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return Report{}, fmt.Errorf("simulation config: %w", err)
@@ -49,12 +50,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	if err := s.run(ctx); err != nil {
-		return Report{}, err
+	runErr := s.run(ctx)
+	if s.err != nil {
+		return Report{}, runErr
 	}
 	r := s.summary()
 	r.Wall = time.Since(start)
-	return r, nil
+	return r, runErr
 }
 
 func newSim(cfg Config) (*Sim, error) {
@@ -137,28 +139,31 @@ func (s *Sim) run(ctx context.Context) error {
 	if s.cfg.ChurnPerMinute > 0 {
 		s.queue.push(event{at: s.churnEvery(), kind: evChurn})
 	}
+	var stopped error
+	s.now = s.cfg.Duration
 	for s.queue.len() > 0 && s.err == nil {
+		if s.events%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				stopped = fmt.Errorf("simulation stopped at %v of %v: %w", s.now, s.cfg.Duration, err)
+				break
+			}
+		}
 		e := s.queue.pop()
 		if e.at > s.cfg.Duration {
+			s.now = s.cfg.Duration
 			break
 		}
 		s.now = e.at
 		s.events++
-		if s.events%65536 == 0 {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("simulation stopped at %v of %v: %w", s.now, s.cfg.Duration, err)
-			}
-		}
 		s.dispatch(e)
 	}
 	if s.err != nil {
 		return fmt.Errorf("simulation at %v: %w", s.now, s.err)
 	}
-	s.now = s.cfg.Duration
 	for _, i := range s.live {
 		s.finish(s.nodes[i])
 	}
-	return nil
+	return stopped
 }
 
 func (s *Sim) dispatch(e event) {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -151,11 +152,15 @@ func TestConfigRefusesNonsense(t *testing.T) {
 	}
 }
 
-// A run stops when its context ends.
+// A run stops when its context ends and reports the time it simulated.
 func TestRunStopsWithItsContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := Run(ctx, Config{Peers: 200, Duration: time.Hour}); err == nil {
-		t.Error("a cancelled run reported")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	r, err := Run(ctx, Config{Peers: 200, Duration: time.Hour})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a run past its context ended with %v", err)
+	}
+	if r.Duration <= 0 || r.Duration >= time.Hour || r.Parts == 0 {
+		t.Errorf("stopped run reports %v simulated, %d parts", r.Duration, r.Parts)
 	}
 }

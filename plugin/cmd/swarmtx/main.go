@@ -78,6 +78,7 @@ Usage:
   swarmtx status [flags]   show the running plugin and its streams (-v more, --json for scripts)
   swarmtx relay --url URL  carry a stream's swarm from this box (a high-upload peer)
   swarmtx crowd --url URL  run a crowd of viewers of a stream (demo, load test)
+  swarmtx simulate [flags] simulate a swarm on a virtual clock (the real protocol, no network)
   swarmtx version          print the version
   swarmtx help             this text
 
@@ -104,6 +105,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRelay(args[1:], stderr)
 	case "crowd":
 		return cmdCrowd(args[1:], stdout, stderr)
+	case "simulate":
+		return cmdSimulate(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "swarmtx %s (plugin protocol %d)\n", swarmtxVersion(), contract.ProtocolVersion)
 		return 0
