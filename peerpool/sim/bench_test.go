@@ -10,7 +10,7 @@ import (
 // cost: go test -bench Thousand -cpuprofile cpu.out ./peerpool/sim
 func BenchmarkThousandViewers(b *testing.B) {
 	for range b.N {
-		r, err := Run(context.Background(), Config{Peers: 1000, Duration: 15 * time.Second, Seed: 1})
+		r, err := Run(context.Background(), Config{Peers: 1000, Duration: 15 * time.Second, Seed: 1, HoldBack: 8})
 		if err != nil {
 			b.Fatal(err)
 		}

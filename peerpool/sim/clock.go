@@ -24,6 +24,7 @@ const (
 	evPeerWait             // node stops waiting for part from the swarm
 	evHTTP                 // node's HTTP fetch of part completes
 	evPlay                 // node's playhead reaches part
+	evProgress             // time to log how far the run got
 )
 
 // event is one timed happening. Which fields matter depends on kind.

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/swarmtx/swarmtx/peerpool/crowd"
@@ -82,6 +83,11 @@ type Config struct {
 	StatsEvery time.Duration
 	// StoreParts bounds the parts each viewer keeps to pass on. Default 12.
 	StoreParts int
+
+	// Logger is told the virtual time reached every ProgressEvery; nil
+	// logs nothing.
+	Logger        *slog.Logger
+	ProgressEvery time.Duration // default 10 s of virtual time
 }
 
 // Defaults of the model's world, as the production viewer and hub use
@@ -156,6 +162,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StoreParts == 0 {
 		c.StoreParts = defaultStoreParts
+	}
+	if c.ProgressEvery <= 0 {
+		c.ProgressEvery = 10 * time.Second
 	}
 	return c
 }

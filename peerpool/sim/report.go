@@ -41,6 +41,7 @@ type Report struct {
 	OnTime      float64 // share of deliveries by the deadline
 
 	DepthP50, DepthMax int // hops from the server each part took
+	Seeds              int // the seed count at the end
 
 	Hostile       int
 	HostileBanned int
@@ -131,7 +132,7 @@ func (r Report) Print(w io.Writer) error {
 	rows := [][2]string{
 		{"peers", fmt.Sprintf("%d at once, %d joined in all, %d hostile", r.Peers, r.Joined, r.Hostile)},
 		{"simulated", fmt.Sprintf("%v, %d parts (seed %d)", r.Duration, r.Parts, r.Seed)},
-		{"server copies (media)", fmt.Sprintf("%.2f  (seeding %.2f + HTTP %.2f)", r.ServerCopies, r.SeedCopies, r.HTTPCopies)},
+		{"server copies (media)", fmt.Sprintf("%.2f  (seeding %.2f + HTTP %.2f; %d seeds at the end)", r.ServerCopies, r.SeedCopies, r.HTTPCopies, r.Seeds)},
 		{"server copies (all egress)", fmt.Sprintf("%.2f  (signaling out %s, in %s)", r.TotalCopies, bytesString(r.SignalOutBytes), bytesString(r.SignalInBytes))},
 		{"P2P share", fmt.Sprintf("%.1f%%", 100*r.P2PShare)},
 		{"stall ratio", fmt.Sprintf("%.4f%%  (%d stalls, %d of %d viewers stalled)", 100*r.StallRatio, r.Stalls, r.ViewersStalled, r.Viewers)},

@@ -139,6 +139,9 @@ func (s *Sim) run(ctx context.Context) error {
 	if s.cfg.ChurnPerMinute > 0 {
 		s.queue.push(event{at: s.churnEvery(), kind: evChurn})
 	}
+	if s.cfg.Logger != nil {
+		s.queue.push(event{at: s.cfg.ProgressEvery, kind: evProgress})
+	}
 	var stopped error
 	s.now = s.cfg.Duration
 	for s.queue.len() > 0 && s.err == nil {
@@ -183,6 +186,11 @@ func (s *Sim) dispatch(e event) {
 		if _, err := s.arrive(); err != nil {
 			s.fail(err)
 		}
+		return
+	case evProgress:
+		s.cfg.Logger.Info("simulating", "virtual", s.now, "of", s.cfg.Duration, "viewers", len(s.live),
+			"events", s.events, "seeds", s.srv.count.N())
+		s.queue.push(event{at: s.now + s.cfg.ProgressEvery, kind: evProgress})
 		return
 	}
 	n := s.nodes[e.node]
@@ -350,6 +358,7 @@ func (s *Sim) summary() Report {
 		DeliveryP50: time.Duration(t.delivery.quantile(0.5)) * time.Millisecond,
 		DeliveryP95: time.Duration(t.delivery.quantile(0.95)) * time.Millisecond,
 		DepthP50:    t.depth.quantile(0.5), DepthMax: t.depth.maxBucket(),
+		Seeds:   s.srv.count.N(),
 		Hostile: s.hostile, HostileBanned: t.HostileBanned, HonestBanned: t.HonestBanned,
 		Events: s.events,
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/swarmtx/swarmtx/peerpool/crowd"
@@ -56,6 +57,7 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 		Peers: *peers, Duration: *duration, Seed: *seed, PartDuration: *part, BitrateBps: *bitrate, Mix: mix,
 		Latency: *latency, Jitter: *jitter, NAT: *nat, JoinWindow: *joinWindow, Steady: *steady,
 		ChurnPerMinute: *churn / 100, Hostile: *hostile, HoldBack: *holdBack,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	if err := cfg.Validate(); err != nil {
 		return fail("%v", err)
