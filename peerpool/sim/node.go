@@ -24,6 +24,8 @@ type node struct {
 	access    time.Duration
 	joinedAt  time.Duration
 	deadline  time.Duration // the Machine's Deadline event in the queue, 0 when none
+	offeredAt time.Duration // when it was first given a neighbour (-1: not yet)
+	opened    bool          // a data channel of its ever opened
 	asked     map[int32]bool
 	lastFrame map[int32]time.Duration // arrival of the last frame sent to a neighbour: channels are ordered
 
@@ -140,6 +142,7 @@ func (s *Sim) open(a, b *node) {
 		return
 	}
 	now := s.at(s.now)
+	a.opened, b.opened = true, true
 	a.m.Opened(now, b.id)
 	b.m.Opened(now, a.id)
 	s.drive(a)

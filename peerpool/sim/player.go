@@ -176,7 +176,10 @@ func (s *Sim) sendStats(n *node) {
 	p := n.play
 	m := &wire.Stats{Rendition: s.cfg.Rendition, HTTPBytes: p.httpBytes, P2PBytes: p.p2pBytes,
 		UploadBytes: n.m.Stats().BytesSent, Stalls: p.stalls, StallMs: p.stalled.Milliseconds(), LagMs: -1,
-		Peers: len(n.sess.neighbours), From: n.m.Received(), Paths: []wire.Path{}}
+		Peers: len(n.sess.neighbours), From: n.m.Received(), Paths: []wire.Path{},
+		// As the Go viewer says it: offered neighbours, and none of their
+		// channels opened in time.
+		Unreachable: !n.opened && n.offeredAt >= 0 && s.now-n.offeredAt >= wire.UnreachableAfterMs*time.Millisecond}
 	s.queue.push(event{at: s.now + s.net.toServer(n), kind: evUp, node: n.idx, msg: m})
 	s.queue.push(event{at: s.now + s.cfg.StatsEvery, kind: evStats, node: n.idx})
 }

@@ -24,6 +24,7 @@ type session struct {
 	announced   int64 // media bytes announced at its last stats
 	lastHTTP    int64
 	unreachable bool
+	accusedOf   string // the last reason a neighbour reported it for that may ban
 }
 
 // measureAfter is how long a newcomer has before its confirmed upload is
@@ -201,6 +202,13 @@ func (s *Sim) stats(n *node, m *wire.Stats) {
 	}
 	srv.count.AddHTTP(m.HTTPBytes - sess.lastHTTP)
 	sess.lastHTTP = m.HTTPBytes
+	if m.Unreachable && !sess.unreachable {
+		sess.unreachable = true
+		s.apply(srv.swarm.Shun(string(n.id)))
+		if srv.targets[n.idx] {
+			s.refreshSeeds()
+		}
+	}
 }
 
 // report weighs a viewer's complaint about a neighbour: the pair is
@@ -231,6 +239,9 @@ func (s *Sim) report(n *node, m *wire.Report) {
 		return
 	}
 	banning := m.Reason != wire.ReasonTimeout
+	if banning {
+		bad.sess.accusedOf = m.Reason
+	}
 	v := srv.ledger.Report(trust.ID(n.id), trust.ID(bad.id), banning, now)
 	s.apply(srv.swarm.Separate(string(n.id), string(bad.id)))
 	if v.Discredited {
@@ -241,7 +252,7 @@ func (s *Sim) report(n *node, m *wire.Report) {
 		s.apply(srv.swarm.Shun(string(bad.id)))
 	}
 	if v.Ban {
-		s.ban(bad, m.Reason)
+		s.ban(bad)
 		return
 	}
 	if s.seedsShort() {
@@ -250,10 +261,11 @@ func (s *Sim) report(n *node, m *wire.Report) {
 }
 
 // ban closes a convicted viewer's session; it goes on watching over HTTP.
-func (s *Sim) ban(n *node, reason string) {
-	if n.banned {
+func (s *Sim) ban(n *node) {
+	if n.banned || n.sess == nil {
 		return
 	}
+	reason := n.sess.accusedOf
 	n.banned = true
 	if n.hostile {
 		s.rep.HostileBanned++
@@ -290,8 +302,8 @@ func (s *Sim) tick() {
 		return 0
 	})
 	for _, c := range convicted {
-		if bad := s.byID[wire.PeerID(c.ID)]; bad != nil && bad.sess != nil {
-			s.ban(bad, wire.ReasonHashMismatch)
+		if bad := s.byID[wire.PeerID(c.ID)]; bad != nil {
+			s.ban(bad)
 		}
 	}
 	s.apply(srv.swarm.Rebalance())

@@ -93,7 +93,7 @@ func newSim(cfg Config) (*Sim, error) {
 // newNode makes the seeder or the next viewer, with its upload from the
 // mix and, for a viewer, whether it is hostile.
 func (s *Sim) newNode(seeder bool) (*node, error) {
-	n := &node{idx: int32(len(s.nodes)), seeder: seeder, asked: make(map[int32]bool), lastFrame: make(map[int32]time.Duration)}
+	n := &node{idx: int32(len(s.nodes)), seeder: seeder, offeredAt: -1, asked: make(map[int32]bool), lastFrame: make(map[int32]time.Duration)}
 	n.id = peerID(n.idx)
 	mcfg := exchange.Config{ID: n.id, CanUpload: true, Seed: seeder, StoreParts: s.cfg.StoreParts}
 	if !seeder {
@@ -240,6 +240,9 @@ func (s *Sim) signal(n *node, m wire.Signal) {
 	case *wire.Peers:
 		if n.banned {
 			return
+		}
+		if len(m.Add) > 0 && n.offeredAt < 0 {
+			n.offeredAt = s.now
 		}
 		n.m.SetNeighbours(now, m.Add, m.Remove)
 	case *wire.PartAnnounce:

@@ -164,3 +164,18 @@ func TestRunStopsWithItsContext(t *testing.T) {
 		t.Errorf("stopped run reports %v simulated, %d parts", r.Duration, r.Parts)
 	}
 }
+
+// Viewers none of whose pairs can connect still play, over HTTP and from
+// the server's seeder, and none of them is banned for it.
+func TestNoPairConnects(t *testing.T) {
+	r := run(t, Config{Peers: 20, Duration: 30 * time.Second, Seed: 5, NAT: 1})
+	if r.StallRatio > 0.01 {
+		t.Errorf("stall ratio %.4f", r.StallRatio)
+	}
+	if r.HonestBanned != 0 {
+		t.Errorf("%d viewers banned for NATs", r.HonestBanned)
+	}
+	if r.HTTPCopies < float64(r.Peers)/2 {
+		t.Errorf("%.2f HTTP copies for %d viewers who reach only the server", r.HTTPCopies, r.Peers)
+	}
+}
