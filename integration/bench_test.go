@@ -35,6 +35,8 @@ const streamBytesPerSec = 141_000
 // server sends and how the viewers play:
 //
 //	copies        server bytes for the rendition (HTTP + seeding) / its bytes; plain HTTP costs one per viewer
+//	control-copies  the server's other bytes for the stream (playlists, signaling, player page, STUN) / the rendition's bytes
+//	egress-copies   copies + control-copies: everything the server sent, as copies
 //	p2p-%         share of the viewers' media bytes that came from other viewers
 //	stall-%       stalled time / watched time, all viewers
 //	max-stall-ms  longest single stall
@@ -196,16 +198,25 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	if len(lags) > 0 {
 		lag = lags[len(lags)/2]
 	}
+	control := after.controlTotal() - before.controlTotal()
+	controlCopies := control / made
+	var byKind []string
+	for _, kind := range controlKinds {
+		byKind = append(byKind, fmt.Sprintf("%s %.3f", kind, (after.control[kind]-before.control[kind])/made))
+	}
+	byKind = append(byKind, fmt.Sprintf("STUN %.3f", (after.ice-before.ice)/made))
 	b.ReportMetric(copies, "copies")
+	b.ReportMetric(controlCopies, "control-copies")
+	b.ReportMetric(copies+controlCopies, "egress-copies")
 	b.ReportMetric(100*share, "p2p-%")
 	b.ReportMetric(100*stallRatio, "stall-%")
 	b.ReportMetric(float64(longest.Milliseconds()), "max-stall-ms")
 	b.ReportMetric(lag, "lag-s")
 	b.ReportMetric(startup.Seconds(), "startup-s")
 	b.ReportMetric(100*cpu, "plugin-cpu-%")
-	summary := fmt.Sprintf("%d viewers, upload %.0fx, churn %v, %v: %.2f server copies (HTTP %.2f, seeding %.2f), P2P %.0f%%, stalled %.2f%% (longest %v), lag %.2f s, startup ≤ %v; plugin %.0f%% CPU, %.0f MB; parts to HTTP after waiting: %d in flight, %d declined or stalled, %d with no holder",
+	summary := fmt.Sprintf("%d viewers, upload %.0fx, churn %v, %v: %.2f server copies (HTTP %.2f, seeding %.2f); control %.2f copies (%s), %.1f%% of the bitrate per viewer; P2P %.0f%%, stalled %.2f%% (longest %v), lag %.2f s, startup ≤ %v; plugin %.0f%% CPU, %.0f MB; parts to HTTP after waiting: %d in flight, %d declined or stalled, %d with no holder",
 		c.viewers, c.upload, c.churn, c.watch, copies, (after.http-before.http)/made, (after.peer-before.peer)/made,
-		100*share, 100*stallRatio, longest.Round(time.Millisecond), lag, startup.Round(time.Millisecond), 100*cpu, rss, fell.InFlight, fell.Declined, fell.NoHolder)
+		controlCopies, strings.Join(byKind, ", "), 100*controlCopies/float64(c.viewers), 100*share, 100*stallRatio, longest.Round(time.Millisecond), lag, startup.Round(time.Millisecond), 100*cpu, rss, fell.InFlight, fell.Declined, fell.NoHolder)
 
 	if br != nil {
 		var figs []string

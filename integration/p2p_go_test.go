@@ -112,7 +112,25 @@ func swarmStatusShown(doc host.StatusDoc, viewers int) bool {
 	return false
 }
 
-type copiesSample struct{ http, peer, served, made float64 }
+type copiesSample struct {
+	http, peer, served, made float64
+	// control is the stream's bytes besides media, by kind (playlist,
+	// signaling, page); ice is the built-in STUN/TURN server's.
+	control map[string]float64
+	ice     float64
+}
+
+// controlKinds are the kinds of a stream's control bytes a viewer causes.
+var controlKinds = []string{"playlist", "signaling", "page"}
+
+// controlTotal sums c's control bytes and the ICE server's.
+func (c copiesSample) controlTotal() float64 {
+	n := c.ice
+	for _, v := range c.control {
+		n += v
+	}
+	return n
+}
 
 // serverCopies reads the source rendition's server and media byte counters.
 func serverCopies(ctx context.Context, t testing.TB, base string) copiesSample {

@@ -250,6 +250,13 @@ func serverCopiesOf(ctx context.Context, t testing.TB, base, rendition string) c
 		made: value(fmt.Sprintf(`swarmtx_media_bytes_total{path="live/show",rendition=%q}`, rendition)),
 	}
 	c.served = c.http + c.peer
+	c.control = map[string]float64{}
+	for _, kind := range controlKinds {
+		c.control[kind] = value(fmt.Sprintf(`swarmtx_server_control_bytes_total{kind=%q,path="live/show"}`, kind))
+	}
+	for _, socket := range []string{"listener", "relay"} {
+		c.ice += value(fmt.Sprintf(`swarmtx_ice_server_sent_bytes_total{socket=%q}`, socket))
+	}
 	return c
 }
 

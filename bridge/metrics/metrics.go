@@ -54,6 +54,12 @@ type Metrics struct {
 	// socket: its port (answers, and relayed data to TURN clients) or an
 	// allocation's relay port (relayed data to their peers).
 	ICEServerBytes *prometheus.CounterVec
+	// ControlBytes counts what the server sent besides media, by stream
+	// path ("" for what belongs to none) and kind: playlist, signaling
+	// (the swarm WebSocket's messages), page (player page and bundle),
+	// metrics, other (errors for unknown paths). At scale, with the media
+	// carried by the swarm, this is much of what the origin pays.
+	ControlBytes *prometheus.CounterVec
 }
 
 // New creates the metrics on a fresh registry with the Go and process collectors.
@@ -118,7 +124,11 @@ func New() *Metrics {
 		Name: "swarmtx_ice_server_sent_bytes_total",
 		Help: "Bytes the built-in STUN/TURN server sent, by socket (listener or relay).",
 	}, []string{"socket"})
-	m.registry.MustRegister(m.ICEServerBytes)
+	m.ControlBytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "swarmtx_server_control_bytes_total",
+		Help: "Bytes the server sent besides media, by stream path and kind (playlist, signaling, page, metrics, other); HTTP headers counted as HTTP/1.1 writes them, WebSocket messages with their frame headers.",
+	}, []string{"path", "kind"})
+	m.registry.MustRegister(m.ICEServerBytes, m.ControlBytes)
 	m.registry.MustRegister(m.ServerBytes, m.MediaBytes, m.PartDelay, m.Streams, m.LadderDropped,
 		m.ViewerBytes, m.Viewers, m.Stalls, m.PeersBanned, m.RenditionCopies, m.RenditionViewers,
 		m.PeerConnections, m.ViewersWithoutP2P,
@@ -136,6 +146,7 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) Forget(path string) {
 	labels := prometheus.Labels{"path": path}
 	m.ServerBytes.DeletePartialMatch(labels)
+	m.ControlBytes.DeletePartialMatch(labels)
 	m.MediaBytes.DeletePartialMatch(labels)
 	m.PartDelay.DeletePartialMatch(labels)
 	m.LadderDropped.DeletePartialMatch(labels)

@@ -124,6 +124,9 @@ type Config struct {
 	// OnConnections is told, at every tick, the peer connections the
 	// viewers' last stats report and the viewers without P2P; optional.
 	OnConnections func(Connections)
+	// OnSent is told the bytes of each message written to a viewer,
+	// WebSocket frame header included; optional.
+	OnSent func(n int)
 	// OnBan is told each ban and its reason; optional.
 	OnBan func(reason string)
 	// AddressBanFor is how long viewers joining from a banned viewer's
@@ -526,4 +529,20 @@ const writeTimeout = 5 * time.Second
 
 func writeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), writeTimeout)
+}
+
+// countSent tells OnSent a message of n bytes went out, with the frame
+// header a server writes for it (servers do not mask).
+func (h *Hub) countSent(n int) {
+	if h.cfg.OnSent == nil {
+		return
+	}
+	header := 2
+	switch {
+	case n > 0xffff:
+		header = 10
+	case n > 125:
+		header = 4
+	}
+	h.cfg.OnSent(header + n)
 }

@@ -385,6 +385,7 @@ func (s *session) writeLoop(ctx context.Context) {
 				s.fail("")
 				return
 			}
+			s.hub.countSent(len(data))
 		}
 	}
 }
@@ -401,7 +402,9 @@ func (s *session) fail(reason string) {
 		s.hub.log.Info("closing viewer session", "peer", s.id, "remote", s.remote, "reason", reason)
 		if msg, err := wire.EncodeSignal(&wire.ServerError{Reason: truncate(reason, 256)}); err == nil {
 			ctx, cancel := writeCtx()
-			_ = s.conn.Write(ctx, websocket.MessageText, msg)
+			if s.conn.Write(ctx, websocket.MessageText, msg) == nil {
+				s.hub.countSent(len(msg))
+			}
 			cancel()
 		}
 		_ = s.conn.Close(websocket.StatusPolicyViolation, truncate(reason, 120))

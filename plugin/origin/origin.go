@@ -141,7 +141,9 @@ func New(s Settings) *Origin {
 		s.Logger.Error("protected streams' media URLs will not be signed", "error", err)
 		signer = nil
 	}
-	o.handler = &guard{next: mux, access: checker, proxies: s.TrustedProxies, signer: signer, log: s.Logger}
+	// Playlists are compressed after the guard has signed them, and
+	// counted as they leave.
+	o.handler = o.countControl(gzipPlaylists(&guard{next: mux, access: checker, proxies: s.TrustedProxies, signer: signer, log: s.Logger}))
 	return o
 }
 
@@ -160,6 +162,7 @@ func (o *Origin) stream(path string) *swarmStream {
 func (o *Origin) OpenStream(path string, partTarget time.Duration) bridge.StreamEgress {
 	tr := newTraffic(path, o.metrics)
 	m := o.metrics
+	signaling := m.ControlBytes.WithLabelValues(path, controlSignaling)
 	hub := signal.NewHub(path, signal.Config{
 		ICEServers: o.viewerICEServers,
 		RelayOnly:  o.settings.RelayOnly,
@@ -169,6 +172,7 @@ func (o *Origin) OpenStream(path string, partTarget time.Duration) bridge.Stream
 		OnWindow:   tr.window,
 
 		OnConnections: tr.connections,
+		OnSent:        func(n int) { signaling.Add(float64(n)) },
 
 		MaxSessionsPerNetwork:    o.settings.Swarm.MaxSessionsPerNetwork,
 		JoinsPerSecondPerNetwork: float64(o.settings.Swarm.JoinsPerSecondPerNetwork),
