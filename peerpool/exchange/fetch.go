@@ -1,7 +1,6 @@
 package exchange
 
 import (
-	"sort"
 	"time"
 
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -62,6 +61,12 @@ func (m *Machine) Unwant(now time.Time, id wire.PartID) {
 // working on asks the best neighbour that has the part.
 func (m *Machine) progress(now time.Time) {
 	if len(m.fetches) == 0 || m.closed {
+		return
+	}
+	if len(m.fetches) == 1 { // the usual case: no order to keep
+		for _, f := range m.fetches {
+			m.advanceFetch(now, f)
+		}
 		return
 	}
 	for _, id := range sortedParts(m.fetches) {
@@ -135,7 +140,8 @@ func (m *Machine) activeIncoming(id wire.PartID) (*neighbour, *incoming) {
 // throughput divided by its outstanding requests (unknown throughput
 // counts as the mean of the known ones).
 func (m *Machine) pick(id wire.PartID, tried map[wire.PeerID]bool) *neighbour {
-	var cands []*neighbour
+	var room [16]*neighbour // a peer's neighbours fit: no allocation per event
+	cands := room[:0]
 	var sum float64
 	var known int
 	for _, n := range m.neighbours {
@@ -161,14 +167,13 @@ func (m *Machine) pick(id wire.PartID, tried map[wire.PeerID]bool) *neighbour {
 		}
 		return tp / float64(1+len(n.requests))
 	}
-	sort.Slice(cands, func(i, j int) bool {
-		si, sj := score(cands[i]), score(cands[j])
-		if si != sj {
-			return si > sj
+	best, bestScore := cands[0], score(cands[0])
+	for _, n := range cands[1:] {
+		if s := score(n); s > bestScore || (s == bestScore && n.id < best.id) {
+			best, bestScore = n, s
 		}
-		return cands[i].id < cands[j].id
-	})
-	return cands[0]
+	}
+	return best
 }
 
 // firstByte is how long a WANT may go without a byte or a NOPE before it
@@ -178,6 +183,15 @@ const firstByte = wire.FirstByteMs * time.Millisecond
 // judgeLate counts against n the late WANTs that brought nothing within
 // firstByte, and cancels them.
 func (m *Machine) judgeLate(now time.Time, n *neighbour) {
+	late := false
+	for _, req := range n.requests {
+		if late = req.late; late {
+			break
+		}
+	}
+	if !late { // the usual case, every Advance: nothing to judge, nothing to sort
+		return
+	}
 	for _, id := range sortedParts(n.requests) {
 		req := n.requests[id]
 		if req == nil || !req.late || n.incoming[id] != nil || now.Sub(req.sent) < firstByte {

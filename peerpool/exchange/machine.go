@@ -80,6 +80,10 @@ type Machine struct {
 	bucketAt, turnAt time.Time
 	out              []Output
 	st               Stats
+	// inOrder caches sorted(): nil since the neighbours last changed.
+	// Callers only range over it, and it is rebuilt afresh, never in
+	// place, so a slice handed out stays valid.
+	inOrder []*neighbour
 }
 
 // New makes a Machine, with no neighbour yet. now starts the upload cap's
@@ -165,6 +169,7 @@ func (m *Machine) SetNeighbours(now time.Time, add []wire.PeerInfo, remove []wir
 			offerer = m.cfg.Seed
 		}
 		m.neighbours[info.ID] = newNeighbour(info, now, m.st.nstats(info.ID))
+		m.inOrder = nil
 		m.emit(Connect{Peer: info.ID, Seed: info.Seed, NoUpload: info.NoUpload, Offerer: offerer})
 	}
 	m.progress(now)
@@ -425,6 +430,7 @@ func (m *Machine) drop(now time.Time, n *neighbour, reason string) {
 	n.closed, n.open = true, false
 	if m.neighbours[n.id] == n {
 		delete(m.neighbours, n.id)
+		m.inOrder = nil
 	}
 	n.requests, n.incoming = nil, nil
 	n.pendingBytes = 0
@@ -435,11 +441,15 @@ func (m *Machine) drop(now time.Time, n *neighbour, reason string) {
 // sorted returns the neighbours in id order, so that the outputs of an
 // event do not depend on map order (tests and vectors compare them).
 func (m *Machine) sorted() []*neighbour {
+	if m.inOrder != nil || len(m.neighbours) == 0 {
+		return m.inOrder
+	}
 	out := make([]*neighbour, 0, len(m.neighbours))
 	for _, n := range m.neighbours {
 		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	m.inOrder = out
 	return out
 }
 
