@@ -62,7 +62,8 @@ func (w *network) connectTime(a, b *node) time.Duration {
 	return 2*signaling + 8*w.path(a, b)
 }
 
-// mix64 scrambles a word (splitmix64's finaliser).
+// mix64 scrambles a word so that neighbouring inputs give unrelated
+// outputs: a pair's NAT verdict must not follow from its ids' order.
 func mix64(z uint64) uint64 {
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
 	z = (z ^ z>>27) * 0x94d049bb133111eb

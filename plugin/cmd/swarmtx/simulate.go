@@ -30,6 +30,9 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 	bitrate := fs.Int64("bitrate", 1_000_000, "the rendition's bit rate, bit/s")
 	part := fs.Duration("part", 500*time.Millisecond, "part duration")
 	holdBack := fs.Int("hold-back", 3, "parts behind the live edge the viewers play")
+	swarmWait := fs.Duration("swarm-wait", 0, "how long a viewer waits for the swarm before fetching a part over HTTP (0: as long as its playback buffer allows)")
+	seedsMin := fs.Int("seeds-min", 2, "the fewest viewers the server seeds each part to (the hub's default)")
+	seedsMax := fs.Int("seeds-max", 8, "the most viewers the server seeds each part to (the hub's default)")
 	latency := fs.Duration("latency", 40*time.Millisecond, "one-way latency scale: each viewer's access latency is up to half of it, a path adds a quarter")
 	jitter := fs.Duration("jitter", 10*time.Millisecond, "the most a frame is delayed beyond its path's latency")
 	joinWindow := fs.Duration("join-window", 0, "time over which the viewers first join (0: 5s for a flash crowd, half the duration for --steady)")
@@ -56,7 +59,8 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 	cfg := sim.Config{
 		Peers: *peers, Duration: *duration, Seed: *seed, PartDuration: *part, BitrateBps: *bitrate, Mix: mix,
 		Latency: *latency, Jitter: *jitter, NAT: *nat, JoinWindow: *joinWindow, Steady: *steady,
-		ChurnPerMinute: *churn / 100, Hostile: *hostile, HoldBack: *holdBack,
+		ChurnPerMinute: *churn / 100, Hostile: *hostile, HoldBack: *holdBack, PeerWait: *swarmWait,
+		SeedsMin: *seedsMin, SeedsMax: *seedsMax,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	if err := cfg.Validate(); err != nil {
