@@ -179,3 +179,32 @@ func TestNoPairConnects(t *testing.T) {
 		t.Errorf("%.2f HTTP copies for %d viewers who reach only the server", r.HTTPCopies, r.Peers)
 	}
 }
+
+// Steady joins arrive evenly over the window; a flash crowd at random
+// within it.
+func TestJoinSchedules(t *testing.T) {
+	joins := func(cfg Config) []time.Duration {
+		s, err := newSim(cfg.withDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.scheduleJoins()
+		var at []time.Duration
+		for s.queue.len() > 0 {
+			if e := s.queue.pop(); e.kind == evJoin {
+				at = append(at, e.at)
+			}
+		}
+		return at
+	}
+	steady := joins(Config{Peers: 10, Duration: 20 * time.Second, Steady: true})
+	for i, at := range steady {
+		if want := time.Duration(i) * time.Second; at != want {
+			t.Errorf("steady join %d at %v, want %v", i, at, want)
+		}
+	}
+	flash := joins(Config{Peers: 100, JoinWindow: 3 * time.Second})
+	if len(flash) != 100 || flash[0] < 0 || flash[len(flash)-1] >= 3*time.Second || flash[len(flash)-1] < 2*time.Second {
+		t.Errorf("flash crowd joins from %v to %v, want 100 spread over 3s", flash[0], flash[len(flash)-1])
+	}
+}
