@@ -34,8 +34,9 @@ type Count struct {
 	Window time.Duration
 
 	n          int
-	dir        int // +1 or -1: the next step
-	last       float64
+	dir        int     // +1 or -1: the next step
+	last       float64 // the copies of the window before
+	lastN      int     // and its seed count
 	haveLast   bool
 	since      time.Time
 	httpBytes  int64
@@ -103,10 +104,16 @@ func (c *Count) Adapt(now time.Time, lo, hi, viewers int) bool {
 			c.n++
 		}
 	default:
-		if c.haveLast && total > c.last+seedNoise {
+		if c.haveLast && c.lastN != c.n && total > c.last+seedNoise {
 			c.dir = -c.dir // the last step made it worse: go back
 		}
-		c.last, c.haveLast = total, true
+		if httpCopies < 1 {
+			// A seed costs a whole copy and can save at most the HTTP the
+			// swarm still needs: below a copy, another cannot pay for
+			// itself, so the count only falls (and rests at lo).
+			c.dir = -1
+		}
+		c.last, c.lastN, c.haveLast = total, c.n, true
 		c.n += c.dir
 		if c.n >= hi {
 			c.n, c.dir = hi, -1

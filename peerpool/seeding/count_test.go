@@ -101,3 +101,27 @@ func TestSeedCountNeverCostsMoreThanTheViewers(t *testing.T) {
 		t.Errorf("%d seeds for a single viewer", one.N())
 	}
 }
+
+// A swarm that needs less than a copy over HTTP gets no more seeds: one
+// would cost a whole copy to save less. The count rests at its minimum
+// instead of probing above it.
+func TestSeedCountRestsWhenASeedCannotPayForItself(t *testing.T) {
+	var c Count
+	at := time.Unix(1000, 0)
+	c.Adapt(at, 1, 8, 30)
+	for i := range 10 {
+		at = at.Add(AdaptEvery)
+		c.mediaBytes, c.httpBytes = 1_000_000, 900_000 // 0.9 copies over HTTP
+		c.Adapt(at, 1, 8, 30)
+		if c.N() != 1 {
+			t.Fatalf("window %d: %d seeds with 0.9 copies over HTTP, want the minimum 1", i, c.N())
+		}
+	}
+	// More than a copy over HTTP: a seed may pay, so the count probes.
+	at = at.Add(AdaptEvery)
+	c.mediaBytes, c.httpBytes = 1_000_000, 3_000_000
+	c.Adapt(at, 1, 8, 30)
+	if c.N() != 2 {
+		t.Errorf("%d seeds with 3 copies over HTTP, want a second one tried", c.N())
+	}
+}

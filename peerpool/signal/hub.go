@@ -133,8 +133,9 @@ type Config struct {
 	// network may only receive (addrban.go); default 10 minutes, negative
 	// turns address bans off.
 	AddressBanFor time.Duration
-	// SeedsPerRendition is how many viewers of a rendition the plugin's
-	// seeder pushes each new part to (default 2); they pass it on.
+	// SeedsPerRendition is the fewest viewers of a rendition the plugin's
+	// seeder pushes each new part to (default 1, one copy); they pass it
+	// on, and the count adds seeds while they pay for themselves.
 	SeedsPerRendition int
 	// MaxSeedsPerRendition bounds the adaptive seed count (default 8):
 	// the hub adds seed targets while the server sends more than a copy
@@ -178,7 +179,7 @@ func (c Config) withDefaults() Config {
 		c.TickEvery = 2 * time.Second
 	}
 	if c.SeedsPerRendition <= 0 {
-		c.SeedsPerRendition = 2
+		c.SeedsPerRendition = 1
 	}
 	if c.MaxSeedsPerRendition <= 0 {
 		c.MaxSeedsPerRendition = 8
