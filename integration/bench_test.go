@@ -205,6 +205,11 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 		byKind = append(byKind, fmt.Sprintf("%s %.3f", kind, (after.control[kind]-before.control[kind])/made))
 	}
 	byKind = append(byKind, fmt.Sprintf("STUN %.3f", (after.ice-before.ice)/made))
+	for _, kind := range []string{"playlist", "signaling"} {
+		if after.control[kind] <= before.control[kind] {
+			b.Errorf("no %s bytes counted while %d viewers watched: the server's control plane goes uncounted", kind, c.viewers)
+		}
+	}
 	b.ReportMetric(copies, "copies")
 	b.ReportMetric(controlCopies, "control-copies")
 	b.ReportMetric(copies+controlCopies, "egress-copies")
