@@ -36,17 +36,21 @@ function newStats() {
 // makeSwarmLoader returns a loader class bound to swarm. DefaultLoader is
 // hls.js's default (Hls.DefaultConfig.loader). opts.deadline(partDurationS)
 // returns how long at most to wait for the swarm, in ms, counted from the
-// part's announcement (default: one and a half part durations, at most 1 s).
-// The wait is also cut to what the player's buffer allows (the buffer ahead
-// of the playhead, as watchPlayer reports it, minus HTTP_MARGIN_MS), so a
-// part given up on still arrives over HTTP before the playhead needs it.
+// part's announcement. The wait is always cut to what the player's buffer
+// allows (the buffer ahead of the playhead, as watchPlayer reports it, minus
+// HTTP_MARGIN_MS), so a part given up on still arrives over HTTP before the
+// playhead needs it. By default that buffer is the only bound while the
+// player plays: every millisecond of it the swarm is not given is a chance
+// of a part over HTTP, which costs server copies and buys nothing the
+// player can see. Before playback (no buffer to go by) the default is one
+// and a half part durations, at most 1 s, so startup stays quick.
 export function makeSwarmLoader(DefaultLoader, swarm, opts) {
   const o = opts || {};
-  const deadline = o.deadline || ((d) => Math.max(50, Math.min(1000, d * 1500)));
+  const startupWait = (d) => Math.max(50, Math.min(1000, d * 1500));
   const wait = (d) => {
     const p = swarm && swarm.player ? swarm.player() || {} : {};
-    const budget = p.bufferMs >= 0 ? p.bufferMs - HTTP_MARGIN_MS : Infinity;
-    return Math.min(deadline(d), budget);
+    if (!(p.bufferMs >= 0)) return o.deadline ? o.deadline(d) : startupWait(d);
+    return Math.min(o.deadline ? o.deadline(d) : Infinity, p.bufferMs - HTTP_MARGIN_MS);
   };
   return class SwarmLoader {
     constructor(config) {
