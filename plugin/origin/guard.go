@@ -64,7 +64,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if o, ok := g.access.(access.Opener); !strings.HasSuffix(r.URL.Path, "/swarm") && (!ok || !o.Open(req)) {
 			w = &privateWriter{ResponseWriter: w}
 			if g.signer != nil && kind == llhls.KindMediaPlaylist {
-				sw := &signingWriter{ResponseWriter: w}
+				sw := &signingWriter{heldWriter{ResponseWriter: w}}
 				g.next.ServeHTTP(sw, r)
 				sw.finish(g.signer.Sign(req.Path, time.Now()))
 				return

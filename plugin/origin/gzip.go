@@ -30,7 +30,7 @@ func gzipPlaylists(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		gw := &gzipWriter{ResponseWriter: w}
+		gw := &gzipWriter{heldWriter{ResponseWriter: w}}
 		next.ServeHTTP(gw, r)
 		gw.finish()
 	})
@@ -66,25 +66,7 @@ var gzipWriters = sync.Pool{New: func() any {
 // compressed when that is worth it. Playlists are small and written whole,
 // and a held (blocking) reload sends nothing before its playlist exists,
 // so holding back delays nothing.
-type gzipWriter struct {
-	http.ResponseWriter
-	code int
-	body bytes.Buffer
-}
-
-func (g *gzipWriter) WriteHeader(code int) {
-	if g.code == 0 {
-		g.code = code
-	}
-}
-
-func (g *gzipWriter) Write(b []byte) (int, error) {
-	g.WriteHeader(http.StatusOK)
-	return g.body.Write(b)
-}
-
-// Flush is a no-op: nothing leaves before the playlist is complete.
-func (g *gzipWriter) Flush() {}
+type gzipWriter struct{ heldWriter }
 
 func (g *gzipWriter) finish() {
 	g.WriteHeader(http.StatusOK)
@@ -105,6 +87,5 @@ func (g *gzipWriter) finish() {
 			h.Set("Content-Length", strconv.Itoa(len(out)))
 		}
 	}
-	g.ResponseWriter.WriteHeader(g.code)
-	_, _ = g.ResponseWriter.Write(out)
+	g.send(out)
 }

@@ -16,25 +16,7 @@ const signedURLWindow = 5 * 60 // seconds
 
 // signingWriter holds a protected stream's media playlist back until it is
 // complete, to add the stream's signature to every media URI in it.
-type signingWriter struct {
-	http.ResponseWriter
-	code int
-	body bytes.Buffer
-}
-
-func (s *signingWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-}
-
-func (s *signingWriter) Write(b []byte) (int, error) {
-	s.WriteHeader(http.StatusOK)
-	return s.body.Write(b)
-}
-
-// Flush is a no-op: nothing leaves before the playlist is signed.
-func (s *signingWriter) Flush() {}
+type signingWriter struct{ heldWriter }
 
 // finish sends the response, its media URIs signed with sig.
 func (s *signingWriter) finish(sig string) {
@@ -44,8 +26,7 @@ func (s *signingWriter) finish(sig string) {
 		out = signPlaylist(out, sig)
 		s.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	}
-	s.ResponseWriter.WriteHeader(s.code)
-	_, _ = s.ResponseWriter.Write(out)
+	s.send(out)
 }
 
 // uriTags are the media playlist tags whose URI attribute names media (a

@@ -42,7 +42,7 @@ func TestSignPlaylist(t *testing.T) {
 
 func TestSigningWriter(t *testing.T) {
 	rec := httptest.NewRecorder()
-	sw := &signingWriter{ResponseWriter: rec}
+	sw := &signingWriter{heldWriter{ResponseWriter: rec}}
 	sw.Header().Set("Content-Type", "application/vnd.apple.mpegurl")
 	sw.Header().Set("Content-Length", "999")
 	sw.Write([]byte(unsignedPlaylist))
@@ -52,7 +52,7 @@ func TestSigningWriter(t *testing.T) {
 	}
 	// An error passes through as it was.
 	rec = httptest.NewRecorder()
-	sw = &signingWriter{ResponseWriter: rec}
+	sw = &signingWriter{heldWriter{ResponseWriter: rec}}
 	sw.Header().Set("Content-Type", "text/plain")
 	sw.WriteHeader(http.StatusServiceUnavailable)
 	sw.Write([]byte("no media yet"))
