@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/integration/harness"
+	swarmcrowd "github.com/swarmtx/swarmtx/peerpool/crowd"
 	"github.com/swarmtx/swarmtx/peerpool/peer"
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -17,12 +18,13 @@ import (
 
 // swarmBench is one configuration of BenchmarkSwarm.
 type swarmBench struct {
-	viewers  int           // Go viewers
-	upload   float64       // each viewer's upload cap, in multiples of the stream's bitrate
-	watch    time.Duration // measured run, after startup
-	churn    bool          // a fifth of the viewers are replaced during the run
-	browsers bool          // two Chromium players: one through the swarm, one HTTP-only
-	part     time.Duration // LL-HLS part duration (0: swarmtx's default)
+	viewers  int            // Go viewers
+	upload   float64        // each viewer's upload cap, in multiples of the stream's bitrate
+	mix      swarmcrowd.Mix // when set, the viewers' caps are drawn from it instead
+	watch    time.Duration  // measured run, after startup
+	churn    bool           // a fifth of the viewers are replaced during the run
+	browsers bool           // two Chromium players: one through the swarm, one HTTP-only
+	part     time.Duration  // LL-HLS part duration (0: swarmtx's default)
 }
 
 // streamBytesPerSec is the benchmark stream: 1 Mbit/s of video (640x360,
@@ -63,6 +65,7 @@ func BenchmarkSwarm(b *testing.B) {
 		{"viewers=30/upload=2x/parts=200ms", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, part: 200 * time.Millisecond}},
 		{"viewers=30/upload=1x", swarmBench{viewers: 30, upload: 1, watch: 60 * time.Second}},
 		{"viewers=30/upload=2x/churn", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, churn: true}},
+		{"viewers=30/upload=mix", swarmBench{viewers: 30, mix: swarmcrowd.DefaultMix, watch: 60 * time.Second}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for range b.N {
@@ -91,13 +94,19 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 		final  viewer.Stats
 	}
 	var vs []*benchViewer
+	uploads := c.mix.Uploads(c.viewers)
 	join := func() {
+		upload := c.upload
+		if len(uploads) > 0 {
+			// Newcomers after churn take the mix again from the start.
+			upload = uploads[len(vs)%len(uploads)]
+		}
 		v, err := viewer.Run(ctx, viewer.Config{
 			API:          peer.NewLoopbackAPI(),
 			URL:          s.base() + "/live/show/",
 			Rendition:    "source",
-			CanUpload:    true,
-			UploadCapBps: int64(c.upload * streamBytesPerSec),
+			CanUpload:    upload > 0,
+			UploadCapBps: int64(upload * streamBytesPerSec),
 			// Wait for the neighbours as long as the playback buffer allows.
 			PartDeadline: func(_ wire.PartID, d time.Duration) time.Duration { return 10 * d },
 			SignalHeader: harness.HomeHeader(),
@@ -219,8 +228,12 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	b.ReportMetric(lag, "lag-s")
 	b.ReportMetric(startup.Seconds(), "startup-s")
 	b.ReportMetric(100*cpu, "plugin-cpu-%")
-	summary := fmt.Sprintf("%d viewers, upload %.0fx, churn %v, %v: %.2f server copies (HTTP %.2f, seeding %.2f); control %.2f copies (%s), %.1f%% of the bitrate per viewer; P2P %.0f%%, stalled %.2f%% (longest %v), lag %.2f s, startup ≤ %v; plugin %.0f%% CPU, %.0f MB; parts to HTTP after waiting: %d in flight, %d declined or stalled, %d with no holder",
-		c.viewers, c.upload, c.churn, c.watch, copies, (after.http-before.http)/made, (after.peer-before.peer)/made,
+	uploadDesc := fmt.Sprintf("%.0fx", c.upload)
+	if len(c.mix) > 0 {
+		uploadDesc = "mix " + c.mix.String()
+	}
+	summary := fmt.Sprintf("%d viewers, upload %s, churn %v, %v: %.2f server copies (HTTP %.2f, seeding %.2f); control %.2f copies (%s), %.1f%% of the bitrate per viewer; P2P %.0f%%, stalled %.2f%% (longest %v), lag %.2f s, startup ≤ %v; plugin %.0f%% CPU, %.0f MB; parts to HTTP after waiting: %d in flight, %d declined or stalled, %d with no holder",
+		c.viewers, uploadDesc, c.churn, c.watch, copies, (after.http-before.http)/made, (after.peer-before.peer)/made,
 		controlCopies, strings.Join(byKind, ", "), 100*controlCopies/float64(c.viewers), 100*share, 100*stallRatio, longest.Round(time.Millisecond), lag, startup.Round(time.Millisecond), 100*cpu, rss, fell.InFlight, fell.Declined, fell.NoHolder)
 
 	if br != nil {
@@ -247,7 +260,7 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	// each viewer can pass on one copy of what it gets, and about half of
 	// the parts still go to HTTP (16 copies for 30 viewers). The bound
 	// holds from twice the bitrate.
-	if c.upload >= 2 && copies > float64(c.viewers)/2 {
+	if len(c.mix) == 0 && c.upload >= 2 && copies > float64(c.viewers)/2 {
 		b.Errorf("server sent %.1f copies for %d viewers uploading %.0fx the bitrate, more than half the viewer count", copies, c.viewers, c.upload)
 	}
 }
