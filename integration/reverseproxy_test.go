@@ -33,7 +33,7 @@ func TestBrowsersPlayThroughNginx(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
 	ca.issue(t, 300, certFile, keyFile)
 	port := startNginx(t, dir, map[string]string{
-		"listen 443 ssl":                          "listen %d ssl",
+		"listen 443 ssl": "listen %d ssl",
 		"/etc/ssl/live.example.com/fullchain.pem": certFile,
 		"/etc/ssl/live.example.com/privkey.pem":   keyFile,
 		"http://127.0.0.1:8880":                   "http://127.0.0.1:" + strconv.Itoa(s.httpPort),

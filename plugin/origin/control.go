@@ -6,6 +6,7 @@ import (
 
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/peerpool/client"
+	"github.com/swarmtx/swarmtx/plugin/access"
 )
 
 // Kinds of control-plane bytes (swarmtx_server_control_bytes_total).
@@ -39,36 +40,31 @@ func (o *Origin) countControl(next http.Handler) http.Handler {
 	})
 }
 
-// controlKind names what a request asks for; path is the stream's, and
-// "" when the request names no stream being served (a path label is never
-// taken from a request alone). kind is "" for media.
+// controlKind names what a request asks for, by the door it knocks at;
+// path is the stream's, and "" when the request names no stream being
+// served (a path label is never taken from a request alone). kind is ""
+// for media.
 func (o *Origin) controlKind(r *http.Request) (path, kind string) {
-	p := r.URL.Path
+	req, hls, ok := door(r)
 	switch {
-	case p == "/metrics":
-		return "", controlMetrics
-	case strings.HasPrefix(p, client.AssetPrefix):
+	case !ok && strings.HasPrefix(r.URL.Path, client.AssetPrefix):
 		return "", controlPage
-	}
-	served := func(stream string) string {
-		if o.stream(stream) != nil {
-			return stream
-		}
-		return ""
-	}
-	if stream, ok := strings.CutSuffix(strings.TrimPrefix(p, "/"), "/swarm"); ok {
-		return served(stream), controlSignaling
-	}
-	if stream, ok := strings.CutSuffix(strings.TrimPrefix(p, "/"), "/"); ok {
-		return served(stream), controlPage
-	}
-	req, err := llhls.ParseRequestPath(p)
-	if err != nil {
+	case !ok:
 		return "", controlOther
+	case req.Action == access.ActionMetrics:
+		return "", controlMetrics
 	}
-	switch req.Kind {
+	if o.stream(req.Path) != nil {
+		path = req.Path
+	}
+	switch hls {
+	case 0:
+		if strings.HasSuffix(r.URL.Path, "/swarm") {
+			return path, controlSignaling
+		}
+		return path, controlPage
 	case llhls.KindMultivariant, llhls.KindMediaPlaylist:
-		return served(req.Stream), controlPlaylist
+		return path, controlPlaylist
 	}
 	return "", ""
 }
