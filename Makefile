@@ -34,6 +34,15 @@ test: deps build vet
 bench: deps build
 	$(GO) test -timeout 45m -run '^$$' -bench 'Swarm' -benchtime 1x ./integration
 
+# swarmtx against p2p-media-loader and MediaMTX's own HLS and LL-HLS: the same
+# stream to the same headless Chromium viewers, set-up after set-up (server
+# copies, P2P share, lag, stalls, startup). COMPAREFLAGS passes e.g.
+# -compare.viewers 6 -compare.watch 60s.
+.PHONY: bench-compare
+COMPAREFLAGS ?=
+bench-compare: deps build
+	$(GO) test -count=1 -timeout 30m -run '^$$' -bench Compare -benchtime 1x -v ./integration $(COMPAREFLAGS)
+
 # The swarm simulator (peerpool/sim) at 1,000, 10,000 and 100,000 viewers:
 # the real protocol, tracker and trust ledger on a virtual clock, no network.
 # The largest is cut off after SIMWALL of real time and reports the virtual

@@ -6,6 +6,7 @@
 # repository's tracked files:
 #   ${SWARMTX_CACHE:-$HOME/.cache/swarmtx}/mediamtx-v1.15.3/mediamtx
 #   ${SWARMTX_CACHE:-$HOME/.cache/swarmtx}/hls.js-1.6.13/hls.min.js
+#   ${SWARMTX_CACHE:-$HOME/.cache/swarmtx}/p2pml/node_modules (integration/tools/p2pml)
 # The Go harness (integration/harness) reads the same paths.
 set -euo pipefail
 
@@ -163,9 +164,27 @@ if ! cmp -s "$client/package-lock.json" "$client/node_modules/.swarmtx-installed
   cp "$client/package-lock.json" "$client/node_modules/.swarmtx-installed-lock"
 fi
 
+# ---- p2p-media-loader and its tracker, for the comparison benchmark --------
+# Installed in the cache from the committed lockfile; the benchmark bundles the
+# page from integration/tools/p2pml against these node_modules. Install
+# scripts stay off: a tracker client dependency would download a binary.
+p2pml_src="$(cd "$(dirname "$0")/p2pml" && pwd)"
+P2PML_DIR="$CACHE/p2pml"
+if ! cmp -s "$p2pml_src/package-lock.json" "$P2PML_DIR/node_modules/.swarmtx-installed-lock" 2>/dev/null; then
+  log "installing p2p-media-loader and bittorrent-tracker in $P2PML_DIR"
+  rm -rf "$P2PML_DIR.tmp"
+  mkdir -p "$P2PML_DIR.tmp"
+  cp "$p2pml_src/package.json" "$p2pml_src/package-lock.json" "$P2PML_DIR.tmp/"
+  (cd "$P2PML_DIR.tmp" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) || die "npm ci in $P2PML_DIR.tmp failed"
+  cp "$p2pml_src/package-lock.json" "$P2PML_DIR.tmp/node_modules/.swarmtx-installed-lock"
+  rm -rf "$P2PML_DIR"
+  mv "$P2PML_DIR.tmp" "$P2PML_DIR"
+fi
+
 "$MTX_BIN" --help >/dev/null 2>&1 || true
 log "mediamtx:  $MTX_BIN"
 log "hls.js:    $HLSJS"
+log "p2pml:     $P2PML_DIR"
 log "ffmpeg:    $(command -v ffmpeg) ($(ffmpeg -version | head -1 | cut -d' ' -f3))"
 log "chromium:  $(command -v chromium || command -v chromium-browser)"
 log "ip:        $(command -v ip); unshare: $(command -v unshare); nft: $(command -v nft); nginx: $(command -v nginx)"

@@ -1,0 +1,211 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MediaMeter measures how many bytes a rendition has per second of media: it
+// follows a live playlist (the first variant of a multivariant one) straight
+// from the origin and downloads each complete segment once. Against a viewer
+// byte count over the same window it gives server copies for origins that
+// do not count the media they make.
+type MediaMeter struct {
+	mu    sync.Mutex
+	bytes int64
+	secs  float64
+	segs  int
+	err   error
+}
+
+// MediaSample is a MediaMeter's totals at one moment.
+type MediaSample struct {
+	Bytes    int64
+	Seconds  float64 // media duration of those bytes, from EXTINF
+	Segments int
+}
+
+// Rate is the media bytes per second of the segments counted between o and s.
+func (s MediaSample) Rate(o MediaSample) float64 {
+	if s.Seconds <= o.Seconds {
+		return 0
+	}
+	return float64(s.Bytes-o.Bytes) / (s.Seconds - o.Seconds)
+}
+
+// StartMediaMeter polls playlist once a second until ctx ends.
+func StartMediaMeter(ctx context.Context, playlist string) *MediaMeter {
+	m := &MediaMeter{}
+	go m.run(ctx, playlist)
+	return m
+}
+
+// Sample returns the totals so far.
+func (m *MediaMeter) Sample() MediaSample {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return MediaSample{Bytes: m.bytes, Seconds: m.secs, Segments: m.segs}
+}
+
+// Err is the last error the meter met, if any.
+func (m *MediaMeter) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
+}
+
+func (m *MediaMeter) fail(err error) {
+	m.mu.Lock()
+	m.err = err
+	m.mu.Unlock()
+}
+
+func (m *MediaMeter) run(ctx context.Context, playlist string) {
+	seen := map[string]bool{}
+	media := ""
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if media == "" {
+			body, err := fetchText(ctx, playlist)
+			if err != nil {
+				m.fail(err)
+			} else if uri, ok := firstVariant(body); ok {
+				media = resolveRef(playlist, uri)
+			} else {
+				media = playlist
+			}
+		}
+		if media != "" {
+			body, err := fetchText(ctx, media)
+			if err != nil {
+				m.fail(err)
+			}
+			for _, s := range segmentsOf(body) {
+				u := resolveRef(media, s.uri)
+				if seen[u] {
+					continue
+				}
+				n, err := fetchLen(ctx, u)
+				if err != nil {
+					m.fail(err)
+					continue
+				}
+				seen[u] = true
+				m.mu.Lock()
+				m.bytes += n
+				m.secs += s.dur
+				m.segs++
+				m.mu.Unlock()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+type segmentRef struct {
+	uri string
+	dur float64
+}
+
+// segmentsOf lists a media playlist's complete segments (EXTINF), not its
+// LL-HLS parts.
+func segmentsOf(body string) []segmentRef {
+	var out []segmentRef
+	dur := -1.0
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(l, "#EXTINF:"):
+			v := strings.TrimPrefix(l, "#EXTINF:")
+			if i := strings.IndexByte(v, ','); i >= 0 {
+				v = v[:i]
+			}
+			d, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				dur = d
+			}
+		case l == "" || strings.HasPrefix(l, "#"):
+		default:
+			if dur >= 0 {
+				out = append(out, segmentRef{uri: l, dur: dur})
+			}
+			dur = -1
+		}
+	}
+	return out
+}
+
+func firstVariant(body string) (string, bool) {
+	sc := bufio.NewScanner(strings.NewReader(body))
+	inf := false
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(l, "#EXT-X-STREAM-INF") {
+			inf = true
+		} else if inf && l != "" && !strings.HasPrefix(l, "#") {
+			return l, true
+		}
+	}
+	return "", false
+}
+
+func resolveRef(base, ref string) string {
+	b, err := url.Parse(base)
+	if err != nil {
+		return ref
+	}
+	r, err := url.Parse(ref)
+	if err != nil {
+		return ref
+	}
+	return b.ResolveReference(r).String()
+}
+
+func fetchText(ctx context.Context, u string) (string, error) {
+	b, err := fetch(ctx, u)
+	return string(b), err
+}
+
+func fetchLen(ctx context.Context, u string) (int64, error) {
+	b, err := fetch(ctx, u)
+	return int64(len(b)), err
+}
+
+func fetch(ctx context.Context, u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = &httpStatusError{u, resp.StatusCode}
+	}
+	return b, err
+}
+
+type httpStatusError struct {
+	url  string
+	code int
+}
+
+func (e *httpStatusError) Error() string { return e.url + ": HTTP " + strconv.Itoa(e.code) }
