@@ -4,13 +4,15 @@
 //   node tracker.mjs <directory holding node_modules> <host> <port>
 //
 // The packages live in the tool cache, not next to this file, so the module
-// is imported by its path. "listening" on stdout tells the harness it is up.
+// is imported by its path: the server alone, since the package's index also
+// loads the Node WebRTC client, whose native binary an install without
+// scripts does not have. "listening" on stdout tells the harness it is up.
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
 const [dir, host, port] = process.argv.slice(2);
-const mod = path.join(dir, "node_modules", "bittorrent-tracker", "index.js");
-const { Server } = await import(pathToFileURL(mod).href);
+const mod = path.join(dir, "node_modules", "bittorrent-tracker", "server.js");
+const { default: Server } = await import(pathToFileURL(mod).href);
 
 const server = new Server({ udp: false, http: false, ws: true, stats: false });
 server.on("error", (err) => { console.error("tracker error:", err.message); process.exit(1); });
