@@ -320,7 +320,7 @@ func runSwarmtxHTTP(ctx context.Context, b *testing.B, n int) compareRun {
 	s, pub := startCompareStack(ctx, b)
 	// Through the proxy too, so its count can be checked against swarmtx's
 	// own: the proxy is what measures the origins without metrics.
-	proxy := harness.StartCountProxy(b, harness.NetnsHost, s.base())
+	proxy := harness.StartCountProxy(b, harness.NetnsHost, s.base(), nil)
 	players := startViewers(ctx, b, n, harness.BrowserOptions{Srcs: []string{proxy.URL + "/live/show/index.m3u8"}})
 	return compareRun{players: players, pub: pub, copies: swarmtxCopies(ctx, b, s, proxy, "http"),
 		note: func(from, to copiesProbe) string {
@@ -333,13 +333,18 @@ func runSwarmtxHTTP(ctx context.Context, b *testing.B, n int) compareRun {
 
 func runSwarmtxSwarm(ctx context.Context, b *testing.B, n int) compareRun {
 	s, pub := startCompareStack(ctx, b)
-	src := s.browserBase() + "/live/show/index.m3u8"
 	var players []*harness.Player
 	for i := range n {
 		if i > 0 {
 			sleepCtx(ctx, b, time.Second)
 		}
-		br := startSwarmBrowser(ctx, b, s, "live/show", []string{src})
+		// Every browser reaches the origin from the test namespace's one
+		// address, which the swarm would take for one household and hold
+		// all but one of its viewers on probation. Each viewer comes through
+		// a proxy of its own that names its own home network, as viewers
+		// from separate homes arrive at a real server's reverse proxy.
+		home := harness.StartCountProxy(b, harness.NetnsHost, s.base(), harness.HomeHeader())
+		br := startSwarmBrowserOn(ctx, b, s, "live/show", []string{home.URL + "/live/show/index.m3u8"}, swarmPage{origin: home.URL})
 		p := br.Players[0]
 		p.ID = fmt.Sprint(i)
 		players = append(players, p)
@@ -421,7 +426,7 @@ func p2pmlNote(players []*harness.Player) string {
 
 func runP2PMLOnSwarmtx(ctx context.Context, b *testing.B, n int) compareRun {
 	s, pub := startCompareStack(ctx, b)
-	proxy := harness.StartCountProxy(b, harness.NetnsHost, s.base())
+	proxy := harness.StartCountProxy(b, harness.NetnsHost, s.base(), nil)
 	players := startP2PMLViewers(ctx, b, n, proxy.URL+"/live/show/index.m3u8", nil)
 	return compareRun{players: players, pub: pub, copies: swarmtxCopies(ctx, b, s, proxy, "proxy"), p2p: p2pmlCounts, httpFromOrigin: true,
 		note: func(from, to copiesProbe) string {
@@ -445,7 +450,7 @@ func startMediaMTXOrigin(ctx context.Context, b *testing.B, hls map[string]any) 
 		b.Fatal(err)
 	}
 	meter := harness.StartMediaMeter(ctx, direct)
-	proxy := harness.StartCountProxy(b, harness.NetnsHost, fmt.Sprintf("http://127.0.0.1:%d", m.HLSPort))
+	proxy := harness.StartCountProxy(b, harness.NetnsHost, fmt.Sprintf("http://127.0.0.1:%d", m.HLSPort), nil)
 	return pub, proxy, meter
 }
 

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"bufio"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -42,8 +44,11 @@ func (c ProxyCounts) Sub(o ProxyCounts) ProxyCounts {
 }
 
 // StartCountProxy serves a proxy to origin (a base URL such as
-// http://127.0.0.1:8888) on host at a free port until the test ends.
-func StartCountProxy(t testing.TB, host, origin string) *CountProxy {
+// http://127.0.0.1:8888) on host at a free port until the test ends. header,
+// when set, replaces those headers of every request: an X-Forwarded-For from
+// HomeHeader makes the viewers behind this proxy one home of their own, as
+// the origin sees it. Without it the proxy adds no X-Forwarded-For.
+func StartCountProxy(t testing.TB, host, origin string, header http.Header) *CountProxy {
 	t.Helper()
 	target, err := url.Parse(origin)
 	if err != nil {
@@ -54,7 +59,12 @@ func StartCountProxy(t testing.TB, host, origin string) *CountProxy {
 		t.Fatal(err)
 	}
 	p := &CountProxy{URL: "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))}
-	rp := httputil.NewSingleHostReverseProxy(target)
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		for k, v := range header {
+			pr.Out.Header[k] = v
+		}
+	}}
 	// LL-HLS holds playlist requests open and may send a part while it is
 	// being made: pass every byte on as it comes.
 	rp.FlushInterval = -1
@@ -113,6 +123,16 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	n, err := w.ResponseWriter.Write(b)
 	w.n += int64(n)
 	return n, err
+}
+
+// Hijack lets WebSocket upgrades (swarmtx's signaling) through; their bytes
+// are not counted.
+func (w *countingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("countproxy: %T cannot hijack", w.ResponseWriter)
+	}
+	return h.Hijack()
 }
 
 // Flush lets the reverse proxy's immediate flushing reach the client.
