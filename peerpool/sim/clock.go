@@ -25,6 +25,7 @@ const (
 	evHTTP                 // node's HTTP fetch of part completes
 	evPlay                 // node's playhead reaches part
 	evProgress             // time to log how far the run got
+	evSample               // time to sample the server's egress
 )
 
 // event is one timed happening. Which fields matter depends on kind.

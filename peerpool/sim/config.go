@@ -60,8 +60,10 @@ type Config struct {
 	// frame they send.
 	Hostile float64
 
-	// HoldBack is how many parts behind the live edge a viewer plays (as
-	// LL-HLS's PART-HOLD-BACK). Default 3.
+	// HoldBack is how many parts behind the live edge a viewer starts (as
+	// LL-HLS's PART-HOLD-BACK), before it rewinds to the independent part
+	// that begins their segment, and how many it holds before it plays.
+	// Default 3, as the Go viewer's StartupParts.
 	HoldBack int
 	// PeerWait is how long a viewer waits for a part from its neighbours
 	// before it fetches it over HTTP, at most until HTTPMargin before the
@@ -73,7 +75,7 @@ type Config struct {
 	HTTPMargin time.Duration
 
 	// SeedsMin and SeedsMax bound the server's seed count per rendition.
-	// Defaults 2 and 8, as the hub's.
+	// Defaults 1 and 8, as the hub's.
 	SeedsMin, SeedsMax int
 	// TickEvery is how often the server credits uploads, rebalances and
 	// re-picks seeds. Default 2 s, as the hub's.
@@ -83,6 +85,9 @@ type Config struct {
 	StatsEvery time.Duration
 	// StoreParts bounds the parts each viewer keeps to pass on. Default 12.
 	StoreParts int
+
+	// SampleEvery is the interval of Report.Series. Default 5 s.
+	SampleEvery time.Duration
 
 	// Logger is told the virtual time reached every ProgressEvery; nil
 	// logs nothing.
@@ -149,7 +154,7 @@ func (c Config) withDefaults() Config {
 		c.HTTPMargin = defaultHTTPMargin
 	}
 	if c.SeedsMin == 0 {
-		c.SeedsMin = 2
+		c.SeedsMin = 1
 	}
 	if c.SeedsMax == 0 {
 		c.SeedsMax = 8
@@ -162,6 +167,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.StoreParts == 0 {
 		c.StoreParts = defaultStoreParts
+	}
+	if c.SampleEvery <= 0 {
+		c.SampleEvery = 5 * time.Second
 	}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 10 * time.Second

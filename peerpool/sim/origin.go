@@ -23,8 +23,17 @@ type origin struct {
 	}
 }
 
-// cutAt is when part k is complete and announced.
-func (s *Sim) cutAt(k int32) time.Duration { return time.Duration(k+1) * s.cfg.PartDuration }
+// cutAt is when part k is complete and announced. The stream is live
+// before the run begins (preroll): a viewer arriving at any moment finds
+// the segment it joins in under way, as a viewer of a running stream does,
+// rather than every early viewer starting at the stream's first part.
+func (s *Sim) cutAt(k int32) time.Duration {
+	return time.Duration(k+1-s.preroll()) * s.cfg.PartDuration
+}
+
+// preroll is how many parts are cut before the run begins: enough for
+// a newcomer's hold-back and a whole segment to rewind into.
+func (s *Sim) preroll() int32 { return int32(s.cfg.HoldBack) + partsPerSegment }
 
 func (s *Sim) partID(k int32) wire.PartID {
 	return wire.PartID{Rendition: s.cfg.Rendition, MSN: uint64(k / partsPerSegment), Index: int(k % partsPerSegment)}
@@ -61,11 +70,14 @@ func (o *origin) bytes(k int32) []byte {
 }
 
 // cutPart runs every part duration: the part is announced to every
-// viewer and handed to the seeder, which pushes it to its targets.
+// viewer and handed to the seeder, which pushes it to its targets. The
+// preroll's parts, cut before the run, are not the run's media.
 func (s *Sim) cutPart(k int32) {
 	data, a := s.origin.cut(k, s.partID(k))
-	s.rep.mediaBytes += int64(len(data))
-	s.rep.parts++
+	if s.cutAt(k) > 0 {
+		s.rep.mediaBytes += int64(len(data))
+		s.rep.parts++
+	}
 	s.announce(a)
 	if s.seeder != nil {
 		now := s.at(s.now)
@@ -81,6 +93,6 @@ func (s *Sim) cutPart(k int32) {
 		s.drive(s.seeder)
 	}
 	if next := k + 1; s.cutAt(next) <= s.cfg.Duration {
-		s.queue.push(event{at: s.cutAt(next), kind: evCut, part: next})
+		s.queue.push(event{at: max(s.cutAt(next), 0), kind: evCut, part: next})
 	}
 }

@@ -6,17 +6,23 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
-// player is a viewer's playback, modelled on the Go viewer's: it asks the
-// swarm for each part as soon as the part is announced, waits for it until
-// PeerWait has passed or HTTPMargin before the playhead needs it, then
-// fetches it over HTTP; the playhead stalls on a part it does not hold.
+// player is a viewer's playback, modelled on the Go viewer's
+// (peerpool/viewer). It starts HoldBack parts behind the newest part,
+// rewound to the segment's independent part as a player must, fetches
+// those over HTTP at once and starts playing when the first HoldBack of
+// them are in: so a viewer's lag, and with it how long it can wait for the
+// swarm, depends on where in a segment it joined. Once playing, it asks
+// the swarm for each part as soon as the part is announced, waits for it
+// until PeerWait has passed or HTTPMargin before the playhead needs it,
+// then fetches it over HTTP; the playhead stalls on a part it does not
+// hold.
 type player struct {
-	first    int32         // the first part it plays: the first cut after it joined
+	first    int32         // the first part it plays
 	have     partSet       // parts it holds
 	wanted   partSet       // parts it asked the swarm for and still waits on
 	fetching partSet       // parts it is fetching over HTTP
 	next     int32         // the part the playhead is at, or will start with
-	started  bool          // the first part's play time has come
+	started  bool          // its startup parts are in and it plays
 	stallAt  time.Duration // when the current stall began, 0 when playing
 	shift    time.Duration // stalls so far push every later part back
 	playFrom time.Duration // when playback began
@@ -27,10 +33,26 @@ type player struct {
 	stalls              int
 }
 
-// playAt is when the playhead reaches part k: HoldBack parts behind the
-// live edge, later by the stalls so far.
+// playAt is when the playhead of a player that has started reaches part
+// k: one part duration per part from where it started, later by the
+// stalls so far.
 func (s *Sim) playAt(p *player, k int32) time.Duration {
-	return s.cutAt(k) + time.Duration(s.cfg.HoldBack-1)*s.cfg.PartDuration + p.shift
+	return p.playFrom + time.Duration(k-p.first)*s.cfg.PartDuration + p.shift
+}
+
+// startAt is the first part a viewer arriving now plays: HoldBack parts
+// back from the newest one cut, at the independent part that begins its
+// segment.
+func (s *Sim) startAt() int32 {
+	newest := int32(s.now/s.cfg.PartDuration) + s.preroll() - 1
+	first := max(newest-int32(s.cfg.HoldBack-1), 0)
+	return first - first%partsPerSegment
+}
+
+// lag is how far behind the live edge a started player plays: from the
+// start of a part's media to its play time.
+func (s *Sim) lag(p *player) time.Duration {
+	return p.playFrom + p.shift - (s.cutAt(p.first) - s.cfg.PartDuration)
 }
 
 // announced runs when a part's announcement reaches viewer n: the Machine
@@ -46,7 +68,10 @@ func (s *Sim) announced(n *node, a *wire.PartAnnounce) {
 	if k < p.first || p.have.has(k) || n.gone {
 		return
 	}
-	wait := min(s.cfg.PeerWait, s.playAt(p, k)-s.now-s.cfg.HTTPMargin)
+	var wait time.Duration // before playback, every part is needed at once
+	if p.started {
+		wait = min(s.cfg.PeerWait, s.playAt(p, k)-s.now-s.cfg.HTTPMargin)
+	}
 	if n.banned || len(n.m.Received()) == 0 {
 		wait = 0 // no open neighbour: nothing can come from the swarm
 	}
@@ -95,8 +120,8 @@ func (s *Sim) httpDone(n *node, k int32) {
 	s.received(n, k, size, 1, true)
 }
 
-// received records that n holds part k, hops from the server, and lets a
-// stalled playhead go on.
+// received records that n holds part k, hops from the server, starts
+// playback once the startup parts are in and lets a stalled playhead go on.
 func (s *Sim) received(n *node, k int32, size int, hops uint8, http bool) {
 	n.hops.set(k, hops)
 	p := n.play
@@ -108,12 +133,21 @@ func (s *Sim) received(n *node, k int32, size int, hops uint8, http bool) {
 	if !http {
 		p.p2pBytes += int64(size)
 	}
-	if n.hostile || k < p.first {
+	if k < p.first {
 		return
 	}
-	s.rep.delivery.add(int((s.now - s.cutAt(k)) / time.Millisecond))
-	s.rep.depth.add(int(hops))
-	if p.stallAt != 0 && k == p.next {
+	if !n.hostile {
+		s.rep.delivery.add(int((s.now - s.cutAt(k)) / time.Millisecond))
+		s.rep.depth.add(int(hops))
+		s.rep.deliveries++
+		if !p.started || s.now <= s.playAt(p, k) {
+			s.rep.onTime++
+		}
+	}
+	switch {
+	case !p.started:
+		s.startPlaying(n)
+	case p.stallAt != 0 && k == p.next:
 		stall := s.now - p.stallAt
 		p.stalled += stall
 		p.shift += stall
@@ -122,14 +156,24 @@ func (s *Sim) received(n *node, k int32, size int, hops uint8, http bool) {
 	}
 }
 
+// startPlaying starts playback once the player holds its first HoldBack
+// parts, as the Go viewer buffers its startup parts.
+func (s *Sim) startPlaying(n *node) {
+	p := n.play
+	for k := p.first; k < p.first+int32(s.cfg.HoldBack); k++ {
+		if !p.have.has(k) {
+			return
+		}
+	}
+	p.started, p.playFrom = true, s.now
+	s.queue.push(event{at: s.now, kind: evPlay, node: n.idx, part: p.first})
+}
+
 // playReached: the playhead comes to part k.
 func (s *Sim) playReached(n *node, k int32) {
 	p := n.play
-	if k != p.next || p.stallAt != 0 {
+	if !p.started || k != p.next || p.stallAt != 0 {
 		return
-	}
-	if !p.started {
-		p.started, p.playFrom = true, s.now
 	}
 	if !p.have.has(k) {
 		p.stallAt = s.now
@@ -163,6 +207,7 @@ func (s *Sim) finish(n *node) {
 	s.rep.honestHTTP += p.httpBytes
 	s.rep.honestP2P += p.p2pBytes
 	s.rep.viewersWatched++
+	s.rep.lag.add(int(s.lag(p) / time.Millisecond))
 	if p.stalled > 0 {
 		s.rep.viewersStalled++
 	}

@@ -35,10 +35,14 @@ type Report struct {
 	ViewersStalled int
 	Stalls         int
 
-	Deadline    time.Duration // from a part's cut to its play time, with no stall so far
+	// Deadline is the shortest time from a part's cut to its play time a
+	// viewer has (one that joined just as a segment began, with no stall):
+	// most have longer, as they start at a segment's independent part.
+	Deadline    time.Duration
 	DeliveryP50 time.Duration // from cut to held, honest viewers
 	DeliveryP95 time.Duration
-	OnTime      float64 // share of deliveries by the deadline
+	OnTime      float64       // share of deliveries before the viewer's playhead needed them
+	LagP50      time.Duration // honest viewers' live lag at leave or the end: a part's media start to its play time
 
 	DepthP50, DepthMax int // hops from the server each part took
 	Seeds              int // the seed count at the end
@@ -47,8 +51,20 @@ type Report struct {
 	HostileBanned int
 	HonestBanned  int
 
+	// Series is the server's egress through the run, one Sample per
+	// SampleEvery of virtual time, for plotting it through joins and churn.
+	Series []Sample
+
 	Events int64         // events processed
 	Wall   time.Duration // real time the run took
+}
+
+// Sample is what the server sent in one interval of the run, the one that
+// ends At, and the viewers present then.
+type Sample struct {
+	At                                   time.Duration
+	Viewers                              int
+	SeedBytes, HTTPBytes, SignalOutBytes int64
 }
 
 // tally is what the run counts as it goes.
@@ -58,7 +74,10 @@ type tally struct {
 	watched, stalled                           time.Duration
 	stalls, viewersWatched, viewersStalled     int
 	honestHTTP, honestP2P                      int64
-	delivery, depth                            histogram
+	delivery, depth, lag                       histogram
+	deliveries, onTime                         int64
+	series                                     []Sample
+	sampled                                    Sample // the totals at the last sample
 	seedWindows                                []float64
 
 	HostileBanned, HonestBanned int
@@ -136,7 +155,8 @@ func (r Report) Print(w io.Writer) error {
 		{"server copies (all egress)", fmt.Sprintf("%.2f  (signaling out %s, in %s)", r.TotalCopies, bytesString(r.SignalOutBytes), bytesString(r.SignalInBytes))},
 		{"P2P share", fmt.Sprintf("%.1f%%", 100*r.P2PShare)},
 		{"stall ratio", fmt.Sprintf("%.4f%%  (%d stalls, %d of %d viewers stalled)", 100*r.StallRatio, r.Stalls, r.ViewersStalled, r.Viewers)},
-		{"part delivery", fmt.Sprintf("p50 %v, p95 %v against a deadline of %v (%.1f%% on time)", r.DeliveryP50, r.DeliveryP95, r.Deadline, 100*r.OnTime)},
+		{"part delivery", fmt.Sprintf("p50 %v, p95 %v, %.1f%% before the playhead needed them (the shortest deadline %v)", r.DeliveryP50, r.DeliveryP95, 100*r.OnTime, r.Deadline)},
+		{"live lag", fmt.Sprintf("p50 %v", r.LagP50)},
 		{"mesh depth (hops)", fmt.Sprintf("p50 %d, max %d", r.DepthP50, r.DepthMax)},
 		{"banned", fmt.Sprintf("%d of %d hostile, %d honest", r.HostileBanned, r.Hostile, r.HonestBanned)},
 		{"wall time", fmt.Sprintf("%v (%d events)", r.Wall.Round(time.Millisecond), r.Events)},

@@ -134,7 +134,7 @@ func (s *Sim) fail(err error) {
 
 func (s *Sim) run(ctx context.Context) error {
 	s.scheduleJoins()
-	s.queue.push(event{at: s.cutAt(0), kind: evCut, part: 0})
+	s.queue.push(event{at: 0, kind: evCut, part: 0})
 	s.queue.push(event{at: s.cfg.TickEvery, kind: evTick})
 	if s.cfg.ChurnPerMinute > 0 {
 		s.queue.push(event{at: s.churnEvery(), kind: evChurn})
@@ -142,6 +142,7 @@ func (s *Sim) run(ctx context.Context) error {
 	if s.cfg.Logger != nil {
 		s.queue.push(event{at: s.cfg.ProgressEvery, kind: evProgress})
 	}
+	s.queue.push(event{at: s.cfg.SampleEvery, kind: evSample})
 	var stopped error
 	s.now = s.cfg.Duration
 	for s.queue.len() > 0 && s.err == nil {
@@ -162,6 +163,9 @@ func (s *Sim) run(ctx context.Context) error {
 	}
 	if s.err != nil {
 		return fmt.Errorf("simulation at %v: %w", s.now, s.err)
+	}
+	if len(s.rep.series) == 0 || s.rep.series[len(s.rep.series)-1].At < s.now {
+		s.sample() // the last, shorter interval
 	}
 	for _, i := range s.live {
 		s.finish(s.nodes[i])
@@ -186,6 +190,10 @@ func (s *Sim) dispatch(e event) {
 		if _, err := s.arrive(); err != nil {
 			s.fail(err)
 		}
+		return
+	case evSample:
+		s.sample()
+		s.queue.push(event{at: s.now + s.cfg.SampleEvery, kind: evSample})
 		return
 	case evProgress:
 		s.cfg.Logger.Info("simulating", "virtual", s.now, "of", s.cfg.Duration, "viewers", len(s.live),
@@ -258,11 +266,8 @@ func (s *Sim) arrive() (*node, error) {
 		return nil, err
 	}
 	n.joinedAt = s.now
-	// It starts with the first part cut after it arrived, HoldBack parts
-	// behind the live edge.
-	n.play.first = int32(s.now / s.cfg.PartDuration)
+	n.play.first = s.startAt()
 	n.play.next = n.play.first
-	s.queue.push(event{at: s.playAt(n.play, n.play.first), kind: evPlay, node: n.idx, part: n.play.first})
 	s.live = append(s.live, n.idx)
 	s.join(n)
 	s.queue.push(event{at: s.now + s.cfg.StatsEvery/2 + time.Duration(s.rand.Int64N(int64(s.cfg.StatsEvery))), kind: evStats, node: n.idx})
@@ -344,6 +349,15 @@ const exampleSDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\n
 
 const exampleCandidate = "candidate:842163049 1 udp 1677729535 203.0.113.7 54321 typ srflx raddr 192.168.1.20 rport 54321 generation 0 ufrag Qk5f network-cost 999"
 
+// sample adds to the series what the server sent since the last sample.
+func (s *Sim) sample() {
+	t := &s.rep
+	seed := s.seeder.m.Stats().BytesSent
+	t.series = append(t.series, Sample{At: s.now, Viewers: len(s.live),
+		SeedBytes: seed - t.sampled.SeedBytes, HTTPBytes: t.httpBytes - t.sampled.HTTPBytes, SignalOutBytes: t.signalOut - t.sampled.SignalOutBytes})
+	t.sampled = Sample{SeedBytes: seed, HTTPBytes: t.httpBytes, SignalOutBytes: t.signalOut}
+}
+
 // summary turns the tally into the Report.
 func (s *Sim) summary() Report {
 	t := &s.rep
@@ -363,9 +377,11 @@ func (s *Sim) summary() Report {
 		DepthP50:    t.depth.quantile(0.5), DepthMax: t.depth.maxBucket(),
 		Seeds:   s.srv.count.N(),
 		Hostile: s.hostile, HostileBanned: t.HostileBanned, HonestBanned: t.HonestBanned,
+		Series: t.series,
 		Events: s.events,
 	}
-	r.OnTime = t.delivery.atMost(int(r.Deadline / time.Millisecond))
+	r.OnTime = ratio(float64(t.onTime), float64(t.deliveries))
+	r.LagP50 = time.Duration(t.lag.quantile(0.5)) * time.Millisecond
 	r.ServerCopies = r.SeedCopies + r.HTTPCopies
 	r.TotalCopies = ratio(float64(seedBytes+t.httpBytes+t.signalOut), media)
 	return r

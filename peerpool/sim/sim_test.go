@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -70,13 +71,13 @@ func TestSameSeedSameReport(t *testing.T) {
 	cfg := Config{Peers: 20, Duration: 20 * time.Second, Seed: 7, Hostile: 0.1, NAT: 0.1, ChurnPerMinute: 0.2}
 	a, b := run(t, cfg), run(t, cfg)
 	a.Wall, b.Wall = 0, 0
-	if a != b {
+	if !reflect.DeepEqual(a, b) {
 		t.Errorf("two runs of one seed differ:\n%+v\n%+v", a, b)
 	}
 	cfg.Seed = 8
 	c := run(t, cfg)
 	c.Wall = 0
-	if c == a {
+	if reflect.DeepEqual(c, a) {
 		t.Error("another seed gave the very same report")
 	}
 }

@@ -16,9 +16,11 @@
 //   - Reports are kept and weighed again as standing changes (Review): a
 //     newcomer that reports a bad neighbour before anyone has confirmed its
 //     own delivery is heard once it has earned its standing.
-//   - A session that has reported more than MaxReportShare of the
-//     neighbours it was given loses its standing for good, and so does one
-//     that accuses the server's own peer of bad bytes.
+//   - A session that has accused more than MaxReportShare of the
+//     neighbours it was given of bad bytes or protocol errors loses its
+//     standing for good, and so does one that accuses the server's own
+//     peer of bad bytes. Timeouts do not count towards that share: honest
+//     viewers with slow or unreachable neighbours report many.
 //   - A session that neighbours on UnreachableQuorum networks could get
 //     nothing from (its channel never opened, or it took WANTs and never
 //     delivered: "timeout" reports), and that no other network lately
@@ -272,7 +274,11 @@ func (l *Ledger) Report(reporter, accused ID, banning bool, now time.Time) Verdi
 		return Verdict{}
 	}
 	var v Verdict
-	if !r.accused[accused] {
+	// Only accusations of malice count against the reporter's share: an
+	// honest viewer with slow or unreachable neighbours reports many of
+	// them as timeouts, and a timeout bans nobody (it costs the reporter
+	// its own link, and one network's word towards Unreachable).
+	if banning && !r.accused[accused] {
 		r.accused[accused] = true
 		r.reports++
 		if !r.discredited && r.reports >= l.cfg.MinReports &&

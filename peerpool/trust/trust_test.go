@@ -190,6 +190,22 @@ func TestSerialReporterLosesStanding(t *testing.T) {
 	}
 }
 
+// A viewer whose neighbours give it nothing reports them all as timeouts:
+// that is no malice, and it keeps its standing (a discredited viewer is
+// shunned, and would watch over HTTP for good).
+func TestTimeoutsDoNotDiscredit(t *testing.T) {
+	l := swarm(t, 6)
+	earn(l, "h0", "h4", "h5")
+	for _, id := range []ID{"h1", "h2", "h3", "h4"} {
+		if l.Report("h0", id, false, t0).Discredited {
+			t.Fatalf("h0 discredited for reporting %s as a timeout", id)
+		}
+	}
+	if !l.InStanding("h0") {
+		t.Error("h0 lost its standing for timeouts")
+	}
+}
+
 func TestRecentConfirmationsDefend(t *testing.T) {
 	l := swarm(t, 6)
 	earn(l, "h0", "h3", "h4")

@@ -1,0 +1,104 @@
+package sim
+
+import (
+	"testing"
+	"time"
+)
+
+// The live benchmark's mix form (BenchmarkSwarm viewers=30/upload=mix in
+// integration: 30 Go viewers with crowd.DefaultMix's uplinks on the real
+// stack, over loopback) measured these: server copies of the rendition
+// over 60 s of steady playback, and the viewers' P2P share over their
+// whole watch.
+const (
+	liveMixCopies = 1.51
+	liveMixP2P    = 0.95
+)
+
+// The simulator, set up as that benchmark runs (loopback links, the 30
+// viewers joining within 2 s, 5 s of startup left out, then 60 s
+// measured), lands near the live figures: the mean of eight seeds' server
+// copies within copiesTolerance of the live run's, every seed at least 90%
+// P2P and none stalling. A single live run is one draw; the seeds show
+// the spread a live run can land in.
+func TestThirtyViewersWithTheMixMatchTheLiveBenchmark(t *testing.T) {
+	const (
+		seeds           = 8
+		joins           = 2 * time.Second
+		startup         = 5 * time.Second
+		measured        = 60 * time.Second
+		copiesTolerance = 0.6
+	)
+	var copies, p2p float64
+	for seed := uint64(1); seed <= seeds; seed++ {
+		cfg := Config{Peers: 30, Seed: seed, Duration: joins + startup + measured, JoinWindow: joins,
+			Latency: time.Millisecond, Jitter: time.Millisecond, SampleEvery: time.Second}
+		r, err := Run(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := steadyCopies(r, cfg.withDefaults(), joins+startup)
+		t.Logf("seed %d: %.2f server copies after startup, %.1f%% P2P, stall %.4f%%, lag %v, %d seeds at the end",
+			seed, c, 100*r.P2PShare, 100*r.StallRatio, r.LagP50, r.Seeds)
+		if r.P2PShare < 0.90 {
+			t.Errorf("seed %d: P2P %.1f%%, want at least 90%% (live %.0f%%)", seed, 100*r.P2PShare, 100*liveMixP2P)
+		}
+		if r.Stalls > 0 {
+			t.Errorf("seed %d: %d stalls; the live run had none", seed, r.Stalls)
+		}
+		copies += c
+		p2p += r.P2PShare
+	}
+	copies /= seeds
+	p2p /= seeds
+	t.Logf("mean of %d seeds: %.2f server copies (live %.2f), %.1f%% P2P (live %.0f%%)", seeds, copies, liveMixCopies, 100*p2p, 100*liveMixP2P)
+	if copies < liveMixCopies-copiesTolerance || copies > liveMixCopies+copiesTolerance {
+		t.Errorf("mean %.2f server copies, want %.2f ± %.1f as live", copies, liveMixCopies, copiesTolerance)
+	}
+}
+
+// steadyCopies is the server's media (seeding and HTTP) from the samples
+// after from, over the rendition's bytes in that time.
+func steadyCopies(r Report, cfg Config, from time.Duration) float64 {
+	var sent int64
+	var span time.Duration
+	prev := time.Duration(0)
+	for _, x := range r.Series {
+		if prev >= from {
+			sent += x.SeedBytes + x.HTTPBytes
+			span += x.At - prev
+		}
+		prev = x.At
+	}
+	media := float64(cfg.BitrateBps) / 8 * span.Seconds()
+	return ratio(float64(sent), media)
+}
+
+// The series covers the run in SampleEvery steps and adds up to the
+// report's totals.
+func TestSeriesAddsUpToTheTotals(t *testing.T) {
+	r := run(t, Config{Peers: 20, Duration: 22 * time.Second, Seed: 2, ChurnPerMinute: 0.2, SampleEvery: 5 * time.Second})
+	var at []time.Duration
+	var seed, http, signal int64
+	for _, x := range r.Series {
+		at = append(at, x.At)
+		seed += x.SeedBytes
+		http += x.HTTPBytes
+		signal += x.SignalOutBytes
+		if x.Viewers != 20 {
+			t.Errorf("%d viewers at %v, want 20 (churn replaces them)", x.Viewers, x.At)
+		}
+	}
+	want := []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second, 20 * time.Second, 22 * time.Second}
+	if len(at) != len(want) {
+		t.Fatalf("samples at %v, want %v", at, want)
+	}
+	for i := range want {
+		if at[i] != want[i] {
+			t.Fatalf("samples at %v, want %v", at, want)
+		}
+	}
+	if seed != r.SeedBytes || http != r.HTTPBytes || signal != r.SignalOutBytes {
+		t.Errorf("series sums seed %d, HTTP %d, signaling %d; report %d, %d, %d", seed, http, signal, r.SeedBytes, r.HTTPBytes, r.SignalOutBytes)
+	}
+}
