@@ -9,18 +9,14 @@ package signal
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/swarmtx/swarmtx/peerpool/netid"
-	"github.com/swarmtx/swarmtx/peerpool/seeding"
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
 	"github.com/swarmtx/swarmtx/peerpool/trust"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -57,15 +53,6 @@ type LocalPeer interface {
 	// Received lists the viewers it has an open data channel with: the
 	// server's own proof that a session is reachable (probation.go).
 	Received() []wire.Received
-}
-
-// localSeed is the plugin's seeding peer for one rendition and the viewers
-// it pushes to.
-type localSeed struct {
-	id      wire.PeerID
-	peer    LocalPeer
-	targets map[wire.PeerID]bool
-	count   seeding.Count
 }
 
 var _ Mesh = (*tracker.Swarm)(nil)
@@ -198,53 +185,35 @@ func (c Config) withDefaults() Config {
 // the parts of a typical playlist window.
 const recentParts = 48
 
-// Hub is one stream's signaling and tracking endpoint.
+// Hub is one stream's signaling and tracking endpoint: the WebSockets,
+// the seeders' calls and the ticker around a Core, which makes every
+// decision.
 type Hub struct {
 	path string
 	cfg  Config
 	log  *slog.Logger
 	stop context.CancelFunc
 
-	mu        sync.Mutex
-	mesh      Mesh
-	ledger    *trust.Ledger
-	sessions  map[wire.PeerID]*session
-	recent    map[string][]*wire.PartAnnounce // by rendition, oldest first
-	seeds     map[string]*localSeed           // by rendition
-	seedIDs   map[wire.PeerID]*localSeed
-	bans      addressBans
-	networks  map[netip.Prefix]int           // joined sessions per network
-	joinRate  map[netip.Prefix]*rate.Limiter // joins per network
-	credit    map[wire.PeerID]int64          // confirmed upload since the last tick
-	unproven  map[netip.Prefix]int           // sessions on probation in the mesh, per network
-	held      map[netip.Prefix][]*session    // sessions waiting outside the mesh, per network
-	lastTick  time.Time
-	announced int64 // media bytes announced, all renditions
-	closed    bool
+	mu       sync.Mutex
+	core     *Core
+	sessions map[wire.PeerID]*session // joined sessions, by the id the core knows them by
+	seeders  map[wire.PeerID]LocalPeer
+	closed   bool
 }
 
 // NewHub returns the hub of the stream at path. Its ticker runs until Close.
 func NewHub(path string, cfg Config, mesh Mesh) *Hub {
 	cfg = cfg.withDefaults()
+	cfg.Logger = cfg.Logger.With("path", path, "component", "signal")
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hub{
 		path:     path,
 		cfg:      cfg,
-		log:      cfg.Logger.With("path", path, "component", "signal"),
+		log:      cfg.Logger,
 		stop:     cancel,
-		mesh:     mesh,
-		ledger:   trust.New(cfg.Trust),
+		core:     NewCore(time.Now(), cfg, mesh),
 		sessions: make(map[wire.PeerID]*session),
-		recent:   make(map[string][]*wire.PartAnnounce),
-		seeds:    make(map[string]*localSeed),
-		seedIDs:  make(map[wire.PeerID]*localSeed),
-		bans:     make(addressBans),
-		networks: make(map[netip.Prefix]int),
-		joinRate: make(map[netip.Prefix]*rate.Limiter),
-		credit:   make(map[wire.PeerID]int64),
-		unproven: make(map[netip.Prefix]int),
-		held:     make(map[netip.Prefix][]*session),
-		lastTick: time.Now(),
+		seeders:  make(map[wire.PeerID]LocalPeer),
 	}
 	go h.run(ctx)
 	return h
@@ -262,57 +231,72 @@ func (h *Hub) run(ctx context.Context) {
 		case now := <-t.C:
 			open := h.seederChannels()
 			h.mu.Lock()
-			for _, id := range open {
-				if s := h.sessions[id]; s != nil {
-					h.provenLocked(s)
-				}
-			}
-			after := h.tickLocked(now)
+			h.core.Tick(now, open)
+			after := h.carryOutLocked()
 			h.mu.Unlock()
 			after()
 		}
 	}
 }
 
-// measureAfter is how long a newcomer has before its confirmed upload is
-// measured: time to be given neighbours and asked for parts.
-const measureAfter = 10 * time.Second
-
-// tickLocked credits each viewer with the upload its receivers confirmed
-// since the last tick, rebalances the mesh and re-picks seed targets. It
-// returns the seeder calls to make after unlocking.
-func (h *Hub) tickLocked(now time.Time) func() {
-	window := now.Sub(h.lastTick)
-	h.lastTick = now
-	for id, s := range h.sessions {
-		if now.Sub(s.joinedAt) < measureAfter || window <= 0 {
-			continue
+// carryOutLocked does what the core asked: messages are queued to their
+// sessions and sessions ended under the lock; the seeders' calls are
+// returned, to be made after unlocking (a seeder may call back into the
+// hub).
+func (h *Hub) carryOutLocked() func() {
+	var calls []func()
+	var lastMsg wire.Signal // an announcement goes to many: encoded once
+	var lastData []byte
+	for {
+		o, ok := h.core.Poll()
+		if !ok {
+			break
 		}
-		h.mesh.ReportStats(string(id), tracker.Stats{BytesSent: h.credit[id], Window: window})
-	}
-	clear(h.credit)
-	for _, c := range h.ledger.Review(now) {
-		if bad := h.sessions[wire.PeerID(c.ID)]; bad != nil {
-			h.log.Info("viewer convicted on review", "peer", bad.id, "remote", bad.remote, "reason", bad.accusedOf,
-				"networks", c.Quorum, "vouching", c.Defence)
-			h.banLocked(bad, c.Quorum)
+		switch o := o.(type) {
+		case Send:
+			s := h.sessions[o.To]
+			if s == nil {
+				continue
+			}
+			if o.Msg != lastMsg {
+				data, err := wire.EncodeSignal(o.Msg)
+				if err != nil {
+					h.log.Error("cannot encode signal", "type", o.Msg.SignalType(), "error", err)
+				}
+				lastMsg, lastData = o.Msg, data
+			}
+			if lastData != nil {
+				s.send(lastData)
+			}
+		case End:
+			if s := h.sessions[o.Peer]; s != nil {
+				delete(h.sessions, o.Peer)
+				go s.fail(o.Reason)
+			}
+		case SeedNeighbours:
+			if p := h.seeders[o.Seed]; p != nil {
+				calls = append(calls, func() { p.SetNeighbours(o.Add, o.Remove) })
+			}
+		case SeedRelay:
+			if p := h.seeders[o.Seed]; p != nil {
+				calls = append(calls, func() { p.HandleRelay(o.Relay) })
+			}
 		}
 	}
-	h.applyLocked(h.mesh.Rebalance())
-	if h.cfg.OnConnections != nil {
-		h.cfg.OnConnections(h.connectionsLocked(now))
+	return func() {
+		for _, c := range calls {
+			c()
+		}
 	}
-	return h.refreshSeedsLocked(now)
 }
 
 // AddSeed registers the plugin's seeding peer for a rendition. Its
 // signaling to viewers goes through SeedRelay.
 func (h *Hub) AddSeed(rendition string, id wire.PeerID, p LocalPeer) {
 	h.mu.Lock()
-	ls := &localSeed{id: id, peer: p, targets: make(map[wire.PeerID]bool), count: seeding.Count{Window: h.cfg.SeedWindow}}
-	h.seeds[rendition] = ls
-	h.seedIDs[id] = ls
-	after := h.refreshSeedsLocked(time.Now())
+	h.seeders[id] = p
+	h.core.AddSeed(time.Now(), rendition, id)
+	after := h.carryOutLocked()
 	h.mu.Unlock()
 	after()
 }
@@ -321,135 +305,48 @@ func (h *Hub) AddSeed(rendition string, id wire.PeerID, p LocalPeer) {
 // pushes to; it is the seeder's peer.Signaler.
 func (h *Hub) SeedRelay(from, to wire.PeerID, r *wire.Relay) error {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	ls := h.seedIDs[from]
-	s := h.sessions[to]
-	if ls == nil || s == nil || !ls.targets[to] {
-		return fmt.Errorf("viewer %s is not a seed target of %s", to, from)
-	}
-	s.sendSignal(&wire.Relay{From: from, SDP: r.SDP, Candidate: r.Candidate})
-	return nil
+	err := h.core.SeedRelay(from, to, r)
+	after := h.carryOutLocked()
+	h.mu.Unlock()
+	after()
+	return err
 }
 
-// refreshSeedsLocked picks each seeder's targets: the best-ranked uploading
-// viewers of its rendition, as many as its seed count, and installs them as
-// the mesh's seeds. It tells viewers under the lock and returns the seeder
-// calls to make after unlocking (a seeder may call back into the hub).
-func (h *Hub) refreshSeedsLocked(now time.Time) func() {
-	if len(h.seeds) == 0 {
-		return func() {}
+// seederChannels asks the seeders, outside the hub's lock (a seeder may
+// call into the hub holding its own), which viewers they have an open
+// channel with.
+func (h *Hub) seederChannels() []wire.PeerID {
+	h.mu.Lock()
+	peers := make([]LocalPeer, 0, len(h.seeders))
+	for _, p := range h.seeders {
+		peers = append(peers, p)
 	}
-	var calls []func()
-	var all []string
-	for rendition, ls := range h.seeds {
-		viewers := 0
-		for _, s := range h.sessions {
-			if s.rendition == rendition {
-				viewers++
-			}
-		}
-		changed := ls.count.Adapt(now, h.cfg.SeedsPerRendition, h.cfg.MaxSeedsPerRendition, viewers)
-		if ended, ok := ls.count.LastEnded(); ok {
-			if changed {
-				h.log.Info("seed targets changed", "rendition", rendition, "seeds", ls.count.N(),
-					"copies", fmt.Sprintf("%.2f", ended.Copies), "viewers", viewers)
-			}
-			if h.cfg.OnWindow != nil {
-				h.cfg.OnWindow(rendition, ended.Viewers)
-			}
-		}
-		ranked := h.mesh.Ranked(ls.count.N(), func(id string) bool {
-			s := h.sessions[wire.PeerID(id)]
-			return s != nil && s.rendition == rendition && s.canUpload
-		})
-		all = append(all, ranked...)
-		want := make(map[wire.PeerID]bool, len(ranked))
-		for _, id := range ranked {
-			want[wire.PeerID(id)] = true
-		}
-		var add []wire.PeerInfo
-		var remove []wire.PeerID
-		for id := range ls.targets {
-			if !want[id] {
-				remove = append(remove, id)
-				delete(ls.targets, id)
-				if s := h.sessions[id]; s != nil {
-					delete(s.neighbours, ls.id)
-					s.sendSignal(&wire.Peers{Remove: []wire.PeerID{ls.id}})
-				}
-			}
-		}
-		for id := range want {
-			if !ls.targets[id] {
-				ls.targets[id] = true
-				add = append(add, wire.PeerInfo{ID: id})
-				s := h.sessions[id]
-				s.neighbours[ls.id] = true
-				s.sendSignal(&wire.Peers{Add: []wire.PeerInfo{{ID: ls.id, Seed: true}}})
-			}
-		}
-		if len(add) > 0 || len(remove) > 0 {
-			p := ls.peer
-			calls = append(calls, func() { p.SetNeighbours(add, remove) })
+	h.mu.Unlock()
+	var open []wire.PeerID
+	for _, p := range peers {
+		for _, r := range p.Received() {
+			open = append(open, r.Peer)
 		}
 	}
-	h.applyLocked(h.mesh.SetSeeds(all))
-	return func() {
-		for _, c := range calls {
-			c()
-		}
-	}
-}
-
-// seedsShortLocked reports whether a rendition has fewer seed targets than
-// its count while it has viewers who could be one: worth re-picking at once
-// rather than at the next tick.
-func (h *Hub) seedsShortLocked() bool {
-	for rendition, ls := range h.seeds {
-		if len(ls.targets) >= ls.count.N() {
-			continue
-		}
-		for id, s := range h.sessions {
-			if s.rendition == rendition && s.canUpload && !ls.targets[id] {
-				return true
-			}
-		}
-	}
-	return false
+	return open
 }
 
 // Viewers returns the number of joined sessions.
 func (h *Hub) Viewers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.sessions)
+	return h.core.Viewers()
 }
 
 // Announce tells the viewers of the part's rendition its size, hash and
 // chunk hashes (so peers pass it on chunk by chunk); it runs the moment the
 // part is cut, before any playlist lists it.
 func (h *Hub) Announce(a *wire.PartAnnounce) {
-	msg, err := wire.EncodeSignal(a)
-	if err != nil {
-		h.log.Error("cannot announce part", "part", a.ID.String(), "error", err)
-		return
-	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.announced += int64(a.Size)
-	r := append(h.recent[a.ID.Rendition], a)
-	if len(r) > recentParts {
-		r = r[len(r)-recentParts:]
-	}
-	h.recent[a.ID.Rendition] = r
-	if ls := h.seeds[a.ID.Rendition]; ls != nil {
-		ls.count.AddMedia(int64(a.Size))
-	}
-	for _, s := range h.sessions {
-		if s.rendition == a.ID.Rendition {
-			s.send(msg)
-		}
-	}
+	h.core.Announce(time.Now(), a)
+	after := h.carryOutLocked()
+	h.mu.Unlock()
+	after()
 }
 
 // Close ends every session.
@@ -494,34 +391,6 @@ type sessionEndKey struct{}
 // expired"), and the viewer must join again with new ones.
 func WithSessionEnd(ctx context.Context, end time.Time) context.Context {
 	return context.WithValue(ctx, sessionEndKey{}, end)
-}
-
-func (h *Hub) viewersChangedLocked() {
-	if h.cfg.OnViewers != nil {
-		h.cfg.OnViewers(len(h.sessions))
-	}
-}
-
-// applyLocked sends neighbour changes to the sessions they concern.
-func (h *Hub) applyLocked(changes []tracker.Change) {
-	for _, ch := range changes {
-		s := h.sessions[wire.PeerID(ch.Peer)]
-		if s == nil {
-			continue
-		}
-		msg := &wire.Peers{}
-		for _, id := range ch.Add {
-			n := h.sessions[wire.PeerID(id)]
-			msg.Add = append(msg.Add, wire.PeerInfo{ID: wire.PeerID(id), NoUpload: n != nil && !n.canUpload})
-			s.neighbours[wire.PeerID(id)] = true
-			h.ledger.Neighbours(trust.ID(ch.Peer), trust.ID(id))
-		}
-		for _, id := range ch.Remove {
-			msg.Remove = append(msg.Remove, wire.PeerID(id))
-			delete(s.neighbours, wire.PeerID(id))
-		}
-		s.sendSignal(msg)
-	}
 }
 
 // context for a session's writes: bounded so one stuck viewer never holds a

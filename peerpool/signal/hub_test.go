@@ -428,7 +428,7 @@ func TestAccusingTheSeederCostsStanding(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		h.mu.Lock()
-		d := h.ledger.Discredited(trust.ID(v.id))
+		d := h.core.ledger.Discredited(trust.ID(v.id))
 		h.mu.Unlock()
 		if d {
 			break

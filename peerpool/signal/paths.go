@@ -78,43 +78,38 @@ func countConns(paths []wire.Path, limit int) connCounts {
 	return c
 }
 
-// connectionsLocked sums the sessions' latest reports.
-func (h *Hub) connectionsLocked(now time.Time) Connections {
+// connections sums the members' latest reports.
+func (c *Core) connections(now time.Time) Connections {
 	var total connCounts
 	without := 0
-	for _, s := range h.sessions {
-		for i, n := range s.conns {
+	for _, m := range c.order {
+		for i, n := range m.conns {
 			total[i] += n
 		}
-		if s.lastStats.P2PBytes == 0 && now.Sub(s.joinedAt) >= noP2PAfter {
+		if m.lastStats.P2PBytes == 0 && now.Sub(m.joinedAt) >= noP2PAfter {
 			without++
 		}
 	}
-	c := Connections{ByType: make(map[string]int, numConnTypes), WithoutP2P: without}
+	conns := Connections{ByType: make(map[string]int, numConnTypes), WithoutP2P: without}
 	for i, name := range ConnTypes {
-		c.ByType[name] = total[i]
+		conns.ByType[name] = total[i]
 	}
-	return c
+	return conns
 }
 
-// unreachableLocked acts on a viewer's word that none of its neighbours'
+// unreachable acts on a viewer's word that none of its neighbours'
 // channels opened: it is offered to nobody from now on (tracker's Shun),
 // keeps its session and watches over HTTP. Nobody else loses by it, so
-// its word is enough. It returns the seeder calls to make after
-// unlocking: a seed target that reaches nobody is replaced.
-func (s *session) unreachableLocked() func() {
-	h := s.hub
-	if s.unreachable || !s.admitted {
-		return func() {}
+// its word is enough. A seed target that reaches nobody is replaced.
+func (c *Core) unreachable(now time.Time, m *member) {
+	if m.unreachable || !m.admitted {
+		return
 	}
-	s.unreachable = true
-	h.applyLocked(h.mesh.Shun(string(s.id)))
-	h.endProbationLocked(s)
-	h.log.Info("viewer gets no new neighbours: it says none of its neighbours' channels opened", "peer", s.id, "remote", s.remote)
-	for _, ls := range h.seeds {
-		if ls.targets[s.id] {
-			return h.refreshSeedsLocked(time.Now())
-		}
+	m.unreachable = true
+	c.apply(c.mesh.Shun(string(m.id)))
+	c.endProbation(m)
+	c.log.Info("viewer gets no new neighbours: it says none of its neighbours' channels opened", "peer", m.id, "remote", m.remote)
+	if c.isTarget(m.id) {
+		c.refreshSeeds(now)
 	}
-	return func() {}
 }

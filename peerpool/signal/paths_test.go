@@ -36,7 +36,7 @@ func connectionsWhen(t *testing.T, h *Hub, now func() time.Time, ok func(Connect
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		h.mu.Lock()
-		c := h.connectionsLocked(now())
+		c := h.core.connections(now())
 		h.mu.Unlock()
 		if ok(c) {
 			return c

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 
 	"github.com/swarmtx/swarmtx/peerpool/tracker"
-	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
 // A network's second and later sessions are nobody's neighbour on their
@@ -28,113 +27,94 @@ func limitedNetwork(network netip.Prefix) bool {
 	return network.IsValid() && !network.Addr().IsLoopback()
 }
 
-// onProbation: s is not its network's only session.
-func (h *Hub) onProbation(s *session) bool {
-	return limitedNetwork(s.network) && h.networks[s.network] > 1
+// onProbation: m is not its network's only session.
+func (c *Core) onProbation(m *member) bool {
+	return limitedNetwork(m.network) && c.networks[m.network] > 1
 }
 
-// admitOrHoldLocked puts a joined session into the mesh, or holds it back
-// while its network has enough sessions on probation.
-func (h *Hub) admitOrHoldLocked(s *session) {
-	if h.onProbation(s) && h.unproven[s.network] >= h.cfg.MaxUnprovenPerNetwork {
-		h.held[s.network] = append(h.held[s.network], s)
-		h.log.Debug("viewer waits outside the mesh: its network has sessions on probation", "peer", s.id, "network", s.network)
+// admitOrHold puts a joined member into the mesh, or holds it back while
+// its network has enough sessions on probation.
+func (c *Core) admitOrHold(m *member) {
+	if c.onProbation(m) && c.unproven[m.network] >= c.cfg.MaxUnprovenPerNetwork {
+		c.held[m.network] = append(c.held[m.network], m)
+		c.log.Debug("viewer waits outside the mesh: its network has sessions on probation", "peer", m.id, "network", m.network)
 		return
 	}
-	h.admitLocked(s)
+	c.admit(m)
 }
 
-func (h *Hub) admitLocked(s *session) {
-	s.admitted = true
-	if h.onProbation(s) {
-		h.unproven[s.network]++
+func (c *Core) admit(m *member) {
+	m.admitted = true
+	if c.onProbation(m) {
+		c.unproven[m.network]++
 	} else {
-		s.proven = true
+		m.proven = true
 	}
-	h.applyLocked(h.mesh.Join(string(s.id), s.params()))
+	c.apply(c.mesh.Join(string(m.id), m.params()))
 }
 
-// params are what the tracker is told of s.
-func (s *session) params() tracker.PeerParams {
+// params are what the tracker is told of m.
+func (m *member) params() tracker.PeerParams {
 	return tracker.PeerParams{
-		CanUpload:    s.canUpload,
-		UploadCapBps: s.uploadCap,
-		Rendition:    s.rendition,
-		Unproven:     s.admitted && !s.proven,
+		CanUpload:    m.canUpload,
+		UploadCapBps: m.uploadCap,
+		Rendition:    m.rendition,
+		Unproven:     m.admitted && !m.proven,
 	}
 }
 
-// endProbationLocked takes s off its network's probation count (it proved
+// endProbation takes m off its network's probation count (it proved
 // itself, was taken out of the mesh or left) and admits the next session
 // its network holds back.
-func (h *Hub) endProbationLocked(s *session) {
-	if !s.admitted || s.proven || s.offProbation {
+func (c *Core) endProbation(m *member) {
+	if !m.admitted || m.proven || m.offProbation {
 		return
 	}
-	s.offProbation = true
-	if h.unproven[s.network]--; h.unproven[s.network] <= 0 {
-		delete(h.unproven, s.network)
+	m.offProbation = true
+	if c.unproven[m.network]--; c.unproven[m.network] <= 0 {
+		delete(c.unproven, m.network)
 	}
-	for q := h.held[s.network]; len(q) > 0; q = h.held[s.network] {
+	for q := c.held[m.network]; len(q) > 0; q = c.held[m.network] {
 		next := q[0]
 		if len(q) == 1 {
-			delete(h.held, s.network)
+			delete(c.held, m.network)
 		} else {
-			h.held[s.network] = q[1:]
+			c.held[m.network] = q[1:]
 		}
-		if h.sessions[next.id] == next {
-			h.admitLocked(next)
+		if c.members[next.id] == next {
+			c.admit(next)
 			return
 		}
 	}
 }
 
-// provenLocked records that the server's seeder, a viewer on another
-// network or a vouching session of its own has an open data channel with
-// s: it is off probation, and may vouch for its own network in turn.
-func (h *Hub) provenLocked(s *session) {
-	s.vouching = true
-	if s.proven {
+// proven records that the server's seeder, a viewer on another network
+// or a vouching session of its own has an open data channel with m: it
+// is off probation, and may vouch for its own network in turn.
+func (c *Core) proven(m *member) {
+	m.vouching = true
+	if m.proven {
 		return
 	}
-	h.endProbationLocked(s)
-	s.proven = true
-	if s.admitted {
-		h.applyLocked(h.mesh.Update(string(s.id), s.params()))
+	c.endProbation(m)
+	m.proven = true
+	if m.admitted {
+		c.apply(c.mesh.Update(string(m.id), m.params()))
 	}
 }
 
-// seederChannels asks the seeders, outside the hub's lock (a seeder may
-// call into the hub holding its own), which viewers they have an open
-// channel with.
-func (h *Hub) seederChannels() []wire.PeerID {
-	h.mu.Lock()
-	peers := make([]LocalPeer, 0, len(h.seeds))
-	for _, ls := range h.seeds {
-		peers = append(peers, ls.peer)
-	}
-	h.mu.Unlock()
-	var open []wire.PeerID
-	for _, p := range peers {
-		for _, r := range p.Received() {
-			open = append(open, r.Peer)
-		}
-	}
-	return open
-}
-
-// unholdLocked forgets a held session that left.
-func (h *Hub) unholdLocked(s *session) {
-	q := h.held[s.network]
+// unhold forgets a held member that left.
+func (c *Core) unhold(m *member) {
+	q := c.held[m.network]
 	for i, x := range q {
-		if x == s {
+		if x == m {
 			q = append(q[:i:i], q[i+1:]...)
 			break
 		}
 	}
 	if len(q) == 0 {
-		delete(h.held, s.network)
+		delete(c.held, m.network)
 	} else {
-		h.held[s.network] = q
+		c.held[m.network] = q
 	}
 }

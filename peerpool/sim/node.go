@@ -29,9 +29,9 @@ type node struct {
 	asked     map[int32]bool
 	lastFrame map[int32]time.Duration // arrival of the last frame sent to a neighbour: channels are ordered
 
-	play *player  // nil for the seeder
-	sess *session // the server's book on it, nil before it joins and after it leaves
-	hops hopRing  // how far from the server each recent part came
+	play   *player // nil for the seeder
+	joined bool    // its session is open: after it joined, before it left or was banned
+	hops   hopRing // how far from the server each recent part came
 }
 
 // peerID names node i; ids sort as nodes were made.

@@ -215,13 +215,13 @@ func (s *Sim) finish(n *node) {
 
 // sendStats is the viewer's periodic report to the server.
 func (s *Sim) sendStats(n *node) {
-	if n.gone || n.sess == nil {
+	if n.gone || !n.joined {
 		return
 	}
 	p := n.play
 	m := &wire.Stats{Rendition: s.cfg.Rendition, HTTPBytes: p.httpBytes, P2PBytes: p.p2pBytes,
 		UploadBytes: n.m.Stats().BytesSent, Stalls: p.stalls, StallMs: p.stalled.Milliseconds(), LagMs: -1,
-		Peers: len(n.sess.neighbours), From: n.m.Received(), Paths: []wire.Path{},
+		Peers: s.srv.core.Neighbours(n.id), From: n.m.Received(), Paths: []wire.Path{},
 		// As the Go viewer says it: offered neighbours, and none of their
 		// channels opened in time.
 		Unreachable: !n.opened && n.offeredAt >= 0 && s.now-n.offeredAt >= wire.UnreachableAfterMs*time.Millisecond}

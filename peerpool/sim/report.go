@@ -78,7 +78,6 @@ type tally struct {
 	deliveries, onTime                         int64
 	series                                     []Sample
 	sampled                                    Sample // the totals at the last sample
-	seedWindows                                []float64
 
 	HostileBanned, HonestBanned int
 }

@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/swarmtx/swarmtx/peerpool/exchange"
-	"github.com/swarmtx/swarmtx/peerpool/seeding"
-	"github.com/swarmtx/swarmtx/peerpool/tracker"
-	"github.com/swarmtx/swarmtx/peerpool/trust"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
@@ -69,14 +66,7 @@ func newSim(cfg Config) (*Sim, error) {
 		uploads: cfg.Mix.Uploads(cfg.Peers),
 	}
 	s.origin = origin{cfg: cfg, salt: r.Uint64()}
-	trackerRand := rand.New(rand.NewPCG(r.Uint64(), r.Uint64()))
-	s.srv = server{
-		swarm:   tracker.New(tracker.Config{Now: func() time.Time { return s.at(s.now) }, Rand: trackerRand}),
-		ledger:  trust.New(trust.Config{}),
-		count:   seeding.Count{},
-		targets: make(map[int32]bool),
-		credit:  make(map[int32]int64),
-	}
+	s.srv = newServer(s, rand.New(rand.NewPCG(r.Uint64(), r.Uint64())))
 	var err error
 	if s.relayBytes, err = relayBytes(); err != nil {
 		return nil, err
@@ -86,7 +76,8 @@ func newSim(cfg Config) (*Sim, error) {
 		return nil, err
 	}
 	s.seeder = seeder
-	s.refreshSeeds() // starts the seed count's first window
+	s.srv.core.AddSeed(s.at(s.now), cfg.Rendition, seeder.id) // starts the seed count's first window
+	s.carryOut()
 	return s, nil
 }
 
@@ -197,7 +188,7 @@ func (s *Sim) dispatch(e event) {
 		return
 	case evProgress:
 		s.cfg.Logger.Info("simulating", "virtual", s.now, "of", s.cfg.Duration, "viewers", len(s.live),
-			"events", s.events, "seeds", s.srv.count.N())
+			"events", s.events, "seeds", s.srv.core.Seeds(s.cfg.Rendition))
 		s.queue.push(event{at: s.now + s.cfg.ProgressEvery, kind: evProgress})
 		return
 	}
@@ -278,7 +269,7 @@ func (s *Sim) arrive() (*node, error) {
 // session ends.
 func (s *Sim) depart(n *node) {
 	s.finish(n)
-	s.leave(n, "")
+	s.leave(n)
 	n.m.Close(s.at(s.now))
 	s.drive(n)
 	n.gone = true
@@ -375,7 +366,7 @@ func (s *Sim) summary() Report {
 		DeliveryP50: time.Duration(t.delivery.quantile(0.5)) * time.Millisecond,
 		DeliveryP95: time.Duration(t.delivery.quantile(0.95)) * time.Millisecond,
 		DepthP50:    t.depth.quantile(0.5), DepthMax: t.depth.maxBucket(),
-		Seeds:   s.srv.count.N(),
+		Seeds:   s.srv.core.Seeds(s.cfg.Rendition),
 		Hostile: s.hostile, HostileBanned: t.HostileBanned, HonestBanned: t.HonestBanned,
 		Series: t.series,
 		Events: s.events,
