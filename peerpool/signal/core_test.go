@@ -1,0 +1,153 @@
+package signal
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/swarmtx/swarmtx/peerpool/wire"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// drain is everything the core asked for since the last drain.
+func drain(c *Core) []Output {
+	var out []Output
+	for {
+		o, ok := c.Poll()
+		if !ok {
+			return out
+		}
+		out = append(out, o)
+	}
+}
+
+func coreViewer(i int) (wire.PeerID, From) {
+	id := wire.PeerID(fmt.Sprintf("%032x", i+1))
+	return id, From{Network: netip.MustParsePrefix(fmt.Sprintf("198.51.100.%d/32", i+1))}
+}
+
+func uploader(rendition string) *wire.Join {
+	return &wire.Join{V: wire.ProtocolVersion, Rendition: rendition, Upload: wire.Upload{Enabled: true, CapBps: 250_000}}
+}
+
+// A joining viewer is welcomed, given its neighbours and the recent
+// announcements of its rendition, in that order; the others are told of
+// it.
+func TestCoreJoinWelcomesThenNeighboursThenRecent(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	c := NewCore(t0, Config{Logger: quiet}, &fullMesh{})
+	a, fromA := coreViewer(0)
+	if r := c.Join(t0, a, uploader("720p"), fromA); r != "" {
+		t.Fatal(r)
+	}
+	drain(c)
+	part := &wire.PartAnnounce{ID: wire.PartID{Rendition: "720p", MSN: 1}, Size: 1000}
+	c.Announce(t0, part)
+	if out := drain(c); len(out) != 1 || out[0].(Send).To != a || out[0].(Send).Msg != part {
+		t.Fatalf("announcement went out as %+v, want to the one viewer", out)
+	}
+	b, fromB := coreViewer(1)
+	c.Join(t0, b, uploader("720p"), fromB)
+	out := drain(c)
+	var kinds []string
+	for _, o := range out {
+		s := o.(Send)
+		kinds = append(kinds, fmt.Sprintf("%s to %s", s.Msg.SignalType(), s.To[len(s.To)-1:]))
+	}
+	want := []string{"welcome to 2", "peers to 2", "peers to 1", "part to 2"}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Errorf("join gave %v, want %v", kinds, want)
+	}
+	if c.Viewers() != 2 || c.Neighbours(b) != 1 {
+		t.Errorf("%d viewers, the newcomer has %d neighbours", c.Viewers(), c.Neighbours(b))
+	}
+}
+
+// The seed count steps on the time passed in: a rendition whose viewers
+// fetch more than a copy over HTTP through a window gets another seed
+// target, and the seeder is told.
+func TestCoreSeedCountStepsOnTheTimePassedIn(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	c := NewCore(t0, Config{SeedWindow: 8 * time.Second, Logger: quiet}, &fullMesh{})
+	seed := wire.PeerID("seed")
+	c.AddSeed(t0, "720p", seed)
+	var ids []wire.PeerID
+	for i := range 8 {
+		id, from := coreViewer(i)
+		c.Join(t0, id, uploader("720p"), from)
+		ids = append(ids, id)
+	}
+	targets := func() int {
+		n := 0
+		for _, o := range drain(c) {
+			if sn, ok := o.(SeedNeighbours); ok {
+				n += len(sn.Add) - len(sn.Remove)
+			}
+		}
+		return n
+	}
+	if n := targets(); n != 1 || c.Seeds("720p") != 1 {
+		t.Fatalf("%d seed targets, count %d; want the floor of one", n, c.Seeds("720p"))
+	}
+	for s := range 8 {
+		now := t0.Add(time.Duration(s) * time.Second)
+		c.Announce(now, &wire.PartAnnounce{ID: wire.PartID{Rendition: "720p", MSN: uint64(s)}, Size: 1000})
+		for _, id := range ids {
+			c.Stats(now, id, &wire.Stats{HTTPBytes: int64(s+1) * 250})
+		}
+	}
+	c.Tick(t0.Add(7*time.Second), nil)
+	if c.Seeds("720p") != 1 {
+		t.Fatalf("the count moved before its window ended")
+	}
+	c.Tick(t0.Add(8*time.Second), nil)
+	if c.Seeds("720p") != 2 || targets() != 1 {
+		t.Errorf("count %d after a window of 2 HTTP copies among 8 viewers, want a second seed target", c.Seeds("720p"))
+	}
+}
+
+// A ban comes out as the end of the convicted viewer's session, and the
+// core has forgotten it.
+func TestCoreBanEndsTheSession(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	c := NewCore(t0, Config{Logger: quiet}, &fullMesh{})
+	var ids []wire.PeerID
+	for i := range 6 {
+		id, from := coreViewer(i)
+		c.Join(t0, id, uploader("720p"), from)
+		ids = append(ids, id)
+	}
+	bad := ids[5]
+	// Two reporters earn their standing: receivers on two other networks
+	// confirm their bytes.
+	for _, r := range ids[:2] {
+		for _, rx := range ids[2:4] {
+			c.Stats(t0, rx, &wire.Stats{From: []wire.Received{{Peer: r, Bytes: 1 << 20}}})
+		}
+	}
+	c.Announce(t0, &wire.PartAnnounce{ID: wire.PartID{Rendition: "720p"}, Size: 4 << 20})
+	for _, r := range ids[:2] {
+		for _, rx := range ids[2:4] {
+			c.Stats(t0, rx, &wire.Stats{From: []wire.Received{{Peer: r, Bytes: 2 << 20}}})
+		}
+	}
+	drain(c)
+	for _, r := range ids[:2] {
+		c.Report(t0, r, &wire.Report{Peer: bad, Reason: wire.ReasonHashMismatch})
+	}
+	var ended *End
+	for _, o := range drain(c) {
+		if e, ok := o.(End); ok {
+			ended = &e
+		}
+	}
+	if ended == nil || ended.Peer != bad || ended.Ban != wire.ReasonHashMismatch {
+		t.Fatalf("two networks' reports ended %+v, want the accused banned", ended)
+	}
+	if c.Viewers() != 5 {
+		t.Errorf("%d viewers after the ban, want 5", c.Viewers())
+	}
+}
