@@ -6,7 +6,7 @@ BIN     := bin/swarmtx
 TESTFLAGS ?= -timeout 40m -p 1
 FUZZTIME  ?= 10s
 
-.PHONY: all deps build test bench vet fuzz-short demo simulate clean
+.PHONY: all deps build test bench vet fuzz-short demo simulate simulate-plots clean
 
 all: build
 
@@ -53,6 +53,15 @@ simulate: build
 	$(BIN) simulate --peers 1000 --duration 60s
 	$(BIN) simulate --peers 10000 --duration 60s
 	GOMEMLIMIT=16GiB $(BIN) simulate --peers 100000 --duration 60s --max-wall $(SIMWALL)
+
+# The simulator swept over swarm sizes and charted against them: server
+# copies with their targets, P2P share and stalls, as SVG in
+# integration/figures. A target of its own because `simulate` takes many
+# minutes; this one takes 1 to 2 on the 2-core machine, most of it the
+# 1,000-viewer run.
+SWEEP ?= 30,100,300,1000
+simulate-plots: build
+	$(BIN) simulate --sweep $(SWEEP) --duration 60s --plot integration/figures
 
 # Runs every Fuzz target of every package for FUZZTIME each (go test allows
 # one -fuzz target per invocation, hence the loop). Minimizing a new input

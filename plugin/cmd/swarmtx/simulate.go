@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,15 +9,23 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/swarmtx/swarmtx/peerpool/crowd"
 	"github.com/swarmtx/swarmtx/peerpool/sim"
+	"github.com/swarmtx/swarmtx/peerpool/sim/plot"
 )
 
 // cmdSimulate runs `swarmtx simulate`: a swarm of viewers on a virtual
 // clock, with the real peer protocol, tracker and trust ledger and a
-// modelled network, and prints what it measured. No network is used.
+// modelled network, and prints what it measured. No network is used. With
+// --sweep it runs once per viewer count, and with --plot it charts how the
+// figures scale with the swarm.
 func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("swarmtx simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -37,8 +46,10 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 	jitter := fs.Duration("jitter", 10*time.Millisecond, "the most a frame is delayed beyond its path's latency")
 	joinWindow := fs.Duration("join-window", 0, "time over which the viewers first join (0: 5s for a flash crowd, half the duration for --steady)")
 	steady := fs.Bool("steady", false, "viewers join evenly over the join window instead of as a flash crowd")
-	maxWall := fs.Duration("max-wall", 0, "stop after this much real time and report the virtual time simulated so far (0: no limit)")
-	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	maxWall := fs.Duration("max-wall", 0, "stop a run after this much real time and report the virtual time simulated so far; with --sweep, each run's limit (0: no limit)")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object (one line per run with --sweep)")
+	sweepList := fs.String("sweep", "", "comma-separated viewer counts (e.g. 30,300,1000) to simulate one after another, instead of --peers, with the other flags the same")
+	plotDir := fs.String("plot", "", "with --sweep: write charts of the figures against the viewer count to this directory ("+copiesChartFile+", "+p2pChartFile+")")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -56,6 +67,20 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 	if *churn < 0 || *churn > 100 {
 		return fail("--churn %g is not a percentage in 0..100", *churn)
 	}
+	if flagGiven(fs, "plot") && *plotDir == "" {
+		return fail("--plot needs a directory")
+	}
+	counts := []int{*peers}
+	if flagGiven(fs, "sweep") {
+		if flagGiven(fs, "peers") {
+			return fail("--peers and --sweep both set the viewer count: give one of them")
+		}
+		if counts, err = parseSweep(*sweepList); err != nil {
+			return fail("--sweep: %v", err)
+		}
+	} else if *plotDir != "" {
+		return fail("--plot needs --sweep: a chart of a single run would be a single point")
+	}
 	cfg := sim.Config{
 		Peers: *peers, Duration: *duration, Seed: *seed, PartDuration: *part, BitrateBps: *bitrate, Mix: mix,
 		Latency: *latency, Jitter: *jitter, NAT: *nat, JoinWindow: *joinWindow, Steady: *steady,
@@ -63,41 +88,208 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 		SeedsMin: *seedsMin, SeedsMax: *seedsMax,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
-	if err := cfg.Validate(); err != nil {
-		return fail("%v", err)
+	// Every run's settings are checked before the first starts, so that a
+	// sweep does not fail after minutes of work.
+	for _, n := range counts {
+		cfg.Peers = n
+		if err := cfg.Validate(); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if *plotDir != "" {
+		if err := os.MkdirAll(*plotDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "swarmtx simulate: --plot: %v\n", err)
+			return 1
+		}
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	if *maxWall > 0 {
-		var stop context.CancelFunc
-		ctx, stop = context.WithTimeout(ctx, *maxWall)
-		defer stop()
-	}
-	if !*asJSON {
-		fmt.Fprintf(stdout, "simulate: %d viewers for %v, upload mix %s (mean %.2fx), churn %g%%/min, hostile %g, NAT %g, seed %d\n",
-			*peers, *duration, mix, mix.Mean(), *churn, *hostile, *nat, *seed)
-	}
-	r, err := sim.Run(ctx, cfg)
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		// --max-wall: the figures of the virtual time simulated are still worth having.
-		fmt.Fprintf(stderr, "swarmtx simulate: --max-wall %v reached: %v\n", *maxWall, err)
-	case err != nil:
-		fmt.Fprintf(stderr, "swarmtx simulate: %v\n", err)
-		return 1
-	}
-	if *asJSON {
-		line, err := json.Marshal(r)
+	settings := fmt.Sprintf("upload mix %s (mean %.2fx), churn %g%%/min, hostile %g, NAT %g, seed %d", mix, mix.Mean(), *churn, *hostile, *nat, *seed)
+	var runs []sweepRun
+	for i, n := range counts {
+		cfg.Peers = n
+		if i > 0 && !*asJSON {
+			fmt.Fprintln(stdout)
+		}
+		if !*asJSON {
+			fmt.Fprintf(stdout, "simulate: %d viewers for %v, %s\n", n, *duration, settings)
+		}
+		r, cut, err := simulateOnce(ctx, cfg, *maxWall, stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "swarmtx simulate: encoding the report: %v\n", err)
+			fmt.Fprintf(stderr, "swarmtx simulate: %d viewers: %v\n", n, err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "%s\n", line)
-		return 0
+		runs = append(runs, sweepRun{peers: n, report: r, cut: cut})
+		if *asJSON {
+			line, err := json.Marshal(r)
+			if err != nil {
+				fmt.Fprintf(stderr, "swarmtx simulate: encoding the report: %v\n", err)
+				return 1
+			}
+			fmt.Fprintf(stdout, "%s\n", line)
+			continue
+		}
+		if err := r.Print(stdout); err != nil {
+			fmt.Fprintf(stderr, "swarmtx simulate: %v\n", err)
+			return 1
+		}
 	}
-	if err := r.Print(stdout); err != nil {
-		fmt.Fprintf(stderr, "swarmtx simulate: %v\n", err)
-		return 1
+	if *plotDir != "" {
+		written, err := writeSweepCharts(*plotDir, runs, *duration, settings)
+		if err != nil {
+			fmt.Fprintf(stderr, "swarmtx simulate: --plot: %v\n", err)
+			return 1
+		}
+		for _, path := range written {
+			fmt.Fprintf(stderr, "swarmtx simulate: wrote %s\n", path)
+		}
 	}
 	return 0
+}
+
+// simulateOnce runs one simulation, cut off after maxWall of real time if
+// that is positive; cut says it was, and the report then covers the
+// virtual time reached.
+func simulateOnce(ctx context.Context, cfg sim.Config, maxWall time.Duration, stderr io.Writer) (r sim.Report, cut bool, err error) {
+	if maxWall > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeout(ctx, maxWall)
+		defer stop()
+	}
+	r, err = sim.Run(ctx, cfg)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// --max-wall: the figures of the virtual time simulated are still worth having.
+		fmt.Fprintf(stderr, "swarmtx simulate: --max-wall %v reached at %v of virtual time: %v\n", maxWall, r.Duration, err)
+		return r, true, nil
+	}
+	return r, false, err
+}
+
+// flagGiven says whether the command line set the named flag, as opposed
+// to its default standing.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
+// parseSweep reads --sweep's comma-separated list of viewer counts.
+func parseSweep(list string) ([]int, error) {
+	var counts []int
+	for i, entry := range strings.Split(list, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			return nil, fmt.Errorf("entry %d of %q is empty", i+1, list)
+		}
+		n, err := strconv.Atoi(entry)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a viewer count", entry)
+		}
+		if n < 1 {
+			return nil, fmt.Errorf("%d is not a positive viewer count", n)
+		}
+		if slices.Contains(counts, n) {
+			return nil, fmt.Errorf("%d is listed twice", n)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
+}
+
+// sweepRun is one run of a sweep, as the charts need it.
+type sweepRun struct {
+	peers  int
+	report sim.Report
+	cut    bool // by --max-wall, short of the duration asked for
+}
+
+// The sweep's charts, named for what they set against the viewer count.
+const (
+	copiesChartFile = "sim-copies-vs-peers.svg"
+	p2pChartFile    = "sim-p2p-vs-peers.svg"
+)
+
+// The targets swarmtx is held to, in server copies of a rendition: media
+// (seeding plus HTTP) and all of the server's egress, signaling included.
+const (
+	mediaCopiesTarget = 5
+	totalCopiesTarget = 10
+)
+
+// writeSweepCharts charts a sweep's runs against their viewer counts in
+// dir and returns the files' paths. A chart is drawn in full before its
+// file is written, so a failure leaves no half-written file.
+func writeSweepCharts(dir string, runs []sweepRun, duration time.Duration, settings string) ([]string, error) {
+	runs = slices.Clone(runs)
+	slices.SortFunc(runs, func(a, b sweepRun) int { return a.peers - b.peers })
+	var media, total, p2p, stalls []plot.Point
+	var cut []string
+	for _, run := range runs {
+		x := float64(run.peers)
+		media = append(media, plot.Point{X: x, Y: run.report.ServerCopies})
+		total = append(total, plot.Point{X: x, Y: run.report.TotalCopies})
+		p2p = append(p2p, plot.Point{X: x, Y: 100 * run.report.P2PShare})
+		stalls = append(stalls, plot.Point{X: x, Y: 100 * run.report.StallRatio})
+		if run.cut {
+			cut = append(cut, fmt.Sprintf("%d viewers at %v", run.peers, run.report.Duration))
+		}
+	}
+	// The subtitle says what each point is; runs cut short by --max-wall
+	// are named, as their figures cover less time than the others'.
+	subtitle := fmt.Sprintf("Each point is one swarmtx simulate run of %v on a virtual clock: %s.", duration, settings)
+	if len(cut) > 0 {
+		subtitle += " Cut short by --max-wall: " + strings.Join(cut, ", ") + "."
+	}
+	// When the swarm cannot carry the viewers, the copies grow with them by
+	// orders of magnitude; a logarithmic Y axis keeps the targets readable
+	// beside them. It cannot show zero copies (a run that cut nothing).
+	logCopies := !slices.ContainsFunc(runs, func(run sweepRun) bool {
+		return run.report.ServerCopies <= 0 || run.report.TotalCopies <= 0
+	})
+	copiesLabel := "server copies"
+	if logCopies {
+		copiesLabel += " (log scale)"
+	}
+	const xLabel = "viewers watching at once (log scale)"
+	charts := []struct {
+		file  string
+		chart plot.LineChart
+	}{
+		{copiesChartFile, plot.LineChart{
+			Title:    "Server copies against swarm size",
+			Subtitle: "Server copies: bytes the server sent ÷ bytes of the rendition. " + subtitle,
+			XLabel:   xLabel, YLabel: copiesLabel, LogX: true, LogY: logCopies,
+			Series: []plot.Series{
+				{Name: "media (seeding + HTTP)", Points: media},
+				{Name: "all egress (media + signaling)", Points: total},
+			},
+			Refs: []plot.Ref{
+				{Y: mediaCopiesTarget, Label: fmt.Sprintf("target: media ≤ %d copies", mediaCopiesTarget)},
+				{Y: totalCopiesTarget, Label: fmt.Sprintf("target: all egress ≤ %d copies", totalCopiesTarget)},
+			},
+		}},
+		{p2pChartFile, plot.LineChart{
+			Title:    "P2P share and stalls against swarm size",
+			Subtitle: "P2P share: honest viewers' part bytes that came from peers. Stall ratio: their stall time ÷ their watch time. " + subtitle,
+			XLabel:   xLabel, YLabel: "percent", LogX: true,
+			YMin: new(0.0), YMax: new(100.0), ValueLabels: true,
+			Series: []plot.Series{
+				{Name: "P2P share %", Points: p2p},
+				{Name: "stall ratio %", Points: stalls},
+			},
+		}},
+	}
+	var written []string
+	for _, c := range charts {
+		var svg bytes.Buffer
+		if err := c.chart.WriteSVG(&svg); err != nil {
+			return written, fmt.Errorf("drawing %s: %w", c.file, err)
+		}
+		path := filepath.Join(dir, c.file)
+		if err := os.WriteFile(path, svg.Bytes(), 0o644); err != nil {
+			return written, fmt.Errorf("writing the chart: %w", err)
+		}
+		written = append(written, path)
+	}
+	return written, nil
 }
