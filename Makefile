@@ -57,8 +57,8 @@ simulate: build
 # The simulator swept over swarm sizes and charted against them: server
 # copies with their targets, P2P share and stalls, as SVG in
 # integration/figures. A target of its own because `simulate` takes many
-# minutes; this one takes 1 to 2 on the 2-core machine, most of it the
-# 1,000-viewer run.
+# minutes; this one took 1m40s to 2m on the 2-core machine with other tests
+# running, most of it the 1,000-viewer run.
 SWEEP ?= 30,100,300,1000
 simulate-plots: build
 	$(BIN) simulate --sweep $(SWEEP) --duration 60s --plot integration/figures
