@@ -11,10 +11,11 @@ import "time"
 // share over HTTP. More seeds make the swarm shallower and its roots less
 // busy, so fewer parts miss their deadline — up to a point that depends on
 // the audience and its upload. The count finds that point by probing:
-// every window it moves the rendition's seed count one step, and turns
-// back when the window's total (seed copies + the HTTP copies the
-// rendition's swarm viewers report) came out worse than the one before.
-// The count stays between the lower and upper bounds Adapt is given. HTTP
+// every window it moves the rendition's seed count one step (a quarter of
+// itself, half while the swarm is far short, at least one seed), and
+// turns back when the window's total (seed copies + the HTTP copies the
+// rendition's swarm viewers report) came out worse than the one before by
+// more than noise. The count stays between the lower and upper bounds Adapt is given. HTTP
 // is taken from the viewers' reports, so plain HLS players outside the
 // swarm do not sway it; a viewer lying in its reports can at most make the
 // server seed the upper bound's copies.
@@ -24,8 +25,32 @@ import "time"
 const AdaptEvery = 8 * time.Second
 
 // seedNoise is the change in copies per window taken as noise rather than
-// as the effect of the last step.
-const seedNoise = 0.25
+// as the effect of the last step, and noiseShare the share of the
+// window's copies taken as noise when that is more: a large swarm's HTTP
+// copies wander by several from one window to the next with no change
+// of seeds at all.
+const (
+	seedNoise  = 0.25
+	noiseShare = 0.03
+)
+
+// A step moves the count by a stepShare of itself, at least one seed, or
+// by shortShare going up while the swarm's HTTP copies are more than
+// twice the seeds: a swarm that needs dozens of seeds reaches them in a
+// few windows rather than one seed per window, and a small one still
+// moves one at a time.
+const (
+	stepShare  = 0.25
+	shortShare = 0.5
+)
+
+func step(n, dir int, httpCopies float64) int {
+	share := stepShare
+	if dir > 0 && httpCopies > 2*float64(n) {
+		share = shortShare
+	}
+	return max(1, int(float64(n)*share))
+}
 
 // Count is the adaptive seed count of one rendition. The zero value is
 // ready; it is not safe for concurrent use.
@@ -104,7 +129,7 @@ func (c *Count) Adapt(now time.Time, lo, hi, viewers int) bool {
 			c.n++
 		}
 	default:
-		if c.haveLast && c.lastN != c.n && total > c.last+seedNoise {
+		if c.haveLast && c.lastN != c.n && total > c.last+max(seedNoise, noiseShare*c.last) {
 			c.dir = -c.dir // the last step made it worse: go back
 		}
 		if httpCopies < 1 {
@@ -114,7 +139,7 @@ func (c *Count) Adapt(now time.Time, lo, hi, viewers int) bool {
 			c.dir = -1
 		}
 		c.last, c.lastN, c.haveLast = total, c.n, true
-		c.n += c.dir
+		c.n += c.dir * step(c.n, c.dir, httpCopies)
 		if c.n >= hi {
 			c.n, c.dir = hi, -1
 		}

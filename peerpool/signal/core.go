@@ -543,7 +543,11 @@ func (c *Core) refreshSeeds(now time.Time) {
 	for _, rendition := range slices.Sorted(mapKeys(c.seeds)) {
 		ls := c.seeds[rendition]
 		viewers := c.audienceOf(rendition).viewers
-		changed := ls.count.Adapt(now, c.cfg.SeedsPerRendition, c.cfg.MaxSeedsPerRendition, viewers)
+		hi := c.cfg.MaxSeedsPerRendition
+		if c.cfg.seedsGrow {
+			hi = max(hi, viewers/viewersPerSeed)
+		}
+		changed := ls.count.Adapt(now, c.cfg.SeedsPerRendition, hi, viewers)
 		if ended, ok := ls.count.LastEnded(); ok {
 			if changed {
 				c.log.Info("seed targets changed", "rendition", rendition, "seeds", ls.count.N(),

@@ -124,12 +124,23 @@ type Config struct {
 	// seeder pushes each new part to (default 1, one copy); they pass it
 	// on, and the count adds seeds while they pay for themselves.
 	SeedsPerRendition int
-	// MaxSeedsPerRendition bounds the adaptive seed count (default 8):
-	// the hub adds seed targets while the server sends more than a copy
-	// per window over HTTP (peerpool/seeding).
+	// MaxSeedsPerRendition bounds the adaptive seed count: the hub adds
+	// seed targets while the server sends more than a copy per window
+	// over HTTP and they pay for themselves (peerpool/seeding). Default 8,
+	// or one per viewersPerSeed viewers of the rendition when that is
+	// more: a part reaches only so many viewers from one seed before its
+	// deadline, so a large audience needs more. A viewer lying in its
+	// reports can make the server seed at most that many copies, a small
+	// share of what the audience would cost over HTTP.
 	MaxSeedsPerRendition int
 	Logger               *slog.Logger
+
+	seedsGrow bool // MaxSeedsPerRendition is the default, which grows with the audience
 }
+
+// viewersPerSeed is how many viewers of a rendition allow one more seed
+// than the default bound.
+const viewersPerSeed = 16
 
 func (c Config) withDefaults() Config {
 	if c.MaxFrame <= 0 {
@@ -169,7 +180,7 @@ func (c Config) withDefaults() Config {
 		c.SeedsPerRendition = 1
 	}
 	if c.MaxSeedsPerRendition <= 0 {
-		c.MaxSeedsPerRendition = 8
+		c.MaxSeedsPerRendition, c.seedsGrow = 8, true
 	}
 	c.MaxSeedsPerRendition = max(c.MaxSeedsPerRendition, c.SeedsPerRendition)
 	if c.PartTarget <= 0 {

@@ -75,7 +75,8 @@ type Config struct {
 	HTTPMargin time.Duration
 
 	// SeedsMin and SeedsMax bound the server's seed count per rendition.
-	// Defaults 1 and 8, as the hub's.
+	// Defaults as the hub's: 1, and 8 or one per 16 viewers when that is
+	// more (signal.Config.MaxSeedsPerRendition).
 	SeedsMin, SeedsMax int
 	// TickEvery is how often the server credits uploads, rebalances and
 	// re-picks seeds. Default 2 s, as the hub's.
@@ -156,9 +157,6 @@ func (c Config) withDefaults() Config {
 	if c.SeedsMin == 0 {
 		c.SeedsMin = 1
 	}
-	if c.SeedsMax == 0 {
-		c.SeedsMax = 8
-	}
 	if c.TickEvery == 0 {
 		c.TickEvery = defaultTick
 	}
@@ -203,7 +201,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("download %d bit/s must be positive", c.DownloadBps)
 	case c.HoldBack < 1:
 		return fmt.Errorf("hold-back %d parts: at least one", c.HoldBack)
-	case c.SeedsMin < 0 || c.SeedsMax < c.SeedsMin:
+	case c.SeedsMin < 0 || c.SeedsMax < 0 || (c.SeedsMax > 0 && c.SeedsMax < c.SeedsMin):
 		return fmt.Errorf("seeds %d..%d is not a range", c.SeedsMin, c.SeedsMax)
 	case c.TickEvery <= 0 || c.StatsEvery <= 0 || c.PeerWait < 0 || c.StoreParts < 1:
 		return errors.New("tick, stats interval and store must be positive")
