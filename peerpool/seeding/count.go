@@ -4,7 +4,10 @@
 // the swarm simulator drives the same code on a virtual clock.
 package seeding
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Each seed target costs the server one copy of its rendition; each part a
 // swarm viewer could not get from its neighbours in time costs a copy's
@@ -12,7 +15,7 @@ import "time"
 // busy, so fewer parts miss their deadline — up to a point that depends on
 // the audience and its upload. The count finds that point by probing:
 // every window it moves the rendition's seed count one step (a quarter of
-// itself, half while the swarm is far short, at least one seed), and
+// itself, more while the swarm is far short, at least one seed), and
 // turns back when the window's total (seed copies + the HTTP copies the
 // rendition's swarm viewers report) came out worse than the one before by
 // more than noise. The count stays between the lower and upper bounds Adapt is given. HTTP
@@ -34,22 +37,24 @@ const (
 	noiseShare = 0.03
 )
 
-// A step moves the count by a stepShare of itself, at least one seed, or
-// by shortShare going up while the swarm's HTTP copies are more than
-// twice the seeds: a swarm that needs dozens of seeds reaches them in a
-// few windows rather than one seed per window, and a small one still
-// moves one at a time.
+// A step moves the count by a stepShare of itself, at least one seed.
+// Going up while the swarm's HTTP copies are more than twice the seeds
+// (far short), it moves by half of itself, or straight to sqrt(n·http)
+// when that is further: where seeds plus HTTP would cost least if the
+// HTTP the swarm needs fell as one over the seeds. A swarm that needs
+// dozens of seeds reaches them in a window or two rather than one seed
+// per window, and a small one still moves one at a time.
 const (
 	stepShare  = 0.25
 	shortShare = 0.5
 )
 
 func step(n, dir int, httpCopies float64) int {
-	share := stepShare
 	if dir > 0 && httpCopies > 2*float64(n) {
-		share = shortShare
+		cheapest := int(math.Sqrt(float64(max(n, 1)) * httpCopies))
+		return max(1, int(float64(n)*shortShare), cheapest-n)
 	}
-	return max(1, int(float64(n)*share))
+	return max(1, int(float64(n)*stepShare))
 }
 
 // Count is the adaptive seed count of one rendition. The zero value is
@@ -132,16 +137,30 @@ func (c *Count) Adapt(now time.Time, lo, hi, viewers int) bool {
 		if c.haveLast && c.lastN != c.n && total > c.last+max(seedNoise, noiseShare*c.last) {
 			c.dir = -c.dir // the last step made it worse: go back
 		}
-		if httpCopies < 1 {
+		farShort := httpCopies > 2*float64(c.n)
+		switch {
+		case httpCopies < 1:
 			// A seed costs a whole copy and can save at most the HTTP the
 			// swarm still needs: below a copy, another cannot pay for
 			// itself, so the count only falls (and rests at lo).
 			c.dir = -1
+		case farShort:
+			// While the swarm fetches more than twice its seeds over
+			// HTTP, it is still forming (newcomers, connections coming
+			// up) or short of roots: one window's total against the
+			// last then measures that trend more than the last step, and
+			// turning back on it leaves a large swarm on HTTP for
+			// minutes. The count climbs (to hi at most, a bounded cost)
+			// and probes once the need is down to the seeds' scale.
+			c.dir = 1
 		}
 		c.last, c.lastN, c.haveLast = total, c.n, true
 		c.n += c.dir * step(c.n, c.dir, httpCopies)
 		if c.n >= hi {
 			c.n, c.dir = hi, -1
+			if farShort {
+				c.dir = 1
+			}
 		}
 		if c.n <= lo {
 			c.n, c.dir = lo, 1

@@ -157,3 +157,27 @@ func TestSeedCountClimbsFastInALargeSwarm(t *testing.T) {
 		t.Errorf("%.0f copies a window once settled, want within a quarter of the cheapest 80", mean)
 	}
 }
+
+// A swarm still forming fetches less over HTTP each window whatever the
+// seeds do, and a window with more seeds can come out worse by chance:
+// while its HTTP copies are more than twice the seeds the count does not
+// turn back on that, and it stays within its bound.
+func TestSeedCountKeepsClimbingWhileFarShort(t *testing.T) {
+	var c Count
+	at := time.Unix(1000, 0)
+	c.Adapt(at, 1, 20, 1000)
+	http := []float64{600, 650, 500, 520, 400, 300, 320, 200}
+	prev := c.N()
+	for w, h := range http {
+		at = at.Add(AdaptEvery)
+		c.mediaBytes, c.httpBytes = 1_000_000, int64(h*1_000_000)
+		c.Adapt(at, 1, 20, 1000)
+		if c.N() < prev || c.N() > 20 {
+			t.Fatalf("window %d (%.0f HTTP copies): %d seeds after %d", w, h, c.N(), prev)
+		}
+		prev = c.N()
+	}
+	if c.N() != 20 {
+		t.Errorf("%d seeds while HTTP stays far above them, want the bound 20", c.N())
+	}
+}
