@@ -35,8 +35,11 @@ type Core struct {
 	mesh   Mesh
 	ledger *trust.Ledger
 
-	members    map[wire.PeerID]*member
-	order      []*member                       // joined members in join order: announcements go out in it
+	members map[wire.PeerID]*member
+	// order holds the joined members in a fixed order (of joining, a
+	// leaver's place taken by the last to join): announcements and ticks
+	// go through it, so the same events give the same outputs.
+	order      []*member
 	renditions map[string]*audience            // by rendition
 	recent     map[string][]*wire.PartAnnounce // by rendition, oldest first
 	seeds      map[string]*localSeed           // by rendition
