@@ -65,7 +65,10 @@ type Config struct {
 	// Default 2.
 	PromoteFactor float64
 	// MaxRebalanceOps bounds the rewiring operations per Rebalance call
-	// (each touches at most four peers). Default 4.
+	// (each touches at most four peers). Default 4, or one per
+	// peersPerRebalanceOp peers when that is more: a mesh that a flash
+	// crowd built deep is otherwise reshaped a few links per tick, which
+	// for hundreds of viewers takes minutes.
 	MaxRebalanceOps int
 	// SameRendition: while a peer has fewer than this many neighbours
 	// playing its rendition, Rebalance swaps its neighbours on other
@@ -74,7 +77,7 @@ type Config struct {
 	// MinNeighbours.
 	SameRendition int
 	// RebalanceSample is how many random peers one Rebalance examines.
-	// Default 64.
+	// Default 64, or samplePerRebalanceOp per operation when that is more.
 	RebalanceSample int
 	// MinEdgeAge: Rebalance never removes a link younger than this.
 	// Default 15s.
@@ -89,7 +92,19 @@ type Config struct {
 	// deterministic tests.
 	Now  func() time.Time
 	Rand *rand.Rand
+
+	// The defaults of MaxRebalanceOps and RebalanceSample grow with the
+	// swarm; values set by the caller do not.
+	rebalanceGrows, sampleGrows bool
 }
+
+// With the defaults, Rebalance may make one operation per
+// peersPerRebalanceOp peers and examines samplePerRebalanceOp peers per
+// operation.
+const (
+	peersPerRebalanceOp  = 20
+	samplePerRebalanceOp = 8
+)
 
 func (c Config) withDefaults() Config {
 	if c.MaxNeighbours <= 0 {
@@ -130,13 +145,13 @@ func (c Config) withDefaults() Config {
 		c.PromoteFactor = 2
 	}
 	if c.MaxRebalanceOps <= 0 {
-		c.MaxRebalanceOps = 4
+		c.MaxRebalanceOps, c.rebalanceGrows = 4, true
 	}
 	if c.SameRendition <= 0 {
 		c.SameRendition = c.MinNeighbours
 	}
 	if c.RebalanceSample <= 0 {
-		c.RebalanceSample = 64
+		c.RebalanceSample, c.sampleGrows = 64, true
 	}
 	if c.MinEdgeAge <= 0 {
 		c.MinEdgeAge = 15 * time.Second

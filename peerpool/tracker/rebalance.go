@@ -18,7 +18,8 @@ type move struct {
 //
 //  1. recomputes every depth exactly (BFS from the seeds, O(N+links));
 //  2. tops up peers below MinNeighbours;
-//  3. examines RebalanceSample random peers and proposes, for each, the
+//  3. examines RebalanceSample random peers (more in a large swarm, by
+//     default) and proposes, for each, the
 //     best of:
 //     - closer: link to a free uploader c with depth(c)+1 <= depth(p)-DepthSlack
 //     (dropping p's deepest, weakest neighbour if p is full);
@@ -36,15 +37,17 @@ type move struct {
 //     a free uploader on p's, or, when none is free, swap links with a
 //     peer c on p's rendition and its neighbour w on another (p–u, c–w
 //     become p–c, u–w); ranked 1 + the neighbours p still lacks;
-//  4. applies at most MaxRebalanceOps operations in all (top-ups
+//  4. applies at most MaxRebalanceOps operations (by default more in a
+//     large swarm: one per peersPerRebalanceOp peers) in all (top-ups
 //     included). No link younger than MinEdgeAge is removed, nobody is
 //     pushed below MinNeighbours or above MaxNeighbours, and nobody loses
 //     its last uploading neighbour, so the mesh does not thrash.
 func (s *Swarm) Rebalance() []Change {
 	s.begin()
 	s.fullDepth()
-	ops := s.cfg.MaxRebalanceOps
-	for tries := 0; ops > 0 && len(s.needy.items) > 0 && tries < 2*s.cfg.MaxRebalanceOps; tries++ {
+	maxOps, sample := s.rebalanceBudget()
+	ops := maxOps
+	for tries := 0; ops > 0 && len(s.needy.items) > 0 && tries < 2*maxOps; tries++ {
 		p := s.needy.items[s.cfg.Rand.IntN(len(s.needy.items))]
 		d := p.deg()
 		s.fill(p, s.cfg.JoinNeighbours)
@@ -60,7 +63,7 @@ func (s *Swarm) Rebalance() []Change {
 		return s.end()
 	}
 	var moves []move
-	for range s.cfg.RebalanceSample {
+	for range sample {
 		p := s.all.items[s.cfg.Rand.IntN(len(s.all.items))]
 		if m, ok := s.propose(p); ok {
 			moves = append(moves, m)
@@ -83,6 +86,19 @@ func (s *Swarm) Rebalance() []Change {
 		}
 	}
 	return s.end()
+}
+
+// rebalanceBudget is how many operations one Rebalance may make and how
+// many peers it examines (Config.MaxRebalanceOps, RebalanceSample).
+func (s *Swarm) rebalanceBudget() (ops, sample int) {
+	ops, sample = s.cfg.MaxRebalanceOps, s.cfg.RebalanceSample
+	if s.cfg.rebalanceGrows {
+		ops = max(ops, len(s.all.items)/peersPerRebalanceOp)
+	}
+	if s.cfg.sampleGrows {
+		sample = max(sample, ops*samplePerRebalanceOp)
+	}
+	return ops, sample
 }
 
 func (s *Swarm) old(a, b *peer) bool {

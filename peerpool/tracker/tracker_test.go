@@ -509,7 +509,7 @@ func TestMixed200(t *testing.T) {
 		c.advance(2 * time.Second)
 		ch := s.Rebalance()
 		refreshSeeds(s, 2) // the hub's tick: Rebalance, then the seed refresh
-		if len(ch) > 4*s.cfg.MaxRebalanceOps {
+		if ops, _ := s.rebalanceBudget(); len(ch) > 4*ops {
 			t.Fatalf("round %d: rebalance touched %d peers", round, len(ch))
 		}
 		check(t, s, true)
@@ -698,4 +698,30 @@ func TestRebalanceGathersRenditions(t *testing.T) {
 		total += len(s.Rebalance())
 	}
 	t.Logf("changes over 10 further rebalances: %d", total)
+}
+
+// By default a large swarm's Rebalance makes more operations and looks at
+// more peers; limits the caller set stay as they are.
+func TestRebalanceBudgetGrowsWithTheSwarm(t *testing.T) {
+	s, _ := newTest(9, nil)
+	for i := range 400 {
+		s.Join(fmt.Sprintf("p%d", i), up(250_000))
+	}
+	if ops, sample := s.rebalanceBudget(); ops != 400/peersPerRebalanceOp || sample != ops*samplePerRebalanceOp {
+		t.Errorf("400 peers: %d operations on a sample of %d, want %d on %d", ops, sample, 400/peersPerRebalanceOp, 400/peersPerRebalanceOp*samplePerRebalanceOp)
+	}
+	fixed, _ := newTest(9, func(c *Config) { c.MaxRebalanceOps, c.RebalanceSample = 4, 64 })
+	for i := range 400 {
+		fixed.Join(fmt.Sprintf("p%d", i), up(250_000))
+	}
+	if ops, sample := fixed.rebalanceBudget(); ops != 4 || sample != 64 {
+		t.Errorf("set limits became %d operations on %d", ops, sample)
+	}
+	small, _ := newTest(9, nil)
+	for i := range 30 {
+		small.Join(fmt.Sprintf("p%d", i), up(250_000))
+	}
+	if ops, sample := small.rebalanceBudget(); ops != 4 || sample != 64 {
+		t.Errorf("30 peers: %d operations on %d, want the defaults 4 on 64", ops, sample)
+	}
 }
