@@ -7,17 +7,20 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/swarmtx/swarmtx/integration/harness"
+	"github.com/swarmtx/swarmtx/peerpool/sim/plot"
 )
 
 var (
 	compareViewers = flag.Int("compare.viewers", 6, "BenchmarkCompare: headless Chromium viewers per configuration, each its own browser and profile")
 	compareWatch   = flag.Duration("compare.watch", 60*time.Second, "BenchmarkCompare: measured time per configuration, after every viewer plays")
+	compareSVG     = flag.String("compare.svg", "", "BenchmarkCompare: write the comparison chart here (default: a file in the temporary directory)")
 )
 
 // The p2p-media-loader page and tracker; their packages are installed in the
@@ -55,6 +58,9 @@ type compareRun struct {
 type copiesProbe struct {
 	at     time.Time
 	served float64 // media bytes the origin sent to viewers (HTTP and, for swarmtx, seeding)
+	// seeded is the part of served the origin sent as a peer, which the
+	// viewers count as P2P bytes.
+	seeded float64
 	http   float64 // of which over HTTP to viewers' players (the proxy's count where there is one)
 	made   float64 // the rendition's bytes so far (0 when rate gives them instead)
 	rate   float64 // bytes per second of the rendition, when made is not counted
@@ -65,7 +71,8 @@ type copiesProbe struct {
 type compareResult struct {
 	name, desc             string
 	viewers, playing       int
-	copies, share          float64
+	copies, share          float64 // share: of the viewers' media bytes, those from other viewers
+	shareWithSeeding       float64 // share of the viewers' media bytes that came over WebRTC
 	lagP50, lagP95         float64 // s; -1 unknown
 	latencyP50             float64 // hls.latency, s
 	stalls                 int
@@ -117,6 +124,7 @@ func BenchmarkCompare(b *testing.B) {
 		fmt.Fprintf(&t, "%s (%s): %s\n", r.name, r.desc, r.note)
 	}
 	b.Log(t.String())
+	writeCompareSVG(b, results)
 }
 
 // The benchmark stream: the rendition BenchmarkSwarm measures, published the
@@ -214,7 +222,10 @@ func runCompare(b *testing.B, c compareConfig) compareResult {
 		if cr.httpFromOrigin {
 			httpBytes = after.http - before.http
 		}
-		r.share = p2pBytes / math.Max(p2pBytes+httpBytes, 1)
+		// The share that came from other viewers: bytes the origin
+		// seeded reached the players over WebRTC but are the server's.
+		r.share = math.Max(p2pBytes-(after.seeded-before.seeded), 0) / math.Max(p2pBytes+httpBytes, 1)
+		r.shareWithSeeding = p2pBytes / math.Max(p2pBytes+httpBytes, 1)
 	}
 	r.lagP50, r.lagP95 = quantile(lags, 0.5), quantile(lags, 0.95)
 	r.latencyP50 = quantile(latencies, 0.5)
@@ -226,8 +237,8 @@ func runCompare(b *testing.B, c compareConfig) compareResult {
 		speed = cr.pub.Speed()
 	}
 	var notes []string
-	notes = append(notes, fmt.Sprintf("%d/%d viewers played, %.0f s window: %.2f server copies, P2P %.1f%%, lag p50 %.2f s p95 %.2f s (hls.latency p50 %.2f s), %d stalls %.0f ms (%.2f%%), startup p50 %.2f s max %.2f s",
-		playing, len(cr.players), window, r.copies, 100*r.share, r.lagP50, r.lagP95, r.latencyP50, r.stalls, r.stallMs, r.stallPct, r.startupP50, r.startupMax))
+	notes = append(notes, fmt.Sprintf("%d/%d viewers played, %.0f s window: %.2f server copies, P2P from other viewers %.1f%% (over WebRTC %.1f%%), lag p50 %.2f s p95 %.2f s (hls.latency p50 %.2f s), %d stalls %.0f ms (%.2f%%), startup p50 %.2f s max %.2f s",
+		playing, len(cr.players), window, r.copies, 100*r.share, 100*r.shareWithSeeding, r.lagP50, r.lagP95, r.latencyP50, r.stalls, r.stallMs, r.stallPct, r.startupP50, r.startupMax))
 	if cr.note != nil {
 		notes = append(notes, cr.note(before, after))
 	}
@@ -267,7 +278,7 @@ func swarmtxCopies(ctx context.Context, b *testing.B, s *stack, proxy *harness.C
 		p := copiesProbe{at: time.Now(), made: c.made, http: c.http, served: c.http,
 			extra: map[string]float64{"metrics-http": c.http, "metrics-peer": c.peer, "control": c.controlTotal()}}
 		if served == "served" {
-			p.served = c.served
+			p.served, p.seeded = c.served, c.peer
 		}
 		if proxy != nil {
 			pc := proxy.Counts()
@@ -481,6 +492,45 @@ func runMediaMTXLLHLS(ctx context.Context, b *testing.B, n int) compareRun {
 	pub, proxy, meter := startMediaMTXOrigin(ctx, b, nil)
 	players := startViewers(ctx, b, n, harness.BrowserOptions{Srcs: []string{proxy.URL + "/live/show/index.m3u8"}})
 	return compareRun{players: players, pub: pub, copies: proxyCopies(proxy, meter), note: meterNote(meter)}
+}
+
+// writeCompareSVG charts server copies, lag, startup and stalled time per
+// configuration, with plain HTTP's cost (one copy per viewer) as a line.
+func writeCompareSVG(b *testing.B, results []compareResult) {
+	var groups []string
+	series := []plot.BarSeries{{Name: "server copies"}, {Name: "P2P from viewers, % ÷ 10"}, {Name: "lag p50 s"}, {Name: "lag p95 s"}, {Name: "startup p50 s"}, {Name: "stalled %"}}
+	for _, r := range results {
+		groups = append(groups, r.name)
+		for i, v := range []float64{r.copies, 10 * r.share, r.lagP50, r.lagP95, r.startupP50, r.stallPct} {
+			series[i].Values = append(series[i].Values, math.Max(v, 0))
+		}
+	}
+	viewers := *compareViewers
+	chart := plot.BarChart{
+		Title: fmt.Sprintf("%d Chromium viewers of one 1.1 Mbit/s stream, %v each", viewers, *compareWatch),
+		Subtitle: "a/e: hls.js over HTTP from swarmtx's / MediaMTX's LL-HLS; b: swarmtx's player (swarm); " +
+			"c: p2p-media-loader on swarmtx's LL-HLS; d: p2p-media-loader on MediaMTX's plain HLS (12×2 s, liveSyncDurationCount 5)",
+		Groups: groups,
+		Series: series,
+		Refs:   []plot.Ref{{Y: float64(viewers), Label: fmt.Sprintf("HTTP only: %d copies", viewers)}},
+		Width:  960,
+		Height: 520,
+	}
+	path := *compareSVG
+	if path == "" {
+		path = filepath.Join(os.TempDir(), fmt.Sprintf("swarmtx-compare-%s.svg", time.Now().UTC().Format("20060102-150405")))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Errorf("chart: %v", err)
+		return
+	}
+	defer f.Close()
+	if err := chart.WriteSVG(f); err != nil {
+		b.Errorf("chart: %v", err)
+		return
+	}
+	b.Logf("chart: %s", path)
 }
 
 // quantile is the q-quantile (nearest rank) of v; -1 for none.

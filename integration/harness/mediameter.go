@@ -13,8 +13,9 @@ import (
 )
 
 // MediaMeter measures how many bytes a rendition has per second of media: it
-// follows a live playlist (the first variant of a multivariant one) straight
-// from the origin and downloads each complete segment once. Against a viewer
+// follows a live playlist straight from the origin (of a multivariant one,
+// the first variant and every EXT-X-MEDIA rendition, such as the separate
+// audio MediaMTX makes) and downloads each complete segment once. Against a viewer
 // byte count over the same window it gives server copies for origins that
 // do not count the media they make.
 type MediaMeter struct {
@@ -69,27 +70,30 @@ func (m *MediaMeter) fail(err error) {
 
 func (m *MediaMeter) run(ctx context.Context, playlist string) {
 	seen := map[string]bool{}
-	media := ""
+	var media []string
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		if media == "" {
+		if media == nil {
 			body, err := fetchText(ctx, playlist)
 			if err != nil {
 				m.fail(err)
-			} else if uri, ok := firstVariant(body); ok {
-				media = resolveRef(playlist, uri)
+			} else if uris := mediaPlaylists(body); len(uris) > 0 {
+				for _, u := range uris {
+					media = append(media, resolveRef(playlist, u))
+				}
 			} else {
-				media = playlist
+				media = []string{playlist}
 			}
 		}
-		if media != "" {
-			body, err := fetchText(ctx, media)
+		for _, pl := range media {
+			body, err := fetchText(ctx, pl)
 			if err != nil {
 				m.fail(err)
+				continue
 			}
 			for _, s := range segmentsOf(body) {
-				u := resolveRef(media, s.uri)
+				u := resolveRef(pl, s.uri)
 				if seen[u] {
 					continue
 				}
@@ -120,10 +124,11 @@ type segmentRef struct {
 }
 
 // segmentsOf lists a media playlist's complete segments (EXTINF), not its
-// LL-HLS parts.
+// LL-HLS parts, nor gaps (EXT-X-GAP: no media behind them).
 func segmentsOf(body string) []segmentRef {
 	var out []segmentRef
 	dur := -1.0
+	gap := false
 	sc := bufio.NewScanner(strings.NewReader(body))
 	for sc.Scan() {
 		l := strings.TrimSpace(sc.Text())
@@ -137,29 +142,42 @@ func segmentsOf(body string) []segmentRef {
 			if err == nil {
 				dur = d
 			}
+		case l == "#EXT-X-GAP":
+			gap = true
 		case l == "" || strings.HasPrefix(l, "#"):
 		default:
-			if dur >= 0 {
+			if dur >= 0 && !gap {
 				out = append(out, segmentRef{uri: l, dur: dur})
 			}
-			dur = -1
+			dur, gap = -1, false
 		}
 	}
 	return out
 }
 
-func firstVariant(body string) (string, bool) {
+// mediaPlaylists lists a multivariant playlist's first variant and its
+// EXT-X-MEDIA renditions; none for a media playlist.
+func mediaPlaylists(body string) []string {
+	var out []string
 	sc := bufio.NewScanner(strings.NewReader(body))
-	inf := false
+	inf, variant := false, false
 	for sc.Scan() {
 		l := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(l, "#EXT-X-STREAM-INF") {
+		switch {
+		case strings.HasPrefix(l, "#EXT-X-MEDIA:"):
+			if _, rest, ok := strings.Cut(l, `URI="`); ok {
+				if uri, _, ok := strings.Cut(rest, `"`); ok {
+					out = append(out, uri)
+				}
+			}
+		case strings.HasPrefix(l, "#EXT-X-STREAM-INF"):
 			inf = true
-		} else if inf && l != "" && !strings.HasPrefix(l, "#") {
-			return l, true
+		case inf && !variant && l != "" && !strings.HasPrefix(l, "#"):
+			out = append(out, l)
+			variant = true
 		}
 	}
-	return "", false
+	return out
 }
 
 func resolveRef(base, ref string) string {
