@@ -232,6 +232,14 @@ func (c *Core) Join(now time.Time, id wire.PeerID, j *wire.Join, from From) (ref
 		m.canUpload = false
 		c.log.Info("viewer may only receive: its network was banned", "peer", m.id, "remote", m.remote, "network", m.network)
 	}
+	if rate := c.bitrate(m.rendition); m.canUpload && m.uploadCap > 0 && rate > 0 && m.uploadCap < rate {
+		// An uplink slower than the stream cannot pass a part on before
+		// the next is due: whoever asks it waits, and every viewer below
+		// it falls back to HTTP. Kept as a leaf, it takes parts from
+		// faster neighbours and holds nobody up.
+		m.canUpload = false
+		c.log.Debug("viewer may only receive: its upload is below the rendition's bit rate", "peer", m.id, "capBps", m.uploadCap, "rateBps", rate)
+	}
 	c.members[id] = m
 	m.pos = len(c.order)
 	c.order = append(c.order, m)
@@ -263,6 +271,20 @@ func (c *Core) Join(now time.Time, id wire.PeerID, j *wire.Join, from From) (ref
 	}
 	c.log.Debug("viewer joined", "peer", m.id, "remote", m.remote, "rendition", j.Rendition)
 	return ""
+}
+
+// bitrate is a rendition's media bytes per second over its recent
+// parts, 0 while none is known.
+func (c *Core) bitrate(rendition string) int64 {
+	var bytes, ms int64
+	for _, a := range c.recent[rendition] {
+		bytes += int64(a.Size)
+		ms += int64(a.DurationMs)
+	}
+	if ms <= 0 {
+		return 0
+	}
+	return bytes * 1000 / ms
 }
 
 func (a *audience) add(m *member, d int) {

@@ -151,3 +151,36 @@ func TestCoreBanEndsTheSession(t *testing.T) {
 		t.Errorf("%d viewers after the ban, want 5", c.Viewers())
 	}
 }
+
+// A viewer whose declared upload is below the rendition's bit rate is
+// given to its neighbours as one that does not upload, and is never a
+// seed target; one without a cap, or faster, uploads.
+func TestCoreSlowUplinkIsALeaf(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	c := NewCore(t0, Config{Logger: quiet}, &fullMesh{})
+	c.AddSeed(t0, "720p", "seed")
+	// 62,500 bytes every 500 ms: 125,000 bytes per second.
+	c.Announce(t0, &wire.PartAnnounce{ID: wire.PartID{Rendition: "720p"}, Size: 62_500, DurationMs: 500})
+	fast, fromFast := coreViewer(0)
+	c.Join(t0, fast, &wire.Join{V: wire.ProtocolVersion, Rendition: "720p", Upload: wire.Upload{Enabled: true, CapBps: 250_000}}, fromFast)
+	slow, fromSlow := coreViewer(1)
+	c.Join(t0, slow, &wire.Join{V: wire.ProtocolVersion, Rendition: "720p", Upload: wire.Upload{Enabled: true, CapBps: 62_500}}, fromSlow)
+	uncapped, fromUncapped := coreViewer(2)
+	c.Join(t0, uncapped, &wire.Join{V: wire.ProtocolVersion, Rendition: "720p", Upload: wire.Upload{Enabled: true}}, fromUncapped)
+	told := map[wire.PeerID]bool{} // neighbour: given as one that does not upload
+	for _, o := range drain(c) {
+		if s, ok := o.(Send); ok && s.To == fast {
+			if p, ok := s.Msg.(*wire.Peers); ok {
+				for _, a := range p.Add {
+					told[a.ID] = a.NoUpload
+				}
+			}
+		}
+	}
+	if !told[slow] || told[uncapped] {
+		t.Errorf("the fast viewer was told: slow does not upload %v, uncapped does not upload %v; want true, false", told[slow], told[uncapped])
+	}
+	if m := c.members[slow]; m.canUpload {
+		t.Error("a viewer uploading half the bit rate may upload")
+	}
+}
