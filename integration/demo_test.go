@@ -22,13 +22,13 @@ import (
 // the demo's own default where this machine allows it.
 const demoViewers = 30
 
-// TestMakeDemo runs `make demo` as a newcomer would (in this test's network
+// testMakeDemo runs `make demo` as a newcomer would (in this test's network
 // namespace, so its fixed ports and its WebRTC stay inside) and checks what
 // its first screen claims: the crowd plays through the swarm, the server
 // sends far fewer copies than one per viewer, and Ctrl-C (TERM to the
 // demo's process group) leaves nothing it started running, the plugin
 // included.
-func TestMakeDemo(t *testing.T) {
+func testMakeDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 	defer cancel()
 	root, err := filepath.Abs("..")

