@@ -66,6 +66,7 @@ func BenchmarkSwarm(b *testing.B) {
 		{"viewers=30/upload=1x", swarmBench{viewers: 30, upload: 1, watch: 60 * time.Second}},
 		{"viewers=30/upload=2x/churn", swarmBench{viewers: 30, upload: 2, watch: 60 * time.Second, churn: true}},
 		{"viewers=30/upload=mix", swarmBench{viewers: 30, mix: swarmcrowd.DefaultMix, watch: 60 * time.Second}},
+		{"viewers=100/upload=mix", swarmBench{viewers: 100, mix: swarmcrowd.DefaultMix, watch: 60 * time.Second}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			for range b.N {

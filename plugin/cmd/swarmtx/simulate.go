@@ -49,7 +49,7 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 	maxWall := fs.Duration("max-wall", 0, "stop a run after this much real time and report the virtual time simulated so far; with --sweep, each run's limit (0: no limit)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object (one line per run with --sweep)")
 	sweepList := fs.String("sweep", "", "comma-separated viewer counts (e.g. 30,300,1000) to simulate one after another, instead of --peers, with the other flags the same")
-	plotDir := fs.String("plot", "", "with --sweep: write charts of the figures against the viewer count to this directory ("+copiesChartFile+", "+p2pChartFile+")")
+	plotDir := fs.String("plot", "", "write charts to this directory: with --sweep, the figures against the viewer count ("+copiesChartFile+", "+p2pChartFile+"); else the server's egress through the run ("+egressChartFile+")")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -78,8 +78,6 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 		if counts, err = parseSweep(*sweepList); err != nil {
 			return fail("--sweep: %v", err)
 		}
-	} else if *plotDir != "" {
-		return fail("--plot needs --sweep: a chart of a single run would be a single point")
 	}
 	cfg := sim.Config{
 		Peers: *peers, Duration: *duration, Seed: *seed, PartDuration: *part, BitrateBps: *bitrate, Mix: mix,
@@ -135,7 +133,13 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if *plotDir != "" {
-		written, err := writeSweepCharts(*plotDir, runs, *duration, settings)
+		var written []string
+		var err error
+		if len(counts) > 1 || flagGiven(fs, "sweep") {
+			written, err = writeSweepCharts(*plotDir, runs, *duration, settings)
+		} else {
+			written, err = writeEgressChart(*plotDir, runs[0], *bitrate, settings)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "swarmtx simulate: --plot: %v\n", err)
 			return 1
@@ -281,15 +285,70 @@ func writeSweepCharts(dir string, runs []sweepRun, duration time.Duration, setti
 	}
 	var written []string
 	for _, c := range charts {
-		var svg bytes.Buffer
-		if err := c.chart.WriteSVG(&svg); err != nil {
-			return written, fmt.Errorf("drawing %s: %w", c.file, err)
-		}
-		path := filepath.Join(dir, c.file)
-		if err := os.WriteFile(path, svg.Bytes(), 0o644); err != nil {
-			return written, fmt.Errorf("writing the chart: %w", err)
+		path, err := writeChart(dir, c.file, c.chart)
+		if err != nil {
+			return written, err
 		}
 		written = append(written, path)
 	}
 	return written, nil
+}
+
+// writeChart draws chart in full, then writes it to dir/file, so a failure
+// leaves no half-written file.
+func writeChart(dir, file string, chart plot.LineChart) (string, error) {
+	var svg bytes.Buffer
+	if err := chart.WriteSVG(&svg); err != nil {
+		return "", fmt.Errorf("drawing %s: %w", file, err)
+	}
+	path := filepath.Join(dir, file)
+	if err := os.WriteFile(path, svg.Bytes(), 0o644); err != nil {
+		return "", fmt.Errorf("writing the chart: %w", err)
+	}
+	return path, nil
+}
+
+// egressChartFile charts one run's server egress against time.
+const egressChartFile = "sim-egress-over-time.svg"
+
+// writeEgressChart charts what the server sent through one run, interval
+// by interval, as a rate in copies of the stream: how joins and churn move
+// it, which the run's totals average away.
+func writeEgressChart(dir string, run sweepRun, bitrateBps int64, settings string) ([]string, error) {
+	var media, total []plot.Point
+	var from time.Duration
+	for _, smp := range run.report.Series {
+		secs := (smp.At - from).Seconds()
+		from = smp.At
+		if secs <= 0 {
+			continue
+		}
+		copiesPerSec := func(b int64) float64 { return float64(8*b) / float64(bitrateBps) / secs }
+		x := smp.At.Seconds()
+		media = append(media, plot.Point{X: x, Y: copiesPerSec(smp.SeedBytes + smp.HTTPBytes)})
+		total = append(total, plot.Point{X: x, Y: copiesPerSec(smp.SeedBytes + smp.HTTPBytes + smp.SignalOutBytes)})
+	}
+	if len(media) == 0 {
+		return nil, fmt.Errorf("the run of %v has no sampled interval to chart", run.report.Duration)
+	}
+	subtitle := fmt.Sprintf("One swarmtx simulate run of %d viewers on a virtual clock: %s. A copy is the stream's bit rate; plain HTTP costs one per viewer.", run.peers, settings)
+	if run.cut {
+		subtitle += fmt.Sprintf(" Cut short by --max-wall at %v.", run.report.Duration)
+	}
+	egress := plot.LineChart{
+		Title:    "Server egress through the run",
+		Subtitle: subtitle,
+		XLabel:   "virtual time, s", YLabel: "server egress, copies of the stream",
+		YMin: new(0.0),
+		Series: []plot.Series{
+			{Name: "media (seeding + HTTP)", Points: media},
+			{Name: "all egress (media + signaling)", Points: total},
+		},
+		Refs: []plot.Ref{{Y: mediaCopiesTarget, Label: fmt.Sprintf("target: media ≤ %d copies", mediaCopiesTarget)}},
+	}
+	path, err := writeChart(dir, egressChartFile, egress)
+	if err != nil {
+		return nil, err
+	}
+	return []string{path}, nil
 }

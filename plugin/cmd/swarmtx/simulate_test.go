@@ -30,7 +30,6 @@ func TestSimulateFlagErrors(t *testing.T) {
 		{[]string{"--sweep", "-5"}, "--sweep: -5 is not a positive viewer count"},
 		{[]string{"--sweep", "30, 300,30"}, "--sweep: 30 is listed twice"},
 		{[]string{"--sweep", "30,300", "--peers", "100"}, "--peers and --sweep both set the viewer count"},
-		{[]string{"--plot", "figures"}, "--plot needs --sweep"},
 		{[]string{"--sweep", "30,300", "--plot", ""}, "--plot needs a directory"},
 		{[]string{"--sweep", "30,300", "--hostile", "2"}, "hostile 2 is not a share"},
 	} {
@@ -102,6 +101,30 @@ func TestSimulateSweepPlots(t *testing.T) {
 		if !strings.Contains(errOut.String(), "wrote "+path) {
 			t.Errorf("stderr does not say %s was written: %s", path, errOut.String())
 		}
+	}
+}
+
+// One run's --plot charts the server's egress through it, interval by
+// interval.
+func TestSimulatePlotsEgressOverTime(t *testing.T) {
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	if code := run([]string{"simulate", "--peers", "8", "--duration", "12s", "--churn", "20", "--plot", dir}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	path := filepath.Join(dir, "sim-egress-over-time.svg")
+	svg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := svgTexts(t, svg)
+	for _, want := range []string{"Server egress through the run", "virtual time, s", "media (seeding + HTTP)", "all egress (media + signaling)", "8 viewers"} {
+		if !strings.Contains(texts, want) {
+			t.Errorf("no %q in the chart's text %q", want, texts)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sim-copies-vs-peers.svg")); err == nil {
+		t.Error("one run wrote the sweep's chart of copies against viewers")
 	}
 }
 
