@@ -62,14 +62,14 @@ simulate: build
 	$(BIN) simulate --peers 10000 --duration 60s
 	GOMEMLIMIT=16GiB $(BIN) simulate --peers 100000 --duration 60s --max-wall $(SIMWALL)
 
-# The simulator swept over swarm sizes and charted against them: server
-# copies with their targets, P2P share and stalls, as SVG in
-# integration/figures. A target of its own because `simulate` takes many
-# minutes; this one took 1m40s to 2m on the 2-core machine with other tests
-# running, most of it the 1,000-viewer run.
+# The simulator swept over swarm sizes and charted against them (server
+# copies with their targets, P2P share and stalls), and one run with churn
+# charted through time, as SVG in integration/figures. A target of its own
+# because `simulate` takes minutes.
 SWEEP ?= 30,100,300,1000
 simulate-plots: build
 	$(BIN) simulate --sweep $(SWEEP) --duration 60s --plot integration/figures
+	$(BIN) simulate --peers 1000 --duration 120s --churn 10 --plot integration/figures
 
 # Runs every Fuzz target of every package for FUZZTIME each (go test allows
 # one -fuzz target per invocation, hence the loop). Minimizing a new input
