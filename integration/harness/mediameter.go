@@ -19,31 +19,48 @@ import (
 // byte count over the same window it gives server copies for origins that
 // do not count the media they make.
 type MediaMeter struct {
-	mu    sync.Mutex
-	bytes int64
-	secs  float64
-	segs  int
-	err   error
+	mu     sync.Mutex
+	totals map[string]mediaTotal // by media playlist URL
+	err    error
+}
+
+type mediaTotal struct {
+	bytes    int64
+	secs     float64 // media duration of those bytes, from EXTINF
+	segments int
 }
 
 // MediaSample is a MediaMeter's totals at one moment.
 type MediaSample struct {
-	Bytes    int64
-	Seconds  float64 // media duration of those bytes, from EXTINF
-	Segments int
+	playlists map[string]mediaTotal
 }
 
-// Rate is the media bytes per second of the segments counted between o and s.
-func (s MediaSample) Rate(o MediaSample) float64 {
-	if s.Seconds <= o.Seconds {
-		return 0
+// Segments is how many segments were counted, in all playlists.
+func (s MediaSample) Segments() int {
+	n := 0
+	for _, t := range s.playlists {
+		n += t.segments
 	}
-	return float64(s.Bytes-o.Bytes) / (s.Seconds - o.Seconds)
+	return n
+}
+
+// Rate is the rendition's media bytes per second over the segments counted
+// between o and s: the sum of its media playlists' rates, since a separate
+// audio playlist covers the same seconds as the video one.
+func (s MediaSample) Rate(o MediaSample) float64 {
+	rate := 0.0
+	for pl, t := range s.playlists {
+		f := o.playlists[pl]
+		if t.secs > f.secs {
+			rate += float64(t.bytes-f.bytes) / (t.secs - f.secs)
+		}
+	}
+	return rate
 }
 
 // StartMediaMeter polls playlist once a second until ctx ends.
 func StartMediaMeter(ctx context.Context, playlist string) *MediaMeter {
-	m := &MediaMeter{}
+	m := &MediaMeter{totals: map[string]mediaTotal{}}
 	go m.run(ctx, playlist)
 	return m
 }
@@ -52,7 +69,11 @@ func StartMediaMeter(ctx context.Context, playlist string) *MediaMeter {
 func (m *MediaMeter) Sample() MediaSample {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return MediaSample{Bytes: m.bytes, Seconds: m.secs, Segments: m.segs}
+	s := MediaSample{playlists: map[string]mediaTotal{}}
+	for pl, t := range m.totals {
+		s.playlists[pl] = t
+	}
+	return s
 }
 
 // Err is the last error the meter met, if any.
@@ -104,9 +125,11 @@ func (m *MediaMeter) run(ctx context.Context, playlist string) {
 				}
 				seen[u] = true
 				m.mu.Lock()
-				m.bytes += n
-				m.secs += s.dur
-				m.segs++
+				t := m.totals[pl]
+				t.bytes += n
+				t.secs += s.dur
+				t.segments++
+				m.totals[pl] = t
 				m.mu.Unlock()
 			}
 		}
