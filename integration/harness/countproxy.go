@@ -3,6 +3,8 @@ package harness
 import (
 	"bufio"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -59,12 +61,17 @@ func StartCountProxy(t testing.TB, host, origin string, header http.Header) *Cou
 		t.Fatal(err)
 	}
 	p := &CountProxy{URL: "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))}
-	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-		pr.SetURL(target)
-		for k, v := range header {
-			pr.Out.Header[k] = v
-		}
-	}}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			for k, v := range header {
+				pr.Out.Header[k] = v
+			}
+		},
+		// Players cancel held playlist requests all the time: not worth a
+		// log line each. Failures still count as error responses.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
 	// LL-HLS holds playlist requests open and may send a part while it is
 	// being made: pass every byte on as it comes.
 	rp.FlushInterval = -1
