@@ -232,13 +232,16 @@ func (c *Core) Join(now time.Time, id wire.PeerID, j *wire.Join, from From) (ref
 		m.canUpload = false
 		c.log.Info("viewer may only receive: its network was banned", "peer", m.id, "remote", m.remote, "network", m.network)
 	}
-	if rate := c.bitrate(m.rendition); m.canUpload && m.uploadCap > 0 && rate > 0 && m.uploadCap < rate {
-		// An uplink slower than the stream cannot pass a part on before
-		// the next is due: whoever asks it waits, and every viewer below
-		// it falls back to HTTP. Kept as a leaf, it takes parts from
-		// faster neighbours and holds nobody up.
+	if rate := c.bitrate(m.rendition); m.canUpload && m.uploadCap > 0 && rate > 0 && m.uploadCap < rate*leafBelow/100 {
+		// An uplink well below the stream's rate cannot pass a part on
+		// before the next is due: whoever asks it waits, and every viewer
+		// below it falls back to HTTP. Kept as a leaf, it takes parts from
+		// faster neighbours and holds nobody up. One near the rate still
+		// uploads: where every viewer's uplink is about the bit rate, the
+		// swarm has nothing else to carry it, and the rate measured over
+		// parts swings above and below its mean.
 		m.canUpload = false
-		c.log.Debug("viewer may only receive: its upload is below the rendition's bit rate", "peer", m.id, "capBps", m.uploadCap, "rateBps", rate)
+		c.log.Debug("viewer may only receive: its upload is well below the rendition's bit rate", "peer", m.id, "capBps", m.uploadCap, "rateBps", rate)
 	}
 	c.members[id] = m
 	m.pos = len(c.order)
@@ -272,6 +275,10 @@ func (c *Core) Join(now time.Time, id wire.PeerID, j *wire.Join, from From) (ref
 	c.log.Debug("viewer joined", "peer", m.id, "remote", m.remote, "rendition", j.Rendition)
 	return ""
 }
+
+// leafBelow is the share of a rendition's bit rate, in percent, below
+// which a viewer's declared upload makes it a leaf.
+const leafBelow = 75
 
 // bitrate is a rendition's media bytes per second over its recent
 // parts, 0 while none is known.

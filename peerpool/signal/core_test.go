@@ -167,6 +167,10 @@ func TestCoreSlowUplinkIsALeaf(t *testing.T) {
 	c.Join(t0, slow, &wire.Join{V: wire.ProtocolVersion, Rendition: "720p", Upload: wire.Upload{Enabled: true, CapBps: 62_500}}, fromSlow)
 	uncapped, fromUncapped := coreViewer(2)
 	c.Join(t0, uncapped, &wire.Join{V: wire.ProtocolVersion, Rendition: "720p", Upload: wire.Upload{Enabled: true}}, fromUncapped)
+	// Just under the bit rate: the rate measured over parts swings more
+	// than that, and a crowd of such uplinks has nothing else to carry it.
+	nearRate, fromNearRate := coreViewer(3)
+	c.Join(t0, nearRate, &wire.Join{V: wire.ProtocolVersion, Rendition: "720p", Upload: wire.Upload{Enabled: true, CapBps: 120_000}}, fromNearRate)
 	told := map[wire.PeerID]bool{} // neighbour: given as one that does not upload
 	for _, o := range drain(c) {
 		if s, ok := o.(Send); ok && s.To == fast {
@@ -182,5 +186,8 @@ func TestCoreSlowUplinkIsALeaf(t *testing.T) {
 	}
 	if m := c.members[slow]; m.canUpload {
 		t.Error("a viewer uploading half the bit rate may upload")
+	}
+	if m := c.members[nearRate]; !m.canUpload {
+		t.Error("a viewer uploading 96% of the bit rate may not upload")
 	}
 }
