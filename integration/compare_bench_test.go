@@ -189,6 +189,7 @@ func runCompare(b *testing.B, c compareConfig) compareResult {
 
 	var lags, latencies, startups []float64
 	var p2pBytes, httpBytes float64
+	var perViewer []string
 	for i, p := range cr.players {
 		rs := p.Reports()
 		if len(rs) <= from[i] {
@@ -208,6 +209,8 @@ func runCompare(b *testing.B, c compareConfig) compareResult {
 		}
 		r.stalls += last.Stalls - first.Stalls
 		r.stallMs += last.StallMs - first.StallMs
+		perViewer = append(perViewer, fmt.Sprintf("%s: %d stalls %.0f ms, lag %.1f s at the end, level %d/%d",
+			p.ID, last.Stalls-first.Stalls, last.StallMs-first.StallMs, last.LagMs/1000, last.Level, last.Levels))
 		if len(last.Errors) > 0 {
 			problems = append(problems, fmt.Sprintf("viewer %s errors %q", p.ID, last.Errors))
 		}
@@ -242,6 +245,7 @@ func runCompare(b *testing.B, c compareConfig) compareResult {
 	if cr.note != nil {
 		notes = append(notes, cr.note(before, after))
 	}
+	notes = append(notes, "per viewer "+strings.Join(perViewer, ", "))
 	notes = append(notes, fmt.Sprintf("publisher speed %.2fx, load average %.2f → %.2f", speed, load0, loadAvg()))
 	notes = append(notes, problems...)
 	r.note = strings.Join(notes, "; ")
