@@ -35,6 +35,15 @@ type MediaSample struct {
 	playlists map[string]mediaTotal
 }
 
+// Bytes is the bytes of the segments counted, in all playlists.
+func (s MediaSample) Bytes() int64 {
+	var n int64
+	for _, t := range s.playlists {
+		n += t.bytes
+	}
+	return n
+}
+
 // Segments is how many segments were counted, in all playlists.
 func (s MediaSample) Segments() int {
 	n := 0
