@@ -51,16 +51,17 @@ COMPAREFLAGS ?=
 bench-compare: deps build
 	$(GO) test -count=1 -timeout 30m -run '^$$' -bench Compare -benchtime 1x -v ./integration $(COMPAREFLAGS)
 
-# The swarm simulator (peerpool/sim) at 1,000, 10,000 and 100,000 viewers:
-# the real protocol, tracker and trust ledger on a virtual clock, no network.
-# The largest is cut off after SIMWALL of real time and reports the virtual
-# time it reached; its memory limit makes the collector work harder rather
-# than let its heap outgrow the machine.
-SIMWALL ?= 5m
+# The swarm simulator (peerpool/sim) at 1,000, 10,000 and 100,000 viewers
+# with the default mix of uplinks and 10%/min churn: the real protocol, the
+# hub's Core, tracker, trust ledger and seed count on a virtual clock, no
+# network. The two larger runs are cut off after SIMWALL of real time each
+# and report the virtual time they reached; the memory limit makes the
+# collector work harder rather than let the heap outgrow the machine.
+SIMWALL ?= 100s
 simulate: build
-	$(BIN) simulate --peers 1000 --duration 60s
-	$(BIN) simulate --peers 10000 --duration 60s
-	GOMEMLIMIT=16GiB $(BIN) simulate --peers 100000 --duration 60s --max-wall $(SIMWALL)
+	$(BIN) simulate --peers 1000 --duration 60s --churn 10
+	$(BIN) simulate --peers 10000 --duration 60s --churn 10 --max-wall $(SIMWALL)
+	GOMEMLIMIT=16GiB $(BIN) simulate --peers 100000 --duration 60s --churn 10 --max-wall $(SIMWALL)
 
 # The simulator swept over swarm sizes and charted against them (server
 # copies with their targets, P2P share and stalls), and one run with churn
