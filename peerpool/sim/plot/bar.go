@@ -38,14 +38,7 @@ type BarChart struct {
 // WriteSVG checks the chart and writes it to w as an SVG document. Nothing
 // is written if the chart is invalid.
 func (c BarChart) WriteSVG(w io.Writer) error {
-	svg, err := c.render()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(svg); err != nil {
-		return fmt.Errorf("plot: writing bar chart %q: %w", c.Title, err)
-	}
-	return nil
+	return writeRendered(w, "bar", c.Title, c.render)
 }
 
 // headroom is how much of the data's height is added above the tallest bar

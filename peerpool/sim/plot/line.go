@@ -36,14 +36,7 @@ type LineChart struct {
 // WriteSVG checks the chart and writes it to w as an SVG document. Nothing
 // is written if the chart is invalid.
 func (c LineChart) WriteSVG(w io.Writer) error {
-	svg, err := c.render()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(svg); err != nil {
-		return fmt.Errorf("plot: writing line chart %q: %w", c.Title, err)
-	}
-	return nil
+	return writeRendered(w, "line", c.Title, c.render)
 }
 
 func seriesName(i int, name string) string {

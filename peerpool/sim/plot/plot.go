@@ -17,6 +17,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -98,6 +99,19 @@ func checkSize(width, height int) (float64, float64, error) {
 		return 0, 0, invalid("size %dx%d is outside %dx%d..%dx%d", width, height, minWidth, minHeight, maxSide, maxSide)
 	}
 	return float64(width), float64(height), nil
+}
+
+// writeRendered renders a chart in full before writing any of it, so an
+// invalid chart leaves w untouched.
+func writeRendered(w io.Writer, kind, title string, render func() ([]byte, error)) error {
+	svg, err := render()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(svg); err != nil {
+		return fmt.Errorf("plot: writing %s chart %q: %w", kind, title, err)
+	}
+	return nil
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
