@@ -210,6 +210,7 @@ type Hub struct {
 	sessions map[wire.PeerID]*session // joined sessions, by the id the core knows them by
 	seeders  map[wire.PeerID]LocalPeer
 	closed   bool
+	refused  map[string]int // joins turned away, by kind (snapshot.go)
 }
 
 // NewHub returns the hub of the stream at path. Its ticker runs until Close.

@@ -113,6 +113,7 @@ func (s *session) join(j *wire.Join) bool {
 	refused := h.core.Join(time.Now(), id, j, From{Network: s.network, Remote: s.remote, ReachedAs: s.reachedAs})
 	if refused != "" {
 		delete(h.sessions, id)
+		h.countRefusedLocked(refused)
 		h.mu.Unlock()
 		go s.fail(refused)
 		return false
