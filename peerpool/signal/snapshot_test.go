@@ -71,7 +71,7 @@ func TestCoreSnapshot(t *testing.T) {
 func TestRefusalKinds(t *testing.T) {
 	for reason, want := range map[string]string{
 		"the swarm is full (3 viewers)": RefusedFull,
-		"too many swarm sessions from your network 203.0.113.5/32 (2, the limit; config key swarmMaxSessionsPerNetwork)": RefusedNetworkSessions,
+		"too many swarm sessions from your network 203.0.113.5/32 (2, the limit; config key swarmMaxSessionsPerNetwork)":     RefusedNetworkSessions,
 		"too many joins from your network 203.0.113.5/32 (more than 2 per second; config key swarmJoinsPerSecondPerNetwork)": RefusedNetworkJoins,
 		"that peer id has joined already": RefusedOther,
 	} {
