@@ -432,37 +432,40 @@ func (c *Core) Report(now time.Time, id wire.PeerID, r *wire.Report) {
 	if m == nil {
 		return
 	}
+	banning := r.Reason != wire.ReasonTimeout
 	if c.seedIDs[r.Peer] != nil {
 		// The server's own peer sends only what the server cut.
 		if r.Reason == wire.ReasonHashMismatch && !c.ledger.Discredited(trust.ID(m.id)) {
 			c.ledger.ReportedServer(trust.ID(m.id))
 			c.apply(c.mesh.Shun(string(m.id)))
 			c.log.Info("viewer's reports no longer count: it accused the server's peer of bad bytes", "peer", m.id, "remote", m.remote)
+			return
 		}
+		c.unheeded(m, r.Peer, banning)
 		return
 	}
 	bad := c.members[r.Peer]
-	if bad == nil {
-		return
-	}
-	if !m.neighbours[r.Peer] {
+	if bad == nil || !m.neighbours[r.Peer] {
 		// Only neighbours exchange data, so only they are heard; the link
 		// may have gone meanwhile, and the two are still never paired again.
-		c.apply(c.mesh.Separate(string(m.id), string(bad.id)))
+		if !c.unheeded(m, r.Peer, banning) && bad != nil {
+			c.apply(c.mesh.Separate(string(m.id), string(bad.id)))
+		}
 		return
 	}
-	banning := r.Reason != wire.ReasonTimeout
 	if banning {
 		bad.accusedOf = r.Reason
 	}
 	v := c.ledger.Report(trust.ID(m.id), trust.ID(bad.id), banning, now)
-	c.apply(c.mesh.Separate(string(m.id), string(bad.id)))
 	c.log.Info("viewer reported", "peer", r.Peer, "by", m.id, "reason", r.Reason,
 		"counted", v.Counted, "networks", v.Quorum, "vouching", v.Defence)
+	// Separating the two would refill the reporter first; a reporter that
+	// has just lost its standing is shunned instead, which cuts every link
+	// it has and refills only the neighbours it leaves short.
 	if v.Discredited {
-		c.apply(c.mesh.Shun(string(m.id)))
-		c.endProbation(m)
-		c.log.Info("viewer's reports no longer count: it reported most of its neighbours", "peer", m.id, "remote", m.remote)
+		c.discredited(m)
+	} else {
+		c.apply(c.mesh.Separate(string(m.id), string(bad.id)))
 	}
 	// Only a viewer that offers to upload can be one that gives nothing:
 	// nobody asks a viewer that opted out, so no delivery would ever vouch
@@ -481,6 +484,25 @@ func (c *Core) Report(now time.Time, id wire.PeerID, r *wire.Report) {
 	}
 	c.ban(now, bad, v.Quorum)
 	c.refreshSeeds(now)
+}
+
+// unheeded counts a report that is not weighed against the accused
+// towards the reporter's share of accusations, and reports whether that
+// cost the reporter its standing.
+func (c *Core) unheeded(m *member, accused wire.PeerID, banning bool) bool {
+	if !c.ledger.Unheeded(trust.ID(m.id), trust.ID(accused), banning).Discredited {
+		return false
+	}
+	c.discredited(m)
+	return true
+}
+
+// discredited cuts off a viewer whose accusations just cost it its
+// standing: it gets no new neighbours, and keeps none.
+func (c *Core) discredited(m *member) {
+	c.apply(c.mesh.Shun(string(m.id)))
+	c.endProbation(m)
+	c.log.Info("viewer's reports no longer count: it reported most of its neighbours", "peer", m.id, "remote", m.remote)
 }
 
 // ban closes a convicted session and marks its network.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swarmtx/swarmtx/peerpool/tracker"
+	"github.com/swarmtx/swarmtx/peerpool/trust"
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 )
 
@@ -190,4 +192,100 @@ func TestCoreSlowUplinkIsALeaf(t *testing.T) {
 	if m := c.members[nearRate]; !m.canUpload {
 		t.Error("a viewer uploading 96% of the bit rate may not upload")
 	}
+}
+
+// A forger's accusations that cannot be weighed against the accused (the
+// server's own peer accused of a protocol error, a neighbour that has
+// left) still use up its share: it is discredited on its third accusation
+// of malice wherever they were aimed, and a timeout is not one.
+func TestCoreEveryAccusationCountsAgainstTheReporter(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	c := NewCore(t0, Config{Logger: quiet}, &fullMesh{})
+	c.AddSeed(t0, "720p", "seed")
+	var ids []wire.PeerID
+	for i := range 7 {
+		id, from := coreViewer(i)
+		c.Join(t0, id, uploader("720p"), from)
+		ids = append(ids, id)
+	}
+	forger, gone := ids[0], ids[1]
+	c.Leave(t0, gone)
+	drain(c)
+	for i, r := range []*wire.Report{
+		{Peer: "seed", Reason: wire.ReasonProtocol},
+		{Peer: gone, Reason: wire.ReasonHashMismatch},
+		{Peer: ids[2], Reason: wire.ReasonTimeout},
+		{Peer: ids[3], Reason: wire.ReasonProtocol},
+	} {
+		if c.ledger.Discredited(trust.ID(forger)) {
+			t.Fatalf("discredited before report %d", i)
+		}
+		c.Report(t0, forger, r)
+	}
+	if !c.ledger.Discredited(trust.ID(forger)) {
+		t.Error("three accusations of malice among six neighbours left the reporter in standing")
+	}
+}
+
+// A forger that reports every neighbour as soon as it is handed one,
+// cycling through the reasons, loses its standing on its third accusation
+// of malice, and the report that costs it its standing hands it nothing:
+// the real tracker refills a reporter's links when they run short, and a
+// separation before the shunning would hand the forger new victims.
+func TestCoreForgerIsHandedNothingOnceDiscredited(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	c := NewCore(t0, Config{Logger: quiet}, tracker.New(tracker.Config{}))
+	c.AddSeed(t0, "720p", "seed")
+	for i := range 12 {
+		id, from := coreViewer(i)
+		c.Join(t0, id, uploader("720p"), from)
+	}
+	drain(c)
+	forger, from := coreViewer(50)
+	c.Join(t0, forger, uploader("720p"), from)
+	reasons := []string{wire.ReasonHashMismatch, wire.ReasonProtocol, wire.ReasonTimeout}
+	var (
+		queue             []wire.PeerID
+		reports, handed   int
+		discreditedAfter  = -1
+		handedDiscredited int
+	)
+	for round := range 40 {
+		if discreditedAfter < 0 && c.ledger.Discredited(trust.ID(forger)) {
+			discreditedAfter = reports
+		}
+		for _, o := range drain(c) {
+			if s, ok := o.(Send); ok && s.To == forger {
+				if p, ok := s.Msg.(*wire.Peers); ok {
+					queue = append(queue, idsOf(p.Add)...)
+					handed += len(p.Add)
+					if discreditedAfter >= 0 {
+						handedDiscredited += len(p.Add)
+					}
+				}
+			}
+		}
+		if len(queue) == 0 {
+			c.Tick(t0.Add(time.Duration(round)*2*time.Second), nil)
+			continue
+		}
+		c.Report(t0, forger, &wire.Report{Peer: queue[0], Reason: reasons[reports%len(reasons)]})
+		queue = queue[1:]
+		reports++
+	}
+	if discreditedAfter != 4 {
+		t.Errorf("discredited after %d reports, want 4 (the third accusation of malice)", discreditedAfter)
+	}
+	if handedDiscredited != 0 {
+		t.Errorf("handed %d neighbours after it lost its standing, want none", handedDiscredited)
+	}
+	t.Logf("%d neighbours handed in all, %d reports", handed, reports)
+}
+
+func idsOf(infos []wire.PeerInfo) []wire.PeerID {
+	out := make([]wire.PeerID, 0, len(infos))
+	for _, a := range infos {
+		out = append(out, a.ID)
+	}
+	return out
 }

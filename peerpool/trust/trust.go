@@ -274,18 +274,7 @@ func (l *Ledger) Report(reporter, accused ID, banning bool, now time.Time) Verdi
 		return Verdict{}
 	}
 	var v Verdict
-	// Only accusations of malice count against the reporter's share: an
-	// honest viewer with slow or unreachable neighbours reports many of
-	// them as timeouts, and a timeout bans nobody (it costs the reporter
-	// its own link, and one network's word towards Unreachable).
-	if banning && !r.accused[accused] {
-		r.accused[accused] = true
-		r.reports++
-		if !r.discredited && r.reports >= l.cfg.MinReports &&
-			float64(r.reports) > l.cfg.MaxReportShare*float64(r.neighboursEver) {
-			r.discredited, v.Discredited = true, true
-		}
-	}
+	v.Discredited = l.countAccusation(r, accused, banning)
 	if !banning && !r.discredited && !sameNetwork(r.network, a.network) {
 		a.timeoutBy[r.network] = reporter
 	}
@@ -353,6 +342,37 @@ func (l *Ledger) Unreachable(id ID, now time.Time) bool {
 		}
 	}
 	return true
+}
+
+// Unheeded records a report the caller will not weigh against the
+// accused: a peer that is not (or no longer) the reporter's neighbour, one
+// that has left, or the server's own peer accused of a protocol error. It
+// still counts against the reporter's share, so that a forger cannot stay
+// in standing by aiming some of its reports where they are not heard.
+func (l *Ledger) Unheeded(reporter, accused ID, banning bool) Verdict {
+	r := l.sessions[reporter]
+	if r == nil || reporter == accused {
+		return Verdict{}
+	}
+	return Verdict{Discredited: l.countAccusation(r, accused, banning)}
+}
+
+// countAccusation adds one report to r's share and reports whether that
+// cost r its standing. Only accusations of malice count: an honest viewer
+// with slow or unreachable neighbours reports many of them as timeouts,
+// and a timeout bans nobody (it costs the reporter its own link, and one
+// network's word towards Unreachable).
+func (l *Ledger) countAccusation(r *session, accused ID, banning bool) bool {
+	if !banning || r.discredited || r.accused[accused] {
+		return false
+	}
+	r.accused[accused] = true
+	r.reports++
+	if r.reports >= l.cfg.MinReports && float64(r.reports) > l.cfg.MaxReportShare*float64(r.neighboursEver) {
+		r.discredited = true
+		return true
+	}
+	return false
 }
 
 // ReportedServer records that reporter accused the server's own peer of

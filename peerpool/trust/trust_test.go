@@ -282,3 +282,20 @@ func TestUnreachableNeedsTwoNetworksAndNoVouching(t *testing.T) {
 		t.Error("a discredited reporter's timeout still counts")
 	}
 }
+
+// Reports the server does not weigh against the accused (a neighbour
+// already gone, one that left, the server's own peer) still count
+// against the reporter's share, once each and only for malice.
+func TestUnheededReportsCountAgainstTheReporter(t *testing.T) {
+	l := swarm(t, 6)
+	if l.Unheeded("h0", "gone", false).Discredited || l.Unheeded("h0", "gone", true).Discredited {
+		t.Fatal("one unheeded report discredited h0")
+	}
+	l.Unheeded("h0", "gone", true)
+	if l.Report("h0", "h1", true, t0).Discredited {
+		t.Fatal("two accusations of five neighbours discredited h0")
+	}
+	if !l.Unheeded("h0", "left", true).Discredited || l.InStanding("h0") {
+		t.Error("h0 accused three of its five neighbours, one heard, and kept its standing")
+	}
+}
