@@ -184,6 +184,7 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 				SegmentTarget:  req.Options.SegmentDuration,
 				PartTarget:     req.Options.PartDuration,
 				WindowSegments: req.Options.WindowSegments,
+				HoldBackParts:  req.Options.HoldBackParts,
 			}, nil),
 			// Sequence numbers start at the Unix time, so a restarted plugin
 			// never reuses a URL a CDN may have cached.
@@ -192,8 +193,8 @@ func (b *Bridge) begin(ctx context.Context, req contract.AttachRequest) (*stream
 			resumeAt: timelineStart,
 		}
 		b.streams[req.Path] = st
-	} else if o := st.origin.Settings(); o.SegmentTarget != req.Options.SegmentDuration || o.PartTarget != req.Options.PartDuration {
-		b.log.Warn("segment or part duration changed on reattach; the stream keeps its earlier ones until it expires",
+	} else if o := st.origin.Settings(); o.SegmentTarget != req.Options.SegmentDuration || o.PartTarget != req.Options.PartDuration || o.HoldBackParts != req.Options.HoldBackParts {
+		b.log.Warn("segment or part duration or hold-back changed on reattach; the stream keeps its earlier ones until it expires",
 			"path", req.Path)
 	}
 	if st.expire != nil {

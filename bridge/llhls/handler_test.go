@@ -203,3 +203,18 @@ func TestBadRequests(t *testing.T) {
 		t.Errorf("POST: %d, want 405", resp.StatusCode)
 	}
 }
+
+// A longer hold-back is what the playlist tells players; HOLD-BACK, for
+// players without parts, is never shorter.
+func TestMediaPlaylistHoldBack(t *testing.T) {
+	st := NewStream("live/show", Settings{SegmentTarget: 2 * time.Second, PartTarget: 500 * time.Millisecond, WindowSegments: 4, HoldBackParts: 8},
+		[]RenditionInfo{{Name: "source", Bandwidth: 3_000_000}})
+	t.Cleanup(st.Close)
+	srv := httptest.NewServer(&Handler{Lookup: func(string) *Stream { return st }})
+	t.Cleanup(srv.Close)
+	feed(st, "source", 100, 0, 10, false)
+	_, body := get(t, srv.URL+"/live/show/source.m3u8")
+	if want := "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=4.00000,HOLD-BACK=6.00000\n"; !strings.Contains(body, want) {
+		t.Errorf("playlist lacks %q:\n%s", want, body)
+	}
+}

@@ -42,11 +42,12 @@ func (st *Stream) multivariantLocked() string {
 // mediaPlaylistLocked renders a rendition's media playlist.
 func (st *Stream) mediaPlaylistLocked(r *rendition) string {
 	s := st.settings
+	partHoldBack := time.Duration(max(s.HoldBackParts, 3)) * s.PartTarget
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:9\n")
 	fmt.Fprintf(&b, "#EXT-X-TARGETDURATION:%d\n", r.targetDur)
 	fmt.Fprintf(&b, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%s,HOLD-BACK=%s\n",
-		formatSeconds(3*s.PartTarget), formatSeconds(3*time.Duration(r.targetDur)*time.Second))
+		formatSeconds(partHoldBack), formatSeconds(max(3*time.Duration(r.targetDur)*time.Second, partHoldBack)))
 	fmt.Fprintf(&b, "#EXT-X-PART-INF:PART-TARGET=%s\n", formatSeconds(s.PartTarget))
 	if len(r.segments) == 0 {
 		return b.String()

@@ -18,6 +18,9 @@ type Settings struct {
 	SegmentTarget  time.Duration
 	PartTarget     time.Duration
 	WindowSegments int // complete segments kept and listed
+	// HoldBackParts is the playlists' PART-HOLD-BACK in parts; 0 means 3,
+	// the least the LL-HLS spec recommends.
+	HoldBackParts int
 }
 
 // RenditionInfo is what the multivariant playlist says before the media does.

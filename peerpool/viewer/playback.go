@@ -81,8 +81,8 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // follow reads the media playlist with blocking reloads and queues every
-// new part for the playhead, starting StartupParts back from the live edge
-// (at an independent part).
+// new part for the playhead, starting StartupParts (or the playlist's
+// hold-back) back from the live edge, at an independent part.
 func (v *Viewer) follow() {
 	defer v.wg.Done()
 	ctx := v.ctx
@@ -127,7 +127,10 @@ func (v *Viewer) follow() {
 		}
 		from := 0
 		if !started && last == (pos{}) {
-			from = max(0, len(parts)-v.cfg.StartupParts)
+			if n, ok := pl.startupParts(); ok && v.cfg.StartupParts <= 0 {
+				v.startup.Store(int32(n))
+			}
+			from = max(0, len(parts)-int(v.startup.Load()))
 			for from > 0 && !parts[from].part().independent {
 				from--
 			}
@@ -383,8 +386,9 @@ func (v *Viewer) playLoop() {
 		}
 	}
 
-	// Startup: StartupParts playable parts buffered.
-	for len(buf) < v.cfg.StartupParts {
+	// Startup: the hold-back's worth of playable parts buffered. follow
+	// settles it before it queues the first part.
+	for len(buf) < int(v.startup.Load()) {
 		var s *slot
 		select {
 		case s = <-v.slots:

@@ -22,6 +22,7 @@ const maxPlaylistSegments = 10000
 type mediaPlaylist struct {
 	targetDuration time.Duration
 	partTarget     time.Duration
+	partHoldBack   time.Duration // 0 when the playlist gives none
 	mediaSequence  uint64
 	segments       []plSegment
 }
@@ -101,6 +102,18 @@ func parsePlaylist(body string) (*mediaPlaylist, error) {
 				return nil, fmt.Errorf("EXT-X-TARGETDURATION: %w", err)
 			}
 			pl.targetDuration = d
+		case "#EXT-X-SERVER-CONTROL":
+			attrs, err := parseAttrs(val)
+			if err != nil {
+				return nil, fmt.Errorf("EXT-X-SERVER-CONTROL: %w", err)
+			}
+			if v, ok := attrs["PART-HOLD-BACK"]; ok {
+				d, err := parseSeconds(v)
+				if err != nil {
+					return nil, fmt.Errorf("EXT-X-SERVER-CONTROL PART-HOLD-BACK: %w", err)
+				}
+				pl.partHoldBack = d
+			}
 		case "#EXT-X-PART-INF":
 			attrs, err := parseAttrs(val)
 			if err != nil {
@@ -281,4 +294,16 @@ func short(s string) string {
 		return wire.Truncate(s, 40) + "…"
 	}
 	return s
+}
+
+// startupParts is how many parts behind the live edge the playlist asks
+// players to start (its PART-HOLD-BACK, rounded up), and false when it
+// does not say. Bounded: a hostile origin cannot hold a viewer back for
+// longer than its part window.
+func (pl *mediaPlaylist) startupParts() (int, bool) {
+	if pl.partHoldBack <= 0 || pl.partTarget <= 0 {
+		return 0, false
+	}
+	n := int((pl.partHoldBack + pl.partTarget - 1) / pl.partTarget)
+	return min(max(n, 1), maxStartupParts), true
 }

@@ -39,6 +39,9 @@ func TestParsePlaylist(t *testing.T) {
 	if pl.targetDuration != 2*time.Second || pl.partTarget != 500*time.Millisecond || pl.mediaSequence != 102 {
 		t.Errorf("header: %+v", pl)
 	}
+	if n, ok := pl.startupParts(); !ok || n != 3 {
+		t.Errorf("a PART-HOLD-BACK of 1.5 s with 0.5 s parts gave %d parts (%v), want 3", n, ok)
+	}
 	if len(pl.segments) != 3 {
 		t.Fatalf("%d segments", len(pl.segments))
 	}
@@ -88,6 +91,7 @@ func TestParsePlaylistRejects(t *testing.T) {
 		"huge seq":        "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:9007199254740992\n",
 		"bad pdt":         "#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:yesterday\n",
 		"negative dur":    "#EXTM3U\n#EXT-X-PART:DURATION=-1,URI=\"a\"\n",
+		"bad hold-back":   "#EXTM3U\n#EXT-X-SERVER-CONTROL:PART-HOLD-BACK=soon\n",
 		"too large":       "#EXTM3U\n" + strings.Repeat("#", maxPlaylistSize),
 	} {
 		if _, err := parsePlaylist(body); err == nil {
@@ -105,5 +109,8 @@ func FuzzParsePlaylist(f *testing.F) {
 		}
 		_ = pl.listedParts()
 		_, _ = pl.nextPart()
+		if n, ok := pl.startupParts(); ok && (n < 1 || n > maxStartupParts) {
+			t.Fatalf("startup of %d parts", n)
+		}
 	})
 }

@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -71,8 +72,9 @@ type Config struct {
 	SignalHeader http.Header
 	Logger       *slog.Logger
 	// StartupParts is how many parts are buffered before playback starts,
-	// and how far behind the newest part playback starts (hls.js's
-	// PART-HOLD-BACK of three parts); default 3.
+	// and how far behind the newest part playback starts; default: the
+	// playlist's PART-HOLD-BACK, as hls.js follows it (3 parts when the
+	// playlist does not say).
 	StartupParts int
 	// StoreParts bounds the verified parts kept for neighbours; default 64.
 	StoreParts int
@@ -144,6 +146,7 @@ const (
 	playlistBackoff  = 500 * time.Millisecond
 	defaultStore     = 64
 	defaultStartup   = 3
+	maxStartupParts  = 64
 	maxPendingSlots  = 4096
 	signalsPerSecond = 15 // the hub allows 20 (burst 60)
 	signalBurst      = 40
@@ -178,8 +181,11 @@ type Viewer struct {
 	annOrder  []wire.PartID
 	annWake   chan struct{}
 	httpRTT   time.Duration // EWMA of part fetch times
-	st        Stats
-	play      playState
+	// startup is Config.StartupParts, or the playlist's hold-back once
+	// follow has read it (before it queues the first part).
+	startup atomic.Int32
+	st      Stats
+	play    playState
 }
 
 // playState is the simulated playhead.
@@ -219,9 +225,6 @@ func Run(ctx context.Context, cfg Config) (*Viewer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if cfg.StartupParts <= 0 {
-		cfg.StartupParts = defaultStartup
-	}
 	if cfg.StoreParts <= 0 {
 		cfg.StoreParts = defaultStore
 	}
@@ -243,6 +246,10 @@ func Run(ctx context.Context, cfg Config) (*Viewer, error) {
 		annWake:   make(chan struct{}),
 	}
 	v.st.Lag = -1
+	v.startup.Store(int32(cfg.StartupParts))
+	if cfg.StartupParts <= 0 {
+		v.startup.Store(defaultStartup)
+	}
 	if err := v.join(ctx); err != nil {
 		return nil, err
 	}

@@ -80,6 +80,13 @@ type Config struct {
 	// WindowSegments is the number of segments in the playlist window
 	// (3..60). Default 8.
 	WindowSegments int `yaml:"windowSegments"`
+	// HoldBackParts is how many parts behind the live edge players play
+	// (the playlists' PART-HOLD-BACK; 3..20, at most two segments' worth).
+	// Each part more gives the swarm a part's time longer to carry every
+	// part before viewers fetch it over HTTP: for operators who trade
+	// latency for server egress, 8 (4 s behind live at 500 ms parts) is
+	// the max-offload setting. Default 3.
+	HoldBackParts int `yaml:"holdBackParts"`
 	// TLSCert and TLSKey, both or neither, are the PEM certificate (with
 	// its chain) and key the origin serves HTTPS and WSS with, reloaded
 	// when the files change. Default: none, or MediaMTX's hlsServerCert
@@ -192,6 +199,7 @@ func Default() Config {
 		Ladder:          o.Ladder,
 		ReconnectWindow: Duration(o.ReconnectWindow),
 		WindowSegments:  o.WindowSegments,
+		HoldBackParts:   o.HoldBackParts,
 
 		HTTPMinSendRate:        httpguard.DefaultMinSendRate,
 		HTTPSendGrace:          Duration(httpguard.DefaultSendGrace),
@@ -307,6 +315,7 @@ func (c Config) StreamOptions() contract.StreamOptions {
 		ReconnectWindow: c.ReconnectWindow.D(),
 		Ladder:          c.Ladder,
 		WindowSegments:  c.WindowSegments,
+		HoldBackParts:   c.HoldBackParts,
 	}
 }
 
@@ -375,6 +384,7 @@ func (c Config) Validate() error {
 					"options.part_duration":    "partDuration",
 					"options.reconnect_window": "reconnectWindow",
 					"options.window_segments":  "windowSegments",
+					"options.hold_back_parts":  "holdBackParts",
 					"options.ladder":           "ladder",
 				}[ve.Field]
 				bad(key, ve.Value, "%s", ve.Reason)

@@ -75,6 +75,13 @@ publicURL: https://live.example.com
 		{"part half", "partDuration: 1500ms\n", `partDuration "1.5s"`, nil},
 		{"window", "windowSegments: 1\n", `windowSegments "1"`, nil},
 		{"window type", "windowSegments: many\n", "key windowSegments: line 1: cannot unmarshal", nil},
+		{"hold-back", "holdBackParts: 2\n", `holdBackParts "2"`, nil},
+		{"hold-back past two segments", "holdBackParts: 12\n", `holdBackParts "12": 12 parts of 500ms is 6s, more than two segments (4s)`, nil},
+		{"max offload", "holdBackParts: 8\n", "", func(t *testing.T, c Config) {
+			if c.StreamOptions().HoldBackParts != 8 {
+				t.Fatal(c.StreamOptions())
+			}
+		}},
 		{"reconnect", "reconnectWindow: -1s\n", `reconnectWindow "-1s"`, nil},
 		{"ladder", "ladder: 4k\n", `ladder "4k"`, nil},
 		{"ladder junk", "ladder: source,720x\n", `ladder "source,720x"`, nil},

@@ -117,6 +117,12 @@ type StreamOptions struct {
 	ReconnectWindow time.Duration // how long a dropped publisher may take to come back, 0..10m
 	Ladder          string        // e.g. "source,720p,480p,360p"; see ladder.ParseLadder
 	WindowSegments  int           // segments kept in the playlist window, 3..60
+	// HoldBackParts is how many parts behind the live edge players play
+	// (the playlist's PART-HOLD-BACK), 3..20 and at most two segments'
+	// worth. Each part more gives the swarm that much longer to carry a
+	// part before a viewer must fetch it over HTTP: lower server egress
+	// for more latency.
+	HoldBackParts int
 }
 
 // DefaultStreamOptions are the built-in defaults (also swarmtx config's).
@@ -127,6 +133,7 @@ func DefaultStreamOptions() StreamOptions {
 		ReconnectWindow: 30 * time.Second,
 		Ladder:          "source,720p,480p,360p",
 		WindowSegments:  8,
+		HoldBackParts:   3,
 	}
 }
 

@@ -245,6 +245,7 @@ func attachRequestToPB(r AttachRequest) *pb.AttachRequest {
 			Ladder:            r.Options.Ladder,
 			ReconnectWindowMs: ms(r.Options.ReconnectWindow),
 			WindowSegments:    int32(r.Options.WindowSegments),
+			HoldBackParts:     int32(r.Options.HoldBackParts),
 		},
 	}
 }
@@ -259,6 +260,7 @@ func attachRequestFromPB(in *pb.AttachRequest) AttachRequest {
 			ReconnectWindow: dur(o.GetReconnectWindowMs()),
 			Ladder:          o.GetLadder(),
 			WindowSegments:  int(o.GetWindowSegments()),
+			HoldBackParts:   holdBackParts(o.GetHoldBackParts()),
 		},
 	}
 }
@@ -335,4 +337,13 @@ func statusFromPB(r *pb.StatusReply) Status {
 		st.Streams = append(st.Streams, ss)
 	}
 	return st
+}
+
+// holdBackParts reads the field a hook from before it existed leaves at
+// zero as the default.
+func holdBackParts(n int32) int {
+	if n == 0 {
+		return DefaultStreamOptions().HoldBackParts
+	}
+	return int(n)
 }

@@ -103,3 +103,18 @@ func TestGRPCPermanentAndTransient(t *testing.T) {
 		t.Fatalf("invalid request: got %v", err)
 	}
 }
+
+// The options cross the wire whole; a hook from before the hold-back
+// existed sends none, and the plugin reads the default.
+func TestAttachRequestOptionsRoundTrip(t *testing.T) {
+	req := validReq()
+	req.Options.HoldBackParts = 8
+	if got := attachRequestFromPB(attachRequestToPB(req)); got.Options != req.Options {
+		t.Errorf("options %+v came back as %+v", req.Options, got.Options)
+	}
+	old := attachRequestToPB(validReq())
+	old.Options.HoldBackParts = 0
+	if got := attachRequestFromPB(old).Options.HoldBackParts; got != DefaultStreamOptions().HoldBackParts {
+		t.Errorf("no hold-back on the wire read as %d, want the default", got)
+	}
+}

@@ -23,6 +23,8 @@ const (
 	MaxReconnectWindow = 10 * time.Minute
 	MinWindowSegments  = 3
 	MaxWindowSegments  = 60
+	MinHoldBackParts   = 3
+	MaxHoldBackParts   = 20
 )
 
 // ValidationError names the offending field and value.
@@ -169,6 +171,13 @@ func (o StreamOptions) Validate() error {
 	}
 	if o.WindowSegments < MinWindowSegments || o.WindowSegments > MaxWindowSegments {
 		errs = append(errs, verr("options.window_segments", strconv.Itoa(o.WindowSegments), "must be between %d and %d", MinWindowSegments, MaxWindowSegments))
+	}
+	if o.HoldBackParts < MinHoldBackParts || o.HoldBackParts > MaxHoldBackParts {
+		errs = append(errs, verr("options.hold_back_parts", strconv.Itoa(o.HoldBackParts), "must be between %d and %d", MinHoldBackParts, MaxHoldBackParts))
+	} else if d := time.Duration(o.HoldBackParts) * o.PartDuration; d > 2*o.SegmentDuration {
+		// Parts are listed for the newest few segments only; a player held
+		// further back would start where the playlist lists no parts.
+		errs = append(errs, verr("options.hold_back_parts", strconv.Itoa(o.HoldBackParts), "%d parts of %v is %v, more than two segments (%v); lengthen the segments for a longer hold-back", o.HoldBackParts, o.PartDuration, d, 2*o.SegmentDuration))
 	}
 	// The ladder's meaning is the plugin's to check, where it builds the
 	// ladder; the contract bounds its size.

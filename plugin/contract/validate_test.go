@@ -29,7 +29,7 @@ func TestValidate(t *testing.T) {
 		{"ok no reconnect", func(r *AttachRequest) { r.Options.ReconnectWindow = 0 }, "", ""},
 		{"ok source only", func(r *AttachRequest) { r.Options.Ladder = "source" }, "", ""},
 		{"ok bounds", func(r *AttachRequest) {
-			r.Options = StreamOptions{SegmentDuration: time.Second, PartDuration: 500 * time.Millisecond, ReconnectWindow: 10 * time.Minute, Ladder: "source, 1080p", WindowSegments: 60}
+			r.Options = StreamOptions{SegmentDuration: time.Second, PartDuration: 500 * time.Millisecond, ReconnectWindow: 10 * time.Minute, Ladder: "source, 1080p", WindowSegments: 60, HoldBackParts: 4}
 		}, "", ""},
 		{"empty path", func(r *AttachRequest) { r.Path = "" }, "path", ""},
 		{"leading slash", func(r *AttachRequest) { r.Path = "/live/show" }, "path", "/live/show"},
@@ -62,6 +62,9 @@ func TestValidate(t *testing.T) {
 		{"reconnect long", func(r *AttachRequest) { r.Options.ReconnectWindow = 11 * time.Minute }, "options.reconnect_window", "11m0s"},
 		{"window small", func(r *AttachRequest) { r.Options.WindowSegments = 2 }, "options.window_segments", "2"},
 		{"window big", func(r *AttachRequest) { r.Options.WindowSegments = 61 }, "options.window_segments", "61"},
+		{"hold-back small", func(r *AttachRequest) { r.Options.HoldBackParts = 2 }, "options.hold_back_parts", "2"},
+		{"hold-back big", func(r *AttachRequest) { r.Options.HoldBackParts = 21 }, "options.hold_back_parts", "21"},
+		{"hold-back past the listed parts", func(r *AttachRequest) { r.Options.HoldBackParts = 9 }, "options.hold_back_parts", "9"},
 		{"ladder empty", func(r *AttachRequest) { r.Options.Ladder = "" }, "options.ladder", ""},
 		{"ladder long", func(r *AttachRequest) { r.Options.Ladder = strings.Repeat("720p,", 52) }, "options.ladder", strings.Repeat("720p,", 52)},
 		{"zero options", func(r *AttachRequest) { r.Options = StreamOptions{} }, "options.segment_duration", "0s"},

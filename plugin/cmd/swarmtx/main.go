@@ -126,7 +126,7 @@ type attachFlags struct {
 	config, mediamtxConfig, path, query, pullURL, readUser, readPass string
 	ladder                                                           string
 	segmentDuration, partDuration, reconnectWindow                   time.Duration
-	windowSegments                                                   int
+	windowSegments, holdBackParts                                    int
 }
 
 func cmdAttach(args []string, stderr io.Writer) int {
@@ -152,6 +152,7 @@ func cmdAttach(args []string, stderr io.Writer) int {
 	fs.DurationVar(&f.partDuration, "part-duration", 0, "part duration for this path (default: config partDuration)")
 	fs.DurationVar(&f.reconnectWindow, "reconnect-window", 0, "publisher reconnect window for this path (default: config reconnectWindow)")
 	fs.IntVar(&f.windowSegments, "window-segments", 0, "playlist window in segments for this path (default: config windowSegments)")
+	fs.IntVar(&f.holdBackParts, "hold-back-parts", 0, "parts behind the live edge players play for this path; more gives the swarm longer per part (default: config holdBackParts)")
 
 	malformed := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "swarmtx attach: "+format+"; idle until the stream stops (SIGINT)\n", a...)
@@ -202,6 +203,9 @@ func cmdAttach(args []string, stderr io.Writer) int {
 	if set["window-segments"] {
 		opts.WindowSegments = f.windowSegments
 	}
+	if set["hold-back-parts"] {
+		opts.HoldBackParts = f.holdBackParts
+	}
 	if err := opts.Validate(); err != nil {
 		return malformed("%s", flagNames(err))
 	}
@@ -246,6 +250,7 @@ func flagNames(err error) string {
 		"options.part_duration", "--part-duration",
 		"options.reconnect_window", "--reconnect-window",
 		"options.window_segments", "--window-segments",
+		"options.hold_back_parts", "--hold-back-parts",
 		"options.ladder", "--ladder",
 		"invalid query", "invalid --query/MTX_QUERY",
 		"invalid source_type", "invalid MTX_SOURCE_TYPE",

@@ -90,6 +90,7 @@ type StreamOptions struct {
 	Ladder            string                 `protobuf:"bytes,3,opt,name=ladder,proto3" json:"ladder,omitempty"`
 	ReconnectWindowMs int64                  `protobuf:"varint,4,opt,name=reconnect_window_ms,json=reconnectWindowMs,proto3" json:"reconnect_window_ms,omitempty"`
 	WindowSegments    int32                  `protobuf:"varint,5,opt,name=window_segments,json=windowSegments,proto3" json:"window_segments,omitempty"`
+	HoldBackParts     int32                  `protobuf:"varint,6,opt,name=hold_back_parts,json=holdBackParts,proto3" json:"hold_back_parts,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -155,6 +156,13 @@ func (x *StreamOptions) GetReconnectWindowMs() int64 {
 func (x *StreamOptions) GetWindowSegments() int32 {
 	if x != nil {
 		return x.WindowSegments
+	}
+	return 0
+}
+
+func (x *StreamOptions) GetHoldBackParts() int32 {
+	if x != nil {
+		return x.HoldBackParts
 	}
 	return 0
 }
@@ -799,13 +807,14 @@ var File_swarmtx_proto protoreflect.FileDescriptor
 const file_swarmtx_proto_rawDesc = "" +
 	"\n" +
 	"\rswarmtx.proto\x12\n" +
-	"swarmtx.v1\"\xda\x01\n" +
+	"swarmtx.v1\"\x82\x02\n" +
 	"\rStreamOptions\x12.\n" +
 	"\x13segment_duration_ms\x18\x01 \x01(\x03R\x11segmentDurationMs\x12(\n" +
 	"\x10part_duration_ms\x18\x02 \x01(\x03R\x0epartDurationMs\x12\x16\n" +
 	"\x06ladder\x18\x03 \x01(\tR\x06ladder\x12.\n" +
 	"\x13reconnect_window_ms\x18\x04 \x01(\x03R\x11reconnectWindowMs\x12'\n" +
-	"\x0fwindow_segments\x18\x05 \x01(\x05R\x0ewindowSegments\"\xea\x01\n" +
+	"\x0fwindow_segments\x18\x05 \x01(\x05R\x0ewindowSegments\x12&\n" +
+	"\x0fhold_back_parts\x18\x06 \x01(\x05R\rholdBackParts\"\xea\x01\n" +
 	"\rAttachRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x1f\n" +
