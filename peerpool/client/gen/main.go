@@ -16,6 +16,9 @@ func main() {
 	if err == nil {
 		err = bundler.Player(dir, filepath.Join(dir, "dist", "player.js"))
 	}
+	if err == nil {
+		err = bundler.Dashboard(dir, filepath.Join(dir, "dist", "dashboard.js"))
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)

@@ -11,10 +11,16 @@ import (
 
 // Player bundles src/entry.js (with hls.js from node_modules) into out.
 // dir is the client's folder (peerpool/client).
-func Player(dir, out string) error {
+func Player(dir, out string) error { return build(dir, "src/entry.js", out) }
+
+// Dashboard bundles the operator's dashboard, src/dashboard/main.js, into
+// out.
+func Dashboard(dir, out string) error { return build(dir, "src/dashboard/main.js", out) }
+
+func build(dir, entry, out string) error {
 	res := api.Build(api.BuildOptions{
 		AbsWorkingDir:     dir,
-		EntryPoints:       []string{"src/entry.js"},
+		EntryPoints:       []string{entry},
 		Bundle:            true,
 		MinifyWhitespace:  true,
 		MinifySyntax:      true,
