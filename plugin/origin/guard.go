@@ -13,6 +13,7 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/client"
 	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/plugin/access"
+	"github.com/swarmtx/swarmtx/plugin/dashboard"
 )
 
 // pauseAfterDenial delays the answer to wrong credentials, as MediaMTX does,
@@ -20,8 +21,8 @@ import (
 const pauseAfterDenial = 2 * time.Second
 
 // guard asks the access checker before every door: a stream's playlists,
-// media, player page and swarm (read, the stream's path) and /metrics
-// (metrics). The player bundle is public code and goes through.
+// media, player page and swarm (read, the stream's path), /metrics and the
+// dashboard (metrics). The player bundle is public code and goes through.
 type guard struct {
 	next    http.Handler
 	access  access.Checker
@@ -100,7 +101,8 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func door(r *http.Request) (req access.Request, kind llhls.Kind, ok bool) {
 	p := r.URL.Path
 	switch {
-	case p == "/metrics":
+	case p == "/metrics" || dashboard.Door(p):
+		// The dashboard shows what /metrics does, and more of it.
 		return access.Request{Action: access.ActionMetrics}, 0, true
 	case strings.HasPrefix(p, client.AssetPrefix):
 		return access.Request{}, 0, false

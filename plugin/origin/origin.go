@@ -27,6 +27,7 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/wire"
 	"github.com/swarmtx/swarmtx/plugin/access"
 	"github.com/swarmtx/swarmtx/plugin/contract"
+	"github.com/swarmtx/swarmtx/plugin/dashboard"
 	"github.com/swarmtx/swarmtx/plugin/iceservers"
 )
 
@@ -77,6 +78,9 @@ type Origin struct {
 	metrics  *metrics.Metrics
 	media    *bridge.Bridge
 	handler  http.Handler
+	// dashboard samples the streams until stopDashboard.
+	dashboard     *dashboard.Dashboard
+	stopDashboard context.CancelFunc
 
 	mu      sync.Mutex
 	streams map[string]*swarmStream
@@ -112,8 +116,14 @@ func New(s Settings) *Origin {
 		Metrics:       o.metrics,
 		Logger:        s.Logger,
 	})
+	o.dashboard = dashboard.New(dashboard.Config{Source: dashboardSource{o}, Logger: s.Logger})
+	ctx, stop := context.WithCancel(context.Background())
+	o.stopDashboard = stop
+	go o.dashboard.Run(ctx)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", o.metrics.Handler())
+	mux.Handle(dashboard.Page+"{$}", o.dashboard)
+	mux.Handle(dashboard.APIPrefix, o.dashboard)
 	mux.Handle(client.AssetPrefix, client.Assets())
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// /{path}/ is the stream's built-in player page.
@@ -148,8 +158,8 @@ func New(s Settings) *Origin {
 }
 
 // Handler serves the LL-HLS origin, player page and swarm of every
-// attached stream, the client's assets and /metrics, each door open to
-// whom Settings.Access lets through.
+// attached stream, the client's assets, /metrics and the dashboard, each
+// door open to whom Settings.Access lets through.
 func (o *Origin) Handler() http.Handler { return o.handler }
 
 func (o *Origin) stream(path string) *swarmStream {
@@ -248,6 +258,9 @@ func (o *Origin) CountICEServerSent(socket string, n int) {
 }
 
 // Close ends every session and swarm and wakes every waiting HTTP request.
-func (o *Origin) Close() { o.media.Close() }
+func (o *Origin) Close() {
+	o.stopDashboard()
+	o.media.Close()
+}
 
 var _ contract.Bridge = (*Origin)(nil)
