@@ -83,7 +83,7 @@ type compareResult struct {
 
 // BenchmarkCompare plays one OBS-like stream (640x360 at 1 Mbit/s, x264 with
 // B-frames, AAC) to the same number of headless Chromium viewers, each its own
-// browser and profile (so no HTTP cache is shared), under five set-ups in
+// browser and profile (so no HTTP cache is shared), under six set-ups in
 // turn, and reports for each: server copies (the origin's media bytes to the
 // viewers ÷ the rendition's bytes over the same window: N viewers over plain
 // HTTP cost N), P2P share, live lag p50/p95 (now − PROGRAM-DATE-TIME of the
@@ -94,6 +94,7 @@ type compareResult struct {
 //	c-p2pml-llhls    p2p-media-loader 2.3 with hls.js at its defaults on swarmtx's LL-HLS, a local bittorrent-tracker
 //	d-p2pml-hls      p2p-media-loader's best case: MediaMTX's plain HLS (fMP4, 12 × 2 s segments), liveSyncDurationCount 5
 //	e-mediamtx-llhls MediaMTX's own LL-HLS, hls.js over HTTP
+//	f-swarmtx-offload b with the max-offload hold-back (holdBackParts 8): more lag, fewer HTTP fallbacks
 //
 // Where the origin does not count what it sends per viewer (c, d, e) the
 // viewers load through a byte-counting reverse proxy. It takes a few
@@ -138,6 +139,7 @@ func compareConfigs() []compareConfig {
 		{"c-p2pml-llhls", "p2p-media-loader, hls.js defaults, swarmtx's LL-HLS", runP2PMLOnSwarmtx},
 		{"d-p2pml-hls", "p2p-media-loader, MediaMTX plain HLS fMP4 12x2s, liveSyncDurationCount 5, hls.js without worker", runP2PMLOnPlainHLS},
 		{"e-mediamtx-llhls", "hls.js over HTTP from MediaMTX's LL-HLS", runMediaMTXLLHLS},
+		{"f-swarmtx-offload", "swarmtx's player through the swarm, max offload (holdBackParts 8)", runSwarmtxOffload},
 	}
 }
 
@@ -260,10 +262,14 @@ func runCompare(b *testing.B, c compareConfig) compareResult {
 	return r
 }
 
-// startCompareStack is swarmtx on MediaMTX with the benchmark's stream on one
-// rendition (no ladder: every viewer watches the same bytes).
-func startCompareStack(ctx context.Context, b *testing.B) (*stack, *harness.Publisher) {
-	s := startStack(b, stackOptions{AttachFlags: "--ladder source"})
+// compareAttach is the stream every swarmtx set-up serves: one rendition
+// (no ladder: every viewer watches the same bytes).
+const compareAttach = "--ladder source"
+
+// startCompareStack is swarmtx on MediaMTX with the benchmark's stream,
+// attached with attachFlags.
+func startCompareStack(ctx context.Context, b *testing.B, attachFlags string) (*stack, *harness.Publisher) {
+	s := startStack(b, stackOptions{AttachFlags: attachFlags})
 	pub := s.publish(ctx, "rtmp", "live/show", comparePublish)
 	waitMultivariant(ctx, b, s.base()+"/live/show/index.m3u8", 1)
 	return s, pub
@@ -331,7 +337,7 @@ func startViewers(ctx context.Context, b *testing.B, n int, opts harness.Browser
 }
 
 func runSwarmtxHTTP(ctx context.Context, b *testing.B, n int) compareRun {
-	s, pub := startCompareStack(ctx, b)
+	s, pub := startCompareStack(ctx, b, compareAttach)
 	// Through the proxy too, so its count can be checked against swarmtx's
 	// own: the proxy is what measures the origins without metrics.
 	proxy := harness.StartCountProxy(b, harness.NetnsHost, s.base(), nil)
@@ -346,7 +352,18 @@ func runSwarmtxHTTP(ctx context.Context, b *testing.B, n int) compareRun {
 }
 
 func runSwarmtxSwarm(ctx context.Context, b *testing.B, n int) compareRun {
-	s, pub := startCompareStack(ctx, b)
+	return swarmtxSwarm(ctx, b, n, compareAttach)
+}
+
+// runSwarmtxOffload is the swarm with the max-offload hold-back: players
+// four seconds behind live, which gives the swarm that long to carry each
+// part.
+func runSwarmtxOffload(ctx context.Context, b *testing.B, n int) compareRun {
+	return swarmtxSwarm(ctx, b, n, compareAttach+" --hold-back-parts 8")
+}
+
+func swarmtxSwarm(ctx context.Context, b *testing.B, n int, attachFlags string) compareRun {
+	s, pub := startCompareStack(ctx, b, attachFlags)
 	var players []*harness.Player
 	for i := range n {
 		if i > 0 {
@@ -439,7 +456,7 @@ func p2pmlNote(players []*harness.Player) string {
 }
 
 func runP2PMLOnSwarmtx(ctx context.Context, b *testing.B, n int) compareRun {
-	s, pub := startCompareStack(ctx, b)
+	s, pub := startCompareStack(ctx, b, compareAttach)
 	proxy := harness.StartCountProxy(b, harness.NetnsHost, s.base(), nil)
 	players := startP2PMLViewers(ctx, b, n, proxy.URL+"/live/show/index.m3u8", nil)
 	return compareRun{players: players, pub: pub, copies: swarmtxCopies(ctx, b, s, proxy, "proxy"), p2p: p2pmlCounts, httpFromOrigin: true,
@@ -518,7 +535,8 @@ func writeCompareSVG(b *testing.B, results []compareResult) {
 	chart := plot.BarChart{
 		Title: fmt.Sprintf("%d Chromium viewers of one 1.1 Mbit/s stream, %v each", viewers, *compareWatch),
 		Subtitle: "a/e: hls.js over HTTP from swarmtx's / MediaMTX's LL-HLS; b: swarmtx's player (swarm); " +
-			"c: p2p-media-loader on swarmtx's LL-HLS; d: p2p-media-loader on MediaMTX's plain HLS (12×2 s, liveSyncDurationCount 5)",
+			"c: p2p-media-loader on swarmtx's LL-HLS; d: p2p-media-loader on MediaMTX's plain HLS (12×2 s, liveSyncDurationCount 5); " +
+			"f: b at max offload (holdBackParts 8)",
 		Groups: groups,
 		Series: series,
 		Refs:   []plot.Ref{{Y: float64(viewers), Label: fmt.Sprintf("HTTP only: %d copies", viewers)}},
