@@ -1,11 +1,13 @@
 // Package bridge is the media half of the swarmtx plugin: for every stream a
-// MediaMTX hook attaches, it pulls the stream over RTMP or RTSP, packages
+// MediaMTX hook attaches, it pulls the stream over RTMP or RTSP (or reads
+// the access units a Go server pushes through the contract), packages
 // the source and its ABR ladder as CMAF, serves them as LL-HLS and hands
 // every part to an Egress (the peer pool, wired in by plugin/origin).
 package bridge
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"github.com/swarmtx/swarmtx/bridge/httpguard"
 	"github.com/swarmtx/swarmtx/bridge/llhls"
 	"github.com/swarmtx/swarmtx/bridge/metrics"
+	"github.com/swarmtx/swarmtx/bridge/push"
 	"github.com/swarmtx/swarmtx/plugin/contract"
 )
 
@@ -151,6 +154,24 @@ func (b *Bridge) Attach(ctx context.Context, req contract.AttachRequest, emit fu
 	if err := req.Validate(); err != nil {
 		return contract.Permanent(err)
 	}
+	return b.serve(ctx, req, emit, func(ctx context.Context) (puller, error) { return dialWithRetry(ctx, req.PullURL) })
+}
+
+// Push implements contract.Bridge: it serves req.Path from the access
+// units a host pushes until ctx ends or the host closes its side. From
+// the source on, a pushed stream is served as a pulled one.
+func (b *Bridge) Push(ctx context.Context, req contract.AttachRequest, src contract.PushSource, emit func(contract.Event)) error {
+	if err := req.ValidatePush(); err != nil {
+		return contract.Permanent(err)
+	}
+	if err := src.Tracks().Validate(); err != nil {
+		return err
+	}
+	return b.serve(ctx, req, emit, func(context.Context) (puller, error) { return push.New(src) })
+}
+
+// serve runs one session of req.Path on the source open gives.
+func (b *Bridge) serve(ctx context.Context, req contract.AttachRequest, emit func(contract.Event), open func(context.Context) (puller, error)) error {
 	st, resumed, done, err := b.begin(ctx, req)
 	if err != nil {
 		return err
@@ -161,10 +182,11 @@ func (b *Bridge) Attach(ctx context.Context, req contract.AttachRequest, emit fu
 	b.mu.Unlock()
 	defer cancel()
 
-	err = b.runSession(sessionCtx, st, req, resumed, emit)
+	err = b.runSession(sessionCtx, st, req, resumed, emit, open)
 	// A stream that never started (unsupported codec, say) has nothing to
-	// keep for a reconnect.
-	neverStarted := contract.IsPermanent(err) && !resumed
+	// keep for a reconnect. A push broken mid-stream did start: its
+	// viewers keep the window while the host may come back.
+	neverStarted := contract.IsPermanent(err) && !resumed && !errors.Is(err, contract.ErrBadPush)
 	b.end(st, done, req.Options.ReconnectWindow, neverStarted)
 	if err != nil {
 		b.log.Error("stream session ended", "path", st.path, "error", err)

@@ -57,7 +57,7 @@ type lockedSegmenter struct {
 // just declared ready.
 const pullRetry = 5 * time.Second
 
-// puller reads a stream back from MediaMTX.
+// puller reads a stream back from MediaMTX, or from a host's push.
 type puller interface {
 	Tracks() media.Tracks
 	UnsupportedTracks() []string
@@ -89,10 +89,10 @@ func dialWithRetry(ctx context.Context, pullURL string) (puller, error) {
 	}
 }
 
-// run serves one session until ctx ends or the pull fails.
-func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.AttachRequest, resumed bool, emit func(contract.Event)) error {
+// runSession serves one session until ctx ends or the source fails.
+func (b *Bridge) runSession(ctx context.Context, st *stream, req contract.AttachRequest, resumed bool, emit func(contract.Event), open func(context.Context) (puller, error)) error {
 	log := b.log.With("path", st.path)
-	conn, err := dialWithRetry(ctx, req.PullURL)
+	conn, err := open(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

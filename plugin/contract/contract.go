@@ -32,6 +32,13 @@ var Handshake = plugin.HandshakeConfig{
 	MagicCookieValue: "7d1f0c5e-swarmtx-bridge",
 }
 
+// EnvManaged, set to "1" in the environment of `swarmtx plugin`, makes
+// the plugin belong to the process that launched it (a Go server pushing
+// its streams, with go-plugin's managed client): it writes no reattach
+// file for hooks to find and stops when that process kills it or exits.
+// Hooks launch the plugin without it, as a process of its own.
+const EnvManaged = "SWARMTX_PLUGIN_MANAGED"
+
 // PluginMap returns the plugin set for go-plugin. On the plugin side impl
 // is the served Bridge and shutdown (may be nil) is called by the Shutdown
 // RPC; on the host side pass nil for both.
@@ -234,6 +241,12 @@ type Bridge interface {
 	// (the hook exits non-zero and MediaMTX restarts it). emit must not be
 	// called after Attach returns; it is safe for concurrent use.
 	Attach(ctx context.Context, req AttachRequest, emit func(Event)) error
+	// Push serves a stream whose media the host pushes (src) instead of
+	// the plugin pulling it, with the same lifetime and error rules as
+	// Attach: it returns nil when ctx ended or the host closed its side
+	// (src.Next gave io.EOF), and the error src.Next gave when the host
+	// broke the rules (it wraps ErrPermanent). req.PullURL is empty.
+	Push(ctx context.Context, req AttachRequest, src PushSource, emit func(Event)) error
 	// Status reports every attached stream.
 	Status(ctx context.Context) (Status, error)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +88,13 @@ func (s *grpcServer) Attach(in *pb.AttachRequest, stream pb.Bridge_AttachServer)
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	ctx := stream.Context()
+	log.Info("attach")
+	return s.p.served(ctx, log, "attach", func(emit func(Event)) error { return s.p.Impl.Attach(ctx, req, emit) }, stream.Send)
+}
+
+// served runs one attachment (Attach or Push) with an emit that stops
+// sending once it returned, and maps its end to the call's status.
+func (p *GRPCPlugin) served(ctx context.Context, log *slog.Logger, what string, run func(emit func(Event)) error, send func(*pb.AttachEvent) error) error {
 	var mu sync.Mutex
 	closed := false
 	emit := func(ev Event) {
@@ -96,29 +104,32 @@ func (s *grpcServer) Attach(in *pb.AttachRequest, stream pb.Bridge_AttachServer)
 			return
 		}
 		// A failed Send means the hook went away; ctx ends and the bridge sees it.
-		_ = stream.Send(eventToPB(ev))
+		_ = send(eventToPB(ev))
 	}
-	log.Info("attach")
 	start := time.Now()
-	err := s.p.Impl.Attach(ctx, req, emit)
+	err := run(emit)
 	mu.Lock()
 	closed = true
 	mu.Unlock()
+	after := time.Since(start).Round(time.Millisecond).String()
 	switch {
 	case err == nil && ctx.Err() != nil:
-		log.Info("detached", "after", time.Since(start).Round(time.Millisecond).String())
+		log.Info("detached", "after", after)
 		return nil
 	case err == nil:
-		log.Info("stream ended", "after", time.Since(start).Round(time.Millisecond).String())
+		log.Info("stream ended", "after", after)
 		return nil
 	case ctx.Err() != nil:
-		log.Info("detached", "after", time.Since(start).Round(time.Millisecond).String(), "error", err)
+		log.Info("detached", "after", after, "error", err)
 		return status.FromContextError(ctx.Err()).Err()
+	case errors.Is(err, ErrBadPush):
+		log.Warn(what+" rejected", "error", err)
+		return status.Error(codes.InvalidArgument, err.Error())
 	case IsPermanent(err):
-		log.Warn("attach failed permanently", "error", err)
+		log.Warn(what+" failed permanently", "error", err)
 		return status.Error(codes.FailedPrecondition, err.Error())
 	default:
-		log.Warn("attach failed", "error", err)
+		log.Warn(what+" failed", "error", err)
 		return status.Error(codes.Aborted, err.Error())
 	}
 }
@@ -216,6 +227,9 @@ func classify(ctx context.Context, err error) error {
 	}
 	switch st.Code() {
 	case codes.FailedPrecondition, codes.InvalidArgument:
+		if msg, ok := strings.CutPrefix(st.Message(), ErrBadPush.Error()+": "); ok {
+			return Permanent(fmt.Errorf("%w: %s", ErrBadPush, msg))
+		}
 		return Permanent(errors.New(st.Message()))
 	case codes.Unavailable, codes.Canceled:
 		return fmt.Errorf("%w: %s", ErrPluginGone, st.Message())

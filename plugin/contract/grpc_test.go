@@ -3,6 +3,7 @@ package contract
 import (
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 type fakeBridge struct {
 	attachErr error
 	attached  chan string
+	pushed    chan pushResult
 }
 
 func (f *fakeBridge) Attach(ctx context.Context, req AttachRequest, emit func(Event)) error {
@@ -24,6 +26,32 @@ func (f *fakeBridge) Attach(ctx context.Context, req AttachRequest, emit func(Ev
 	f.attached <- req.Path
 	<-ctx.Done()
 	return nil
+}
+
+// Push reads the whole push and reports what it got.
+func (f *fakeBridge) Push(ctx context.Context, req AttachRequest, src PushSource, emit func(Event)) error {
+	emit(Event{Kind: EventAttached, URL: "http://127.0.0.1:8880/" + req.Path + "/"})
+	var got []AccessUnit
+	for {
+		au, err := src.Next()
+		if err != nil {
+			if f.pushed != nil {
+				f.pushed <- pushResult{req: req, tracks: src.Tracks(), aus: got, err: err}
+			}
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		got = append(got, au)
+	}
+}
+
+type pushResult struct {
+	req    AttachRequest
+	tracks PushTracks
+	aus    []AccessUnit
+	err    error
 }
 
 func (f *fakeBridge) Status(context.Context) (Status, error) {

@@ -6,6 +6,13 @@
 // before the go-plugin handshake line; logs go to the plugin's own log file,
 // never to the launching hook's pipes (those die with the hook); no AutoMTLS
 // so that any later hook can reattach.
+//
+// A Go server that pushes its streams (contract.Client.Push) launches the
+// plugin in go-plugin's managed way instead and sets contract.EnvManaged in
+// its environment: the plugin then belongs to that server. It writes no
+// reattach file (no hook should find it), stops when the server kills it
+// or exits (its parent changes), and leaves SIGINT to the server, since a
+// Ctrl-C in a terminal reaches the whole process group.
 package server
 
 import (
@@ -48,6 +55,10 @@ type Process struct {
 	swapped                chan struct{} // closed by the first RPC served: go-plugin's stdio swap is done
 
 	stdioRestored func(ok bool) // test hook: called once Serve has restored stdio, or given up
+
+	// Managed is set from contract.EnvManaged by Prepare: a Go server
+	// launched the plugin as its own (see the package doc).
+	Managed bool
 }
 
 // Prepare readies the process to be a plugin: ignores SIGPIPE, creates the
@@ -88,7 +99,11 @@ func Prepare(cfg config.Config, version string) (*Process, error) {
 		return nil, err
 	}
 	lock.WritePid(os.Getpid())
-	return &Process{Log: log, cfg: cfg, logOut: out, lock: lock, version: version}, nil
+	managed := os.Getenv(contract.EnvManaged) == "1"
+	if managed {
+		log.Info("managed by the process that launched it", "parent_pid", os.Getppid())
+	}
+	return &Process{Log: log, cfg: cfg, logOut: out, lock: lock, version: version, Managed: managed}, nil
 }
 
 // Serve serves bridge until ctx ends, SIGTERM or SIGINT arrives, or a hook
@@ -99,10 +114,17 @@ func Prepare(cfg config.Config, version string) (*Process, error) {
 func (p *Process) Serve(ctx context.Context, bridge contract.Bridge) error {
 	defer p.lock.Unlock()
 	log := p.Log
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	stopSignals := []os.Signal{syscall.SIGTERM, syscall.SIGINT}
+	if p.Managed {
+		stopSignals = stopSignals[:1]
+	}
+	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if p.Managed {
+		go watchParent(ctx, cancel)
+	}
 
 	// Standalone (systemd) start: supply the cookie go-plugin checks.
 	if os.Getenv(contract.Handshake.MagicCookieKey) == "" {
@@ -166,6 +188,12 @@ func (p *Process) Serve(ctx context.Context, bridge contract.Bridge) error {
 	select {
 	case <-ctx.Done():
 	case <-served:
+		if p.Managed {
+			// go-plugin's Kill: the owning server stopped its plugin.
+			log.Info("plugin stopped by the process that launched it")
+			gp.WaitAttaches(5 * time.Second)
+			return nil
+		}
 		state.RemoveReattachIf(p.cfg.StateDir, os.Getpid())
 		return errors.New("gRPC server stopped unexpectedly")
 	}
@@ -266,6 +294,8 @@ func (p *Process) interceptHandshake(log *slog.Logger) (<-chan state.ReattachInf
 		ri, perr := parseHandshake(line, p.version)
 		if perr != nil {
 			log.Error("unexpected handshake line", "line", strings.TrimSpace(line), "error", perr)
+		} else if p.Managed {
+			// Its owner holds the only connection; hooks must not find it.
 		} else if err := state.WriteReattach(p.cfg.StateDir, ri); err != nil {
 			log.Error("writing reattach file", "error", err)
 		}
@@ -280,6 +310,31 @@ func (p *Process) interceptHandshake(log *slog.Logger) (<-chan state.ReattachInf
 		}
 	}()
 	return ch, nil
+}
+
+// parentPoll is how often a managed plugin looks for its launcher.
+const parentPoll = 500 * time.Millisecond
+
+// watchParent stops a managed plugin once the process that launched it is
+// gone: a killed or crashed Go server cannot call Kill, and its plugin
+// would otherwise hold the port and the state directory. An orphan's
+// parent changes (to init or a subreaper), which needs no cooperation
+// from the launcher.
+func watchParent(ctx context.Context, cancel context.CancelCauseFunc) {
+	parent := os.Getppid()
+	t := time.NewTicker(parentPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if os.Getppid() != parent {
+				cancel(fmt.Errorf("the process that launched this managed plugin (pid %d) exited", parent))
+				return
+			}
+		}
+	}
 }
 
 // parseHandshake parses "CORE|APP|NETWORK|ADDR|PROTOCOL|CERT".

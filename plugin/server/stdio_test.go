@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -19,6 +20,11 @@ import (
 type idleBridge struct{}
 
 func (idleBridge) Attach(ctx context.Context, _ contract.AttachRequest, _ func(contract.Event)) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (idleBridge) Push(ctx context.Context, _ contract.AttachRequest, _ contract.PushSource, _ func(contract.Event)) error {
 	<-ctx.Done()
 	return nil
 }
@@ -76,5 +82,54 @@ func TestServeRestoresStdio(t *testing.T) {
 	}
 	if !ok || os.Stdout != origOut || os.Stderr != origErr {
 		t.Error("os.Stdout and os.Stderr still point at go-plugin's pipes")
+	}
+}
+
+// A managed plugin belongs to the Go server that launched it: hooks must
+// not find it through a reattach file.
+func TestServeManagedWritesNoReattach(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(contract.Handshake.MagicCookieKey, contract.Handshake.MagicCookieValue)
+	t.Setenv(plugin.EnvUnixSocketDir, dir)
+	savedFd, err := syscall.Dup(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origOut, origErr := os.Stdout, os.Stderr
+	defer func() {
+		_ = syscall.Dup3(savedFd, 1, 0)
+		syscall.Close(savedFd)
+		os.Stdout, os.Stderr = origOut, origErr
+	}()
+	lock, err := state.AcquireLock(context.Background(), dir+"/"+state.PluginLock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		cfg:     config.Config{StateDir: dir, Listen: "127.0.0.1:0"},
+		logOut:  io.Discard,
+		lock:    lock,
+		Managed: true,
+	}
+	restored := make(chan bool, 1)
+	p.stdioRestored = func(ok bool) { restored <- ok }
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(ctx, idleBridge{}) }()
+	select {
+	case <-restored:
+	case err := <-served:
+		t.Fatalf("Serve ended before the handshake: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("Serve did not serve within 10 s")
+	}
+	if _, err := state.ReadReattach(dir); !errors.Is(err, state.ErrNoReattach) {
+		t.Errorf("a managed plugin left a reattach file (%v)", err)
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -60,6 +61,19 @@ func (b *placeholderBridge) Attach(ctx context.Context, req contract.AttachReque
 	b.mu.Unlock()
 	b.log.Info("placeholder detach", "path", req.Path)
 	return nil
+}
+
+// Push drains what the host pushes and holds the stream as Attach does.
+func (b *placeholderBridge) Push(ctx context.Context, req contract.AttachRequest, src contract.PushSource, emit func(contract.Event)) error {
+	emit(contract.Event{Kind: contract.EventAttached, Message: "placeholder bridge (no media)"})
+	for {
+		if _, err := src.Next(); err != nil {
+			if ctx.Err() != nil || err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 func (b *placeholderBridge) Status(context.Context) (contract.Status, error) {

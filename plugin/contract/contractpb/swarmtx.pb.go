@@ -802,6 +802,286 @@ func (*ShutdownReply) Descriptor() ([]byte, []int) {
 	return file_swarmtx_proto_rawDescGZIP(), []int{9}
 }
 
+type PushMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Msg:
+	//
+	//	*PushMessage_Start
+	//	*PushMessage_Video
+	//	*PushMessage_Audio
+	Msg           isPushMessage_Msg `protobuf_oneof:"msg"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushMessage) Reset() {
+	*x = PushMessage{}
+	mi := &file_swarmtx_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushMessage) ProtoMessage() {}
+
+func (x *PushMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_swarmtx_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushMessage.ProtoReflect.Descriptor instead.
+func (*PushMessage) Descriptor() ([]byte, []int) {
+	return file_swarmtx_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PushMessage) GetMsg() isPushMessage_Msg {
+	if x != nil {
+		return x.Msg
+	}
+	return nil
+}
+
+func (x *PushMessage) GetStart() *PushStart {
+	if x != nil {
+		if x, ok := x.Msg.(*PushMessage_Start); ok {
+			return x.Start
+		}
+	}
+	return nil
+}
+
+func (x *PushMessage) GetVideo() *VideoAccessUnit {
+	if x != nil {
+		if x, ok := x.Msg.(*PushMessage_Video); ok {
+			return x.Video
+		}
+	}
+	return nil
+}
+
+func (x *PushMessage) GetAudio() *AudioAccessUnit {
+	if x != nil {
+		if x, ok := x.Msg.(*PushMessage_Audio); ok {
+			return x.Audio
+		}
+	}
+	return nil
+}
+
+type isPushMessage_Msg interface {
+	isPushMessage_Msg()
+}
+
+type PushMessage_Start struct {
+	Start *PushStart `protobuf:"bytes,1,opt,name=start,proto3,oneof"`
+}
+
+type PushMessage_Video struct {
+	Video *VideoAccessUnit `protobuf:"bytes,2,opt,name=video,proto3,oneof"`
+}
+
+type PushMessage_Audio struct {
+	Audio *AudioAccessUnit `protobuf:"bytes,3,opt,name=audio,proto3,oneof"`
+}
+
+func (*PushMessage_Start) isPushMessage_Msg() {}
+
+func (*PushMessage_Video) isPushMessage_Msg() {}
+
+func (*PushMessage_Audio) isPushMessage_Msg() {}
+
+// PushStart opens a push: the attach request (pull_url must be empty: the
+// plugin pulls nothing) and the stream's codec configuration.
+type PushStart struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Request *AttachRequest         `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	// H.264 parameter sets, NAL units without start codes.
+	Sps []byte `protobuf:"bytes,2,opt,name=sps,proto3" json:"sps,omitempty"`
+	Pps []byte `protobuf:"bytes,3,opt,name=pps,proto3" json:"pps,omitempty"`
+	// AAC AudioSpecificConfig; empty for a stream without audio.
+	AudioSpecificConfig []byte `protobuf:"bytes,4,opt,name=audio_specific_config,json=audioSpecificConfig,proto3" json:"audio_specific_config,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *PushStart) Reset() {
+	*x = PushStart{}
+	mi := &file_swarmtx_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushStart) ProtoMessage() {}
+
+func (x *PushStart) ProtoReflect() protoreflect.Message {
+	mi := &file_swarmtx_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushStart.ProtoReflect.Descriptor instead.
+func (*PushStart) Descriptor() ([]byte, []int) {
+	return file_swarmtx_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PushStart) GetRequest() *AttachRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *PushStart) GetSps() []byte {
+	if x != nil {
+		return x.Sps
+	}
+	return nil
+}
+
+func (x *PushStart) GetPps() []byte {
+	if x != nil {
+		return x.Pps
+	}
+	return nil
+}
+
+func (x *PushStart) GetAudioSpecificConfig() []byte {
+	if x != nil {
+		return x.AudioSpecificConfig
+	}
+	return nil
+}
+
+// VideoAccessUnit is one H.264 access unit: NAL units without start codes
+// or length prefixes. Parameter sets inside one change the configuration
+// from the next keyframe on.
+type VideoAccessUnit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Presentation time in nanoseconds on the host's clock; decode times are
+	// derived by the plugin.
+	PtsNs         int64    `protobuf:"varint,1,opt,name=pts_ns,json=ptsNs,proto3" json:"pts_ns,omitempty"`
+	Nalus         [][]byte `protobuf:"bytes,2,rep,name=nalus,proto3" json:"nalus,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VideoAccessUnit) Reset() {
+	*x = VideoAccessUnit{}
+	mi := &file_swarmtx_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VideoAccessUnit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VideoAccessUnit) ProtoMessage() {}
+
+func (x *VideoAccessUnit) ProtoReflect() protoreflect.Message {
+	mi := &file_swarmtx_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VideoAccessUnit.ProtoReflect.Descriptor instead.
+func (*VideoAccessUnit) Descriptor() ([]byte, []int) {
+	return file_swarmtx_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *VideoAccessUnit) GetPtsNs() int64 {
+	if x != nil {
+		return x.PtsNs
+	}
+	return 0
+}
+
+func (x *VideoAccessUnit) GetNalus() [][]byte {
+	if x != nil {
+		return x.Nalus
+	}
+	return nil
+}
+
+// AudioAccessUnit is one raw AAC access unit (no ADTS header).
+type AudioAccessUnit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PtsNs         int64                  `protobuf:"varint,1,opt,name=pts_ns,json=ptsNs,proto3" json:"pts_ns,omitempty"`
+	Au            []byte                 `protobuf:"bytes,2,opt,name=au,proto3" json:"au,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AudioAccessUnit) Reset() {
+	*x = AudioAccessUnit{}
+	mi := &file_swarmtx_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AudioAccessUnit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AudioAccessUnit) ProtoMessage() {}
+
+func (x *AudioAccessUnit) ProtoReflect() protoreflect.Message {
+	mi := &file_swarmtx_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AudioAccessUnit.ProtoReflect.Descriptor instead.
+func (*AudioAccessUnit) Descriptor() ([]byte, []int) {
+	return file_swarmtx_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AudioAccessUnit) GetPtsNs() int64 {
+	if x != nil {
+		return x.PtsNs
+	}
+	return 0
+}
+
+func (x *AudioAccessUnit) GetAu() []byte {
+	if x != nil {
+		return x.Au
+	}
+	return nil
+}
+
 var File_swarmtx_proto protoreflect.FileDescriptor
 
 const file_swarmtx_proto_rawDesc = "" +
@@ -873,11 +1153,28 @@ const file_swarmtx_proto_rawDesc = "" +
 	"\x0fstarted_unix_ms\x18\x05 \x01(\x03R\rstartedUnixMs\")\n" +
 	"\x0fShutdownRequest\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"\x0f\n" +
-	"\rShutdownReply2\xca\x01\n" +
+	"\rShutdownReply\"\xad\x01\n" +
+	"\vPushMessage\x12-\n" +
+	"\x05start\x18\x01 \x01(\v2\x15.swarmtx.v1.PushStartH\x00R\x05start\x123\n" +
+	"\x05video\x18\x02 \x01(\v2\x1b.swarmtx.v1.VideoAccessUnitH\x00R\x05video\x123\n" +
+	"\x05audio\x18\x03 \x01(\v2\x1b.swarmtx.v1.AudioAccessUnitH\x00R\x05audioB\x05\n" +
+	"\x03msg\"\x98\x01\n" +
+	"\tPushStart\x123\n" +
+	"\arequest\x18\x01 \x01(\v2\x19.swarmtx.v1.AttachRequestR\arequest\x12\x10\n" +
+	"\x03sps\x18\x02 \x01(\fR\x03sps\x12\x10\n" +
+	"\x03pps\x18\x03 \x01(\fR\x03pps\x122\n" +
+	"\x15audio_specific_config\x18\x04 \x01(\fR\x13audioSpecificConfig\">\n" +
+	"\x0fVideoAccessUnit\x12\x15\n" +
+	"\x06pts_ns\x18\x01 \x01(\x03R\x05ptsNs\x12\x14\n" +
+	"\x05nalus\x18\x02 \x03(\fR\x05nalus\"8\n" +
+	"\x0fAudioAccessUnit\x12\x15\n" +
+	"\x06pts_ns\x18\x01 \x01(\x03R\x05ptsNs\x12\x0e\n" +
+	"\x02au\x18\x02 \x01(\fR\x02au2\x88\x02\n" +
 	"\x06Bridge\x12>\n" +
 	"\x06Attach\x12\x19.swarmtx.v1.AttachRequest\x1a\x17.swarmtx.v1.AttachEvent0\x01\x12<\n" +
 	"\x06Status\x12\x19.swarmtx.v1.StatusRequest\x1a\x17.swarmtx.v1.StatusReply\x12B\n" +
-	"\bShutdown\x12\x1b.swarmtx.v1.ShutdownRequest\x1a\x19.swarmtx.v1.ShutdownReplyBBZ@github.com/swarmtx/swarmtx/plugin/contract/contractpb;contractpbb\x06proto3"
+	"\bShutdown\x12\x1b.swarmtx.v1.ShutdownRequest\x1a\x19.swarmtx.v1.ShutdownReply\x12<\n" +
+	"\x04Push\x12\x17.swarmtx.v1.PushMessage\x1a\x17.swarmtx.v1.AttachEvent(\x010\x01BBZ@github.com/swarmtx/swarmtx/plugin/contract/contractpb;contractpbb\x06proto3"
 
 var (
 	file_swarmtx_proto_rawDescOnce sync.Once
@@ -892,7 +1189,7 @@ func file_swarmtx_proto_rawDescGZIP() []byte {
 }
 
 var file_swarmtx_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_swarmtx_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_swarmtx_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_swarmtx_proto_goTypes = []any{
 	(AttachEvent_Kind)(0),   // 0: swarmtx.v1.AttachEvent.Kind
 	(*StreamOptions)(nil),   // 1: swarmtx.v1.StreamOptions
@@ -905,6 +1202,10 @@ var file_swarmtx_proto_goTypes = []any{
 	(*StatusReply)(nil),     // 8: swarmtx.v1.StatusReply
 	(*ShutdownRequest)(nil), // 9: swarmtx.v1.ShutdownRequest
 	(*ShutdownReply)(nil),   // 10: swarmtx.v1.ShutdownReply
+	(*PushMessage)(nil),     // 11: swarmtx.v1.PushMessage
+	(*PushStart)(nil),       // 12: swarmtx.v1.PushStart
+	(*VideoAccessUnit)(nil), // 13: swarmtx.v1.VideoAccessUnit
+	(*AudioAccessUnit)(nil), // 14: swarmtx.v1.AudioAccessUnit
 }
 var file_swarmtx_proto_depIdxs = []int32{
 	1,  // 0: swarmtx.v1.AttachRequest.options:type_name -> swarmtx.v1.StreamOptions
@@ -912,17 +1213,23 @@ var file_swarmtx_proto_depIdxs = []int32{
 	7,  // 2: swarmtx.v1.StreamStatus.copies:type_name -> swarmtx.v1.RenditionCopies
 	6,  // 3: swarmtx.v1.StreamStatus.connections:type_name -> swarmtx.v1.ConnectionCount
 	5,  // 4: swarmtx.v1.StatusReply.streams:type_name -> swarmtx.v1.StreamStatus
-	2,  // 5: swarmtx.v1.Bridge.Attach:input_type -> swarmtx.v1.AttachRequest
-	4,  // 6: swarmtx.v1.Bridge.Status:input_type -> swarmtx.v1.StatusRequest
-	9,  // 7: swarmtx.v1.Bridge.Shutdown:input_type -> swarmtx.v1.ShutdownRequest
-	3,  // 8: swarmtx.v1.Bridge.Attach:output_type -> swarmtx.v1.AttachEvent
-	8,  // 9: swarmtx.v1.Bridge.Status:output_type -> swarmtx.v1.StatusReply
-	10, // 10: swarmtx.v1.Bridge.Shutdown:output_type -> swarmtx.v1.ShutdownReply
-	8,  // [8:11] is the sub-list for method output_type
-	5,  // [5:8] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	12, // 5: swarmtx.v1.PushMessage.start:type_name -> swarmtx.v1.PushStart
+	13, // 6: swarmtx.v1.PushMessage.video:type_name -> swarmtx.v1.VideoAccessUnit
+	14, // 7: swarmtx.v1.PushMessage.audio:type_name -> swarmtx.v1.AudioAccessUnit
+	2,  // 8: swarmtx.v1.PushStart.request:type_name -> swarmtx.v1.AttachRequest
+	2,  // 9: swarmtx.v1.Bridge.Attach:input_type -> swarmtx.v1.AttachRequest
+	4,  // 10: swarmtx.v1.Bridge.Status:input_type -> swarmtx.v1.StatusRequest
+	9,  // 11: swarmtx.v1.Bridge.Shutdown:input_type -> swarmtx.v1.ShutdownRequest
+	11, // 12: swarmtx.v1.Bridge.Push:input_type -> swarmtx.v1.PushMessage
+	3,  // 13: swarmtx.v1.Bridge.Attach:output_type -> swarmtx.v1.AttachEvent
+	8,  // 14: swarmtx.v1.Bridge.Status:output_type -> swarmtx.v1.StatusReply
+	10, // 15: swarmtx.v1.Bridge.Shutdown:output_type -> swarmtx.v1.ShutdownReply
+	3,  // 16: swarmtx.v1.Bridge.Push:output_type -> swarmtx.v1.AttachEvent
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_swarmtx_proto_init() }
@@ -930,13 +1237,18 @@ func file_swarmtx_proto_init() {
 	if File_swarmtx_proto != nil {
 		return
 	}
+	file_swarmtx_proto_msgTypes[10].OneofWrappers = []any{
+		(*PushMessage_Start)(nil),
+		(*PushMessage_Video)(nil),
+		(*PushMessage_Audio)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_swarmtx_proto_rawDesc), len(file_swarmtx_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

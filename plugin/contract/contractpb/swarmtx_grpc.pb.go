@@ -29,6 +29,7 @@ const (
 	Bridge_Attach_FullMethodName   = "/swarmtx.v1.Bridge/Attach"
 	Bridge_Status_FullMethodName   = "/swarmtx.v1.Bridge/Status"
 	Bridge_Shutdown_FullMethodName = "/swarmtx.v1.Bridge/Shutdown"
+	Bridge_Push_FullMethodName     = "/swarmtx.v1.Bridge/Push"
 )
 
 // BridgeClient is the client API for Bridge service.
@@ -45,6 +46,15 @@ type BridgeClient interface {
 	// normal operation; `swarmtx attach` uses it only to replace a plugin whose
 	// protocol or swarmtx version differs from its own.
 	Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*ShutdownReply, error)
+	// Push attaches a stream whose media the host pushes instead of the
+	// plugin pulling it (a Go server embedding the host side). The first
+	// message is a PushStart (the attach request and the codec
+	// configuration); every later one an access unit. Like Attach, the
+	// attachment lasts exactly as long as this call: the host closing its
+	// side ends the stream, cancelling the call detaches it. Everything the
+	// host sends is checked; a message breaking the rules ends this push
+	// (status InvalidArgument naming what was wrong) and nothing else.
+	Push(ctx context.Context, opts ...grpc.CallOption) (Bridge_PushClient, error)
 }
 
 type bridgeClient struct {
@@ -105,6 +115,37 @@ func (c *bridgeClient) Shutdown(ctx context.Context, in *ShutdownRequest, opts .
 	return out, nil
 }
 
+func (c *bridgeClient) Push(ctx context.Context, opts ...grpc.CallOption) (Bridge_PushClient, error) {
+	stream, err := c.cc.NewStream(ctx, &Bridge_ServiceDesc.Streams[1], Bridge_Push_FullMethodName, opts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &bridgePushClient{stream}
+	return x, nil
+}
+
+type Bridge_PushClient interface {
+	Send(*PushMessage) error
+	Recv() (*AttachEvent, error)
+	grpc.ClientStream
+}
+
+type bridgePushClient struct {
+	grpc.ClientStream
+}
+
+func (x *bridgePushClient) Send(m *PushMessage) error {
+	return x.ClientStream.SendMsg(m)
+}
+
+func (x *bridgePushClient) Recv() (*AttachEvent, error) {
+	m := new(AttachEvent)
+	if err := x.ClientStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // BridgeServer is the server API for Bridge service.
 // All implementations must embed UnimplementedBridgeServer
 // for forward compatibility
@@ -119,6 +160,15 @@ type BridgeServer interface {
 	// normal operation; `swarmtx attach` uses it only to replace a plugin whose
 	// protocol or swarmtx version differs from its own.
 	Shutdown(context.Context, *ShutdownRequest) (*ShutdownReply, error)
+	// Push attaches a stream whose media the host pushes instead of the
+	// plugin pulling it (a Go server embedding the host side). The first
+	// message is a PushStart (the attach request and the codec
+	// configuration); every later one an access unit. Like Attach, the
+	// attachment lasts exactly as long as this call: the host closing its
+	// side ends the stream, cancelling the call detaches it. Everything the
+	// host sends is checked; a message breaking the rules ends this push
+	// (status InvalidArgument naming what was wrong) and nothing else.
+	Push(Bridge_PushServer) error
 	mustEmbedUnimplementedBridgeServer()
 }
 
@@ -134,6 +184,9 @@ func (UnimplementedBridgeServer) Status(context.Context, *StatusRequest) (*Statu
 }
 func (UnimplementedBridgeServer) Shutdown(context.Context, *ShutdownRequest) (*ShutdownReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Shutdown not implemented")
+}
+func (UnimplementedBridgeServer) Push(Bridge_PushServer) error {
+	return status.Errorf(codes.Unimplemented, "method Push not implemented")
 }
 func (UnimplementedBridgeServer) mustEmbedUnimplementedBridgeServer() {}
 
@@ -205,6 +258,32 @@ func _Bridge_Shutdown_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Bridge_Push_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BridgeServer).Push(&bridgePushServer{stream})
+}
+
+type Bridge_PushServer interface {
+	Send(*AttachEvent) error
+	Recv() (*PushMessage, error)
+	grpc.ServerStream
+}
+
+type bridgePushServer struct {
+	grpc.ServerStream
+}
+
+func (x *bridgePushServer) Send(m *AttachEvent) error {
+	return x.ServerStream.SendMsg(m)
+}
+
+func (x *bridgePushServer) Recv() (*PushMessage, error) {
+	m := new(PushMessage)
+	if err := x.ServerStream.RecvMsg(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // Bridge_ServiceDesc is the grpc.ServiceDesc for Bridge service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -226,6 +305,12 @@ var Bridge_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Attach",
 			Handler:       _Bridge_Attach_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Push",
+			Handler:       _Bridge_Push_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "swarmtx.proto",
