@@ -41,13 +41,27 @@ type RenditionFigures struct {
 
 // Stream reads the series of the stream at path.
 func (m *Metrics) Stream(path string) StreamFigures {
-	f := StreamFigures{
-		Renditions:  make(map[string]*RenditionFigures),
-		Banned:      make(map[string]float64),
-		Connections: make(map[string]int),
-		Control:     make(map[string]float64),
+	if f, ok := m.ByStream()[path]; ok {
+		return f
+	}
+	return newStreamFigures()
+}
+
+// ByStream reads the series of every stream that has some, by path, in one
+// pass over each collector.
+func (m *Metrics) ByStream() map[string]StreamFigures {
+	all := make(map[string]*StreamFigures)
+	stream := func(l map[string]string) *StreamFigures {
+		f := all[l["path"]]
+		if f == nil {
+			nf := newStreamFigures()
+			f = &nf
+			all[l["path"]] = f
+		}
+		return f
 	}
 	rendition := func(l map[string]string) *RenditionFigures {
+		f := stream(l)
 		r := f.Renditions[l["rendition"]]
 		if r == nil {
 			r = new(RenditionFigures)
@@ -55,9 +69,9 @@ func (m *Metrics) Stream(path string) StreamFigures {
 		}
 		return r
 	}
-	series(m.Viewers, path, func(_ map[string]string, v float64) { f.Viewers = int(v) })
-	series(m.MediaBytes, path, func(l map[string]string, v float64) { rendition(l).Made = v })
-	series(m.ServerBytes, path, func(l map[string]string, v float64) {
+	series(m.Viewers, func(l map[string]string, v float64) { stream(l).Viewers = int(v) })
+	series(m.MediaBytes, func(l map[string]string, v float64) { rendition(l).Made = v })
+	series(m.ServerBytes, func(l map[string]string, v float64) {
 		switch l["via"] {
 		case "http":
 			rendition(l).HTTP = v
@@ -65,28 +79,46 @@ func (m *Metrics) Stream(path string) StreamFigures {
 			rendition(l).Peer = v
 		}
 	})
-	series(m.RenditionCopies, path, func(l map[string]string, v float64) { rendition(l).WindowCopies = v })
-	series(m.RenditionViewers, path, func(l map[string]string, v float64) { rendition(l).WindowViewers = v })
-	series(m.ViewerBytes, path, func(l map[string]string, v float64) {
+	series(m.RenditionCopies, func(l map[string]string, v float64) { rendition(l).WindowCopies = v })
+	series(m.RenditionViewers, func(l map[string]string, v float64) { rendition(l).WindowViewers = v })
+	series(m.ViewerBytes, func(l map[string]string, v float64) {
 		switch l["source"] {
 		case "http":
-			f.ViewerHTTP = v
+			stream(l).ViewerHTTP = v
 		case "p2p":
-			f.ViewerP2P = v
+			stream(l).ViewerP2P = v
 		}
 	})
-	series(m.Stalls, path, func(_ map[string]string, v float64) { f.Stalls = v })
-	series(m.PeersBanned, path, func(l map[string]string, v float64) { f.Banned[l["reason"]] = v })
-	series(m.PeerConnections, path, func(l map[string]string, v float64) { f.Connections[l["type"]] = int(v) })
-	series(m.ViewersWithoutP2P, path, func(_ map[string]string, v float64) { f.WithoutP2P = int(v) })
-	series(m.ControlBytes, path, func(l map[string]string, v float64) { f.Control[l["kind"]] = v })
-	series(m.LadderDropped, path, func(_ map[string]string, v float64) { f.LadderDropped = v })
-	return f
+	series(m.Stalls, func(l map[string]string, v float64) { stream(l).Stalls = v })
+	series(m.PeersBanned, func(l map[string]string, v float64) { stream(l).Banned[l["reason"]] = v })
+	series(m.PeerConnections, func(l map[string]string, v float64) { stream(l).Connections[l["type"]] = int(v) })
+	series(m.ViewersWithoutP2P, func(l map[string]string, v float64) { stream(l).WithoutP2P = int(v) })
+	series(m.ControlBytes, func(l map[string]string, v float64) {
+		// What belongs to no stream is counted under "": not a stream.
+		if l["path"] != "" {
+			stream(l).Control[l["kind"]] = v
+		}
+	})
+	series(m.LadderDropped, func(l map[string]string, v float64) { stream(l).LadderDropped = v })
+	out := make(map[string]StreamFigures, len(all))
+	for path, f := range all {
+		out[path] = *f
+	}
+	return out
 }
 
-// series calls each for every series of c whose path label is path, with
-// its labels and value (a counter's or a gauge's).
-func series(c prometheus.Collector, path string, each func(labels map[string]string, v float64)) {
+func newStreamFigures() StreamFigures {
+	return StreamFigures{
+		Renditions:  make(map[string]*RenditionFigures),
+		Banned:      make(map[string]float64),
+		Connections: make(map[string]int),
+		Control:     make(map[string]float64),
+	}
+}
+
+// series calls each for every series of c with its labels and value (a
+// counter's or a gauge's).
+func series(c prometheus.Collector, each func(labels map[string]string, v float64)) {
 	ch := make(chan prometheus.Metric, 64)
 	go func() {
 		c.Collect(ch)
@@ -100,9 +132,6 @@ func series(c prometheus.Collector, path string, each func(labels map[string]str
 		labels := make(map[string]string, len(d.GetLabel()))
 		for _, lp := range d.GetLabel() {
 			labels[lp.GetName()] = lp.GetValue()
-		}
-		if labels["path"] != path {
-			continue
 		}
 		switch {
 		case d.Counter != nil:

@@ -36,7 +36,11 @@ func TestStreamReadsItsOwnSeries(t *testing.T) {
 	if o := m.Stream("live/other"); len(o.Renditions) != 1 || o.Stalls != 0 || len(o.Banned) != 0 {
 		t.Errorf("another stream's series leaked in: %+v", o)
 	}
-	if n := m.Stream("nope"); n.Viewers != 0 || len(n.Renditions) != 0 {
+	if n := m.Stream("nope"); n.Viewers != 0 || len(n.Renditions) != 0 || n.Banned == nil {
 		t.Errorf("a stream with no series: %+v", n)
+	}
+	m.ControlBytes.WithLabelValues("", "metrics").Add(5)
+	if all := m.ByStream(); len(all) != 2 || all["live/show"].Stalls != 2 {
+		t.Errorf("streams %v, want live/show and live/other (control bytes of no stream are not one)", all)
 	}
 }

@@ -47,8 +47,10 @@ func TestDashboardPageIsSelfContained(t *testing.T) {
 	if n := strings.Count(strings.ToLower(body), "</script"); n != 1 {
 		t.Errorf("%d script ends in the page, want 1", n)
 	}
+	// url(#id) names a part of the page itself (the swarm's arrowheads).
+	own := strings.ReplaceAll(body, "url(#", "")
 	for _, external := range []string{"src=", "href=\"http", "@import", "url("} {
-		if strings.Contains(body, external) {
+		if strings.Contains(own, external) {
 			t.Errorf("the page loads something (%s)", external)
 		}
 	}

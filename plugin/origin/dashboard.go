@@ -16,14 +16,19 @@ func (s dashboardSource) Streams(ctx context.Context) ([]dashboard.Stream, error
 	if err != nil {
 		return nil, err
 	}
+	figures := s.o.metrics.ByStream()
 	out := make([]dashboard.Stream, 0, len(st.Streams))
 	for _, ss := range st.Streams {
+		f, ok := figures[ss.Path]
+		if !ok {
+			f = s.o.metrics.Stream(ss.Path) // none yet: empty figures
+		}
 		out = append(out, dashboard.Stream{
 			Path:          ss.Path,
 			State:         string(ss.State),
 			AttachedSince: ss.AttachedSince,
 			Renditions:    ss.Renditions,
-			Figures:       s.o.metrics.Stream(ss.Path),
+			Figures:       f,
 		})
 	}
 	return out, nil

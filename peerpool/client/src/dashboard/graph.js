@@ -76,11 +76,16 @@ export function swarmSVG(graph, renditions, width, height) {
   let svg = `<svg xmlns="http://www.w3.org/2000/svg" id="swarm-svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img">`;
   svg += `<text class="axis" x="4" y="12">seeders</text>`;
   if (rows > 1) svg += `<text class="axis" x="4" y="${height - 4}">fed by no peer (HTTP)</text>`;
+  // Links point at their receiver: they stop at its edge, with an arrow.
+  svg += '<defs><marker id="arrow" viewBox="0 0 6 6" refX="5" refY="3" markerWidth="5" markerHeight="5" orient="auto-start-reverse">' +
+    '<path d="M0,0L6,3L0,6z" fill="#8a97a8"/></marker></defs>';
   for (const e of graph.edges) {
     const a = pos.get(e.from), b = pos.get(e.to);
     if (!a || !b) continue;
     const w = 0.4 + 3.6 * Math.sqrt(e.bytes / maxBytes);
-    svg += `<line class="edge" x1="${a.x.toFixed(1)}" y1="${a.y.toFixed(1)}" x2="${b.x.toFixed(1)}" y2="${b.y.toFixed(1)}" stroke-width="${w.toFixed(2)}" data-from="${esc(e.from)}" data-to="${esc(e.to)}"><title>${esc(short(e.from))} → ${esc(short(e.to))}: ${esc(bytes(e.bytes))}</title></line>`;
+    const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
+    const x2 = b.x - (dx / len) * (r + 1.5), y2 = b.y - (dy / len) * (r + 1.5);
+    svg += `<line class="edge" x1="${a.x.toFixed(1)}" y1="${a.y.toFixed(1)}" x2="${x2.toFixed(1)}" y2="${y2.toFixed(1)}" stroke-width="${w.toFixed(2)}" marker-end="url(#arrow)" data-from="${esc(e.from)}" data-to="${esc(e.to)}"><title>${esc(short(e.from))} → ${esc(short(e.to))}: ${esc(bytes(e.bytes))}</title></line>`;
   }
   for (const n of graph.nodes) {
     const p = pos.get(n.id);

@@ -212,8 +212,8 @@ function charts(v, renditions) {
     barChart({ name: 'stalls', t0, t1, points: stalls, slots: HISTORY_MS / state.intervalMs })));
   // Server egress rate.
   const es = [{ name: 'media sent', colour: '#b07aa1', points: pts((s) => (s.copies == null && !s.server_bps ? null : s.server_bps)) }];
-  out.push(card('server media rate', es.map((s) => key(s.colour, s.name, bitrate(last0(s.points)))).join(''),
-    lineChart({ name: 'egress', t0, t1, series: es, format: (x) => bitrate(x) })));
+  out.push(card('server media rate (Mbit/s)', es.map((s) => key(s.colour, s.name, bitrate(last0(s.points)))).join(''),
+    lineChart({ name: 'egress', t0, t1, series: es, format: (x) => (x * 8 / 1e6).toFixed(x * 8 >= 1e7 ? 0 : 1) })));
   return out.join('');
 }
 
