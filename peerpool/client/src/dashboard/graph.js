@@ -77,7 +77,7 @@ export function swarmSVG(graph, renditions, width, height) {
   svg += `<text class="axis" x="4" y="12">seeders</text>`;
   if (rows > 1) svg += `<text class="axis" x="4" y="${height - 4}">fed by no peer (HTTP)</text>`;
   // Links point at their receiver: they stop at its edge, with an arrow.
-  svg += '<defs><marker id="arrow" viewBox="0 0 6 6" refX="5" refY="3" markerWidth="5" markerHeight="5" orient="auto-start-reverse">' +
+  svg += '<defs><marker id="arrow" viewBox="0 0 6 6" refX="5" refY="3" markerUnits="userSpaceOnUse" markerWidth="7" markerHeight="7" orient="auto">' +
     '<path d="M0,0L6,3L0,6z" fill="#8a97a8"/></marker></defs>';
   for (const e of graph.edges) {
     const a = pos.get(e.from), b = pos.get(e.to);
