@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/swarmtx/swarmtx/plugin/access"
@@ -82,11 +83,17 @@ func TestDashboardIsGuardedAsMetrics(t *testing.T) {
 		return
 	}
 	// A reader of streams is not an operator: refused as at /metrics,
-	// after the same pause.
-	metrics = do("/metrics", far, "eve")
-	for _, p := range doors[:2] {
-		if rec := do(p, far, "eve"); rec.Code != metrics.Code || metrics.Code != http.StatusUnauthorized {
-			t.Errorf("%s as a reader: %d; /metrics: %d", p, rec.Code, metrics.Code)
+	// after the same pause (taken side by side).
+	paths := []string{"/metrics", doors[0], doors[1]}
+	codes := make([]int, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Go(func() { codes[i] = do(p, far, "eve").Code })
+	}
+	wg.Wait()
+	for i, p := range paths {
+		if codes[i] != http.StatusUnauthorized {
+			t.Errorf("%s as a reader of streams: %d, want 401", p, codes[i])
 		}
 	}
 }
