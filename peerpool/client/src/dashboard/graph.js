@@ -83,9 +83,14 @@ export function swarmSVG(graph, renditions, width, height) {
     const a = pos.get(e.from), b = pos.get(e.to);
     if (!a || !b) continue;
     const w = 0.4 + 3.6 * Math.sqrt(e.bytes / maxBytes);
-    const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
+    // A link within a row bows above it, so it does not run through the
+    // nodes between its ends.
+    const same = Math.abs(b.y - a.y) < 1;
+    const cx = (a.x + b.x) / 2, cy = same ? a.y - 12 - Math.abs(b.x - a.x) * 0.2 : (a.y + b.y) / 2;
+    const dx = b.x - cx, dy = b.y - cy, len = Math.hypot(dx, dy) || 1;
     const x2 = b.x - (dx / len) * (r + 1.5), y2 = b.y - (dy / len) * (r + 1.5);
-    svg += `<line class="edge" x1="${a.x.toFixed(1)}" y1="${a.y.toFixed(1)}" x2="${x2.toFixed(1)}" y2="${y2.toFixed(1)}" stroke-width="${w.toFixed(2)}" marker-end="url(#arrow)" data-from="${esc(e.from)}" data-to="${esc(e.to)}"><title>${esc(short(e.from))} → ${esc(short(e.to))}: ${esc(bytes(e.bytes))}</title></line>`;
+    const d = `M${a.x.toFixed(1)},${a.y.toFixed(1)}Q${cx.toFixed(1)},${cy.toFixed(1)} ${x2.toFixed(1)},${y2.toFixed(1)}`;
+    svg += `<path class="edge" d="${d}" fill="none" stroke-width="${w.toFixed(2)}" marker-end="url(#arrow)" data-from="${esc(e.from)}" data-to="${esc(e.to)}"><title>${esc(short(e.from))} → ${esc(short(e.to))}: ${esc(bytes(e.bytes))}</title></path>`;
   }
   for (const n of graph.nodes) {
     const p = pos.get(n.id);
