@@ -188,17 +188,23 @@ type composeService struct {
 	NetworkMode string    `yaml:"network_mode"`
 	Pid         string    `yaml:"pid"`
 	Networks    yaml.Node `yaml:"networks"`
+	Healthcheck struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
 }
 
-// mount is one "SOURCE:TARGET[:MODE]" volume entry.
-type composeMount struct{ source, target string }
+// composeMount is one "SOURCE:TARGET[:MODE]" volume entry.
+type composeMount struct {
+	source, target string
+	readOnly       bool
+}
 
 func (s composeService) mounts() []composeMount {
 	var ms []composeMount
 	for _, v := range s.Volumes {
 		parts := strings.Split(v, ":")
 		if len(parts) >= 2 {
-			ms = append(ms, composeMount{parts[0], parts[1]})
+			ms = append(ms, composeMount{parts[0], parts[1], len(parts) > 2 && slices.Contains(strings.Split(parts[2], ","), "ro")})
 		}
 	}
 	return ms
@@ -293,20 +299,81 @@ func checkCompose(t *testing.T, root string, cf composeFileT) {
 	if cfg.LogFile != "stderr" {
 		t.Errorf("compose swarmtx.yml: logFile %q, want stderr (docker compose logs)", cfg.LogFile)
 	}
-	volAt := func(s composeService, target string) string {
+	volAt := func(s composeService, target string) composeMount {
 		for _, m := range s.mounts() {
 			if m.target == target {
-				return m.source
+				return m
 			}
 		}
-		return ""
+		return composeMount{}
 	}
-	if v := volAt(stx, cfg.StateDir); v == "" || v != volAt(mtx, cfg.StateDir) {
+	if v := volAt(stx, cfg.StateDir).source; v == "" || v != volAt(mtx, cfg.StateDir).source {
 		t.Errorf("stateDir %s: mounted from %q in swarmtx and %q in mediamtx; the hook finds the plugin only through one shared volume there",
-			cfg.StateDir, v, volAt(mtx, cfg.StateDir))
+			cfg.StateDir, v, volAt(mtx, cfg.StateDir).source)
 	}
-	if volAt(mtx, cfgPath) != cfgSrc {
+	// Read-only for the hooks: one that found no plugin would start its own
+	// in the mediamtx container, beside the swarmtx service's.
+	if !volAt(mtx, cfg.StateDir).readOnly {
+		t.Errorf("service mediamtx: stateDir %s is writable; mount it read-only so hooks can only attach", cfg.StateDir)
+	}
+	if volAt(mtx, cfgPath).source != cfgSrc {
 		t.Errorf("service mediamtx: %s is not the swarmtx service's %s", cfgPath, cfgSrc)
+	}
+	checkGrafanaProvisioning(t, root, cf)
+}
+
+// checkGrafanaProvisioning: Grafana's data source is the prometheus
+// service, and its dashboard provider reads the folder the dashboard JSON
+// is mounted in.
+func checkGrafanaProvisioning(t *testing.T, root string, cf composeFileT) {
+	dir := filepath.Join(root, composeDir)
+	g := cf.Services["grafana"]
+	var dashTarget string
+	provisioned := map[string]string{} // provisioning folder → its source
+	for _, m := range g.mounts() {
+		if src, err := filepath.Abs(filepath.Join(dir, m.source)); err == nil && src == filepath.Join(root, dashboardJSON) {
+			dashTarget = m.target
+		}
+		if strings.HasPrefix(m.target, "/etc/grafana/provisioning/") {
+			provisioned[strings.TrimPrefix(m.target, "/etc/grafana/provisioning/")] = filepath.Join(dir, m.source)
+		}
+	}
+	if dashTarget == "" {
+		t.Errorf("service grafana does not mount %s", dashboardJSON)
+	}
+	readAll := func(kind string, v any) {
+		files, _ := filepath.Glob(filepath.Join(provisioned[kind], "*.y*ml"))
+		if len(files) == 0 {
+			t.Errorf("service grafana: no %s provisioning mounted", kind)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err == nil {
+				err = yaml.Unmarshal(b, v)
+			}
+			if err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+		}
+	}
+	var ds struct {
+		Datasources []struct{ Type, URL string } `yaml:"datasources"`
+	}
+	readAll("datasources", &ds)
+	for _, d := range ds.Datasources {
+		u, err := url.Parse(d.URL)
+		if d.Type != "prometheus" || err != nil || cf.Services[u.Hostname()].Image == "" || !strings.Contains(u.Hostname(), "prometheus") {
+			t.Errorf("Grafana data source %s %q: want the prometheus service", d.Type, d.URL)
+		}
+	}
+	var dp struct {
+		Providers []struct {
+			Options struct{ Path string } `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	readAll("dashboards", &dp)
+	if len(dp.Providers) == 0 || dp.Providers[0].Options.Path != filepath.Dir(dashTarget) {
+		t.Errorf("Grafana's dashboard provider does not read %s, where the dashboard is mounted: %+v", filepath.Dir(dashTarget), dp.Providers)
 	}
 }
 
@@ -534,8 +601,16 @@ func startComposeStack(ctx context.Context, t *testing.T, root string, cf compos
 	var pluginDone <-chan struct{}
 	st.pluginPC, pluginDone = startDeployProcess(t, tmp, "plugin", args[0], args[1:]...)
 	log.Info("swarmtx service", "cmd", args)
+	// Its healthcheck, which MediaMTX's start waits for.
+	hc := slices.Clone(stx.Healthcheck.Test)
+	if len(hc) < 2 || hc[0] != "CMD" {
+		t.Fatalf("service swarmtx: healthcheck %q, want [CMD, swarmtx, status, ...]", hc)
+	}
+	for i := range hc {
+		hc[i] = rewrite(hc[i])
+	}
 	health := func() error {
-		out, err := exec.CommandContext(ctx, bin, "status", "--config", paths[configFlag(stx.Entrypoint)]).CombinedOutput()
+		out, err := exec.CommandContext(ctx, hc[1], hc[2:]...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)
 		}
@@ -563,7 +638,16 @@ func startComposeStack(ctx context.Context, t *testing.T, root string, cf compos
 	for i := range margs {
 		margs[i] = rewrite(margs[i])
 	}
-	startDeployProcess(t, tmp, "mediamtx", mtxBin, margs...)
+	// Its read-only mounts stay read-only: MediaMTX runs in a mount
+	// namespace of its own where they are bound read-only onto themselves.
+	script := "set -e\n"
+	for _, m := range mtx.mounts() {
+		if m.readOnly {
+			script += fmt.Sprintf("mount --bind %[1]s %[1]s\nmount -o remount,bind,ro %[1]s\n", paths[m.target])
+		}
+	}
+	script += `exec "$@"`
+	startDeployProcess(t, tmp, "mediamtx", harness.LookSbin("unshare"), append([]string{"-m", "sh", "-c", script, "sh", mtxBin}, margs...)...)
 	// scrapeFrom adds Prometheus's address to loopback; take it away again.
 	t.Cleanup(func() {
 		_ = exec.Command(harness.LookSbin("ip"), "addr", "del", st.promAddr+"/32", "dev", "lo").Run()
