@@ -108,6 +108,9 @@ func (s *Sim) httpDone(n *node, k int32) {
 	size := s.cfg.partBytes()
 	p.httpBytes += int64(size)
 	s.rep.httpBytes += int64(size)
+	if !p.started {
+		s.rep.startupHTTPBytes += int64(size)
+	}
 	if p.have.has(k) {
 		return
 	}

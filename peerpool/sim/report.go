@@ -19,15 +19,23 @@ type Report struct {
 	Parts      int
 	MediaBytes int64 // the rendition's bytes cut: one copy
 
-	SeedBytes      int64 // pushed by the server's seeder
-	HTTPBytes      int64 // fetched over HTTP by every viewer
-	SignalOutBytes int64 // signaling the server sent: welcome, peers, announcements, relayed offers
-	SignalInBytes  int64 // stats and reports the server received
+	SeedBytes int64 // pushed by the server's seeder
+	HTTPBytes int64 // fetched over HTTP by every viewer
+	// StartupHTTPBytes are the HTTPBytes a viewer fetched before it began
+	// to play: its first parts, which it takes over HTTP at once, before
+	// any neighbour is connected. Every join costs them, so in a short run
+	// with a whole crowd joining they are most of the HTTP bytes.
+	StartupHTTPBytes int64
+	SignalOutBytes   int64 // signaling the server sent: welcome, peers, announcements, relayed offers
+	SignalInBytes    int64 // stats and reports the server received
 
-	SeedCopies   float64
-	HTTPCopies   float64
-	ServerCopies float64 // media: seeding plus HTTP
-	TotalCopies  float64 // all the server's egress, signaling included
+	SeedCopies float64
+	HTTPCopies float64
+	// PlayingCopies are the media copies without the startup fetches: what
+	// the server sends for viewers that are already watching.
+	PlayingCopies float64
+	ServerCopies  float64 // media: seeding plus HTTP
+	TotalCopies   float64 // all the server's egress, signaling included
 
 	P2PShare       float64 // honest viewers' part bytes from peers
 	StallRatio     float64 // honest viewers' stall time over their watch time
@@ -70,6 +78,7 @@ type Sample struct {
 // tally is what the run counts as it goes.
 type tally struct {
 	mediaBytes, httpBytes, signalOut, signalIn int64
+	startupHTTPBytes                           int64
 	parts                                      int
 	watched, stalled                           time.Duration
 	stalls, viewersWatched, viewersStalled     int
@@ -151,6 +160,7 @@ func (r Report) Print(w io.Writer) error {
 		{"peers", fmt.Sprintf("%d at once, %d joined in all, %d hostile", r.Peers, r.Joined, r.Hostile)},
 		{"simulated", fmt.Sprintf("%v, %d parts (seed %d)", r.Duration, r.Parts, r.Seed)},
 		{"server copies (media)", fmt.Sprintf("%.2f  (seeding %.2f + HTTP %.2f; %d seeds at the end)", r.ServerCopies, r.SeedCopies, r.HTTPCopies, r.Seeds)},
+		{"  without startups", fmt.Sprintf("%.2f  (HTTP %.2f of the copies are viewers' first parts, before they play)", r.PlayingCopies, ratio(float64(r.StartupHTTPBytes), float64(r.MediaBytes)))},
 		{"server copies (all egress)", fmt.Sprintf("%.2f  (signaling out %s, in %s)", r.TotalCopies, bytesString(r.SignalOutBytes), bytesString(r.SignalInBytes))},
 		{"P2P share", fmt.Sprintf("%.1f%%", 100*r.P2PShare)},
 		{"stall ratio", fmt.Sprintf("%.4f%%  (%d stalls, %d of %d viewers stalled)", 100*r.StallRatio, r.Stalls, r.ViewersStalled, r.Viewers)},

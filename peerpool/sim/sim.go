@@ -357,7 +357,7 @@ func (s *Sim) summary() Report {
 	r := Report{
 		Peers: s.cfg.Peers, Joined: s.made, Duration: s.now, Seed: s.cfg.Seed,
 		Parts: t.parts, MediaBytes: t.mediaBytes,
-		SeedBytes: seedBytes, HTTPBytes: t.httpBytes, SignalOutBytes: t.signalOut, SignalInBytes: t.signalIn,
+		SeedBytes: seedBytes, HTTPBytes: t.httpBytes, StartupHTTPBytes: t.startupHTTPBytes, SignalOutBytes: t.signalOut, SignalInBytes: t.signalIn,
 		SeedCopies: ratio(float64(seedBytes), media), HTTPCopies: ratio(float64(t.httpBytes), media),
 		P2PShare:   ratio(float64(t.honestP2P), float64(t.honestP2P+t.honestHTTP)),
 		StallRatio: ratio(float64(t.stalled), float64(t.watched)),
@@ -374,6 +374,7 @@ func (s *Sim) summary() Report {
 	r.OnTime = ratio(float64(t.onTime), float64(t.deliveries))
 	r.LagP50 = time.Duration(t.lag.quantile(0.5)) * time.Millisecond
 	r.ServerCopies = r.SeedCopies + r.HTTPCopies
+	r.PlayingCopies = ratio(float64(seedBytes+t.httpBytes-t.startupHTTPBytes), media)
 	r.TotalCopies = ratio(float64(seedBytes+t.httpBytes+t.signalOut), media)
 	return r
 }

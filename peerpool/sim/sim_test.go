@@ -209,3 +209,21 @@ func TestJoinSchedules(t *testing.T) {
 		t.Errorf("flash crowd joins from %v to %v, want 100 spread over 3s", flash[0], flash[len(flash)-1])
 	}
 }
+
+// Every viewer fetches its first HoldBack parts over HTTP before it plays,
+// and the report keeps them apart from what watching viewers cost.
+func TestStartupFetchesAreCountedApart(t *testing.T) {
+	cfg := Config{Peers: 20, Duration: 20 * time.Second, Seed: 3, HoldBack: 4}
+	r := run(t, cfg)
+	part := r.MediaBytes / int64(r.Parts)
+	if least := int64(r.Viewers*cfg.HoldBack) * part * 9 / 10; r.StartupHTTPBytes < least {
+		t.Errorf("%d startup bytes for %d viewers holding back %d parts of about %d bytes, want at least %d",
+			r.StartupHTTPBytes, r.Viewers, cfg.HoldBack, part, least)
+	}
+	if r.StartupHTTPBytes > r.HTTPBytes {
+		t.Errorf("%d startup bytes of %d HTTP bytes", r.StartupHTTPBytes, r.HTTPBytes)
+	}
+	if want := r.ServerCopies - float64(r.StartupHTTPBytes)/float64(r.MediaBytes); math.Abs(r.PlayingCopies-want) > 1e-9 {
+		t.Errorf("copies without startups %.4f, want %.4f", r.PlayingCopies, want)
+	}
+}
