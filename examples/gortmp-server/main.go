@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/sirupsen/logrus"
@@ -74,11 +75,14 @@ func run(args []string) int {
 		return 1
 	}
 	var conns sync.Map // net.Conn -> struct{}: closed at shutdown, which ends their pushes
+	var handlers sync.WaitGroup
 	srv := rtmp.NewServer(&rtmp.ServerConfig{
 		OnConnect: func(c net.Conn) (io.ReadWriteCloser, *rtmp.ConnConfig) {
 			conns.Store(c, struct{}{})
 			remote := c.RemoteAddr().String()
 			h := newConnHandler(log, remote, cfg.StreamOptions(), sp.get)
+			handlers.Add(1)
+			h.closed = handlers.Done
 			return &trackedConn{Conn: c, conns: &conns}, &rtmp.ConnConfig{
 				Handler: h,
 				ControlState: rtmp.StreamControlStateConfig{
@@ -97,6 +101,9 @@ func run(args []string) int {
 	log.Info("RTMP ingest listening", "address", ln.Addr().String())
 	err = srv.Serve(ln)
 	conns.Range(func(c, _ any) bool { c.(net.Conn).Close(); return true })
+	// Let every publish close its push before the plugin goes: swarmtx
+	// then finishes each stream's last segments.
+	waitTimeout(&handlers, 15*time.Second)
 	if ctx.Err() == nil {
 		log.Error("RTMP server stopped", "error", err)
 		return 1
@@ -152,3 +159,13 @@ func (h slogHook) Fire(e *logrus.Entry) error {
 	return nil
 }
 
+
+// waitTimeout waits for wg, at most d.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}

@@ -35,6 +35,7 @@ type connHandler struct {
 
 	ctx    context.Context // ends with the connection
 	cancel context.CancelFunc
+	closed func() // called when OnClose is done; may be nil
 
 	app    string
 	pub    *publish
@@ -284,4 +285,7 @@ func (h *connHandler) OnClose() {
 	}
 	h.endPush()
 	h.cancel()
+	if h.closed != nil {
+		h.closed()
+	}
 }
