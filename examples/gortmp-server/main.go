@@ -159,7 +159,6 @@ func (h slogHook) Fire(e *logrus.Entry) error {
 	return nil
 }
 
-
 // waitTimeout waits for wg, at most d.
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 	done := make(chan struct{})
