@@ -50,9 +50,10 @@ var eventOnlyMetrics = map[string]string{
 }
 
 // TestDeployExamples brings up the compose stack's configuration the test's
-// own way (the real binaries, not images): `swarmtx plugin` as the swarmtx
-// service runs it, then MediaMTX with the compose mediamtx.yml, whose hook
-// must attach to that plugin; an OBS-like publisher and two Go viewers. It
+// own way (the real binaries, not images): MediaMTX with the compose
+// mediamtx.yml, `swarmtx plugin` as the swarmtx service runs it, an
+// OBS-like publisher, whose stream MediaMTX's hook must attach to that
+// plugin, and two Go viewers. It
 // then scrapes /metrics from Prometheus's address and checks that
 // prometheus.yml's job reaches it, that every metric and label the Grafana
 // dashboard's queries name exists, and, without running anything, that the
@@ -276,9 +277,14 @@ func checkCompose(t *testing.T, root string, cf composeFileT) {
 	if len(stx.Entrypoint) < 2 || stx.Entrypoint[1] != "plugin" {
 		t.Errorf("service swarmtx runs %q, want `swarmtx plugin --config ...`", stx.Entrypoint)
 	}
-	if mtx.NetworkMode != "service:swarmtx" || mtx.Pid != "service:swarmtx" {
-		t.Errorf("service mediamtx: network_mode %q, pid %q; its hook needs the plugin's loopback (RTSP pull) and pids (reattach): want service:swarmtx for both",
-			mtx.NetworkMode, mtx.Pid)
+	// The plugin pulls over loopback and the hook checks the plugin's pid:
+	// one of the two joins the other's network and process namespaces.
+	joins := func(a composeService, b string) bool {
+		return a.NetworkMode == "service:"+b && a.Pid == "service:"+b
+	}
+	if !joins(stx, "mediamtx") && !joins(mtx, "swarmtx") {
+		t.Errorf("services swarmtx (network_mode %q, pid %q) and mediamtx (%q, %q) do not share network and process namespaces",
+			stx.NetworkMode, stx.Pid, mtx.NetworkMode, mtx.Pid)
 	}
 	// The hook and the plugin read the same swarmtx.yml, whose stateDir
 	// must be one volume mounted in both.
@@ -518,9 +524,9 @@ type composeStack struct {
 	pluginPC *exec.Cmd
 }
 
-// startComposeStack runs the swarmtx service's command, waits for its
-// healthcheck to pass, then MediaMTX with the compose mediamtx.yml, and
-// publishes live/show. Container paths in the commands and configs are
+// startComposeStack runs MediaMTX with the compose mediamtx.yml, then the
+// swarmtx service's command until its healthcheck passes, and publishes
+// live/show. Container paths in the commands and configs are
 // mapped to the test's copies through the services' mounts.
 func startComposeStack(ctx context.Context, t *testing.T, root string, cf composeFileT) *composeStack {
 	t.Helper()
@@ -593,6 +599,33 @@ func startComposeStack(ctx context.Context, t *testing.T, root string, cf compos
 		t.Fatalf("compose.yaml: service prometheus has no fixed ipv4_address on network swarm (%q)", st.promAddr)
 	}
 
+	// The mediamtx service first, as compose starts it: the image's
+	// entrypoint is MediaMTX. No hook runs before the publisher comes.
+	margs := slices.Clone(mtx.Command)
+	for i := range margs {
+		margs[i] = rewrite(margs[i])
+	}
+	// Its read-only mounts stay read-only: MediaMTX runs in a mount
+	// namespace of its own where they are bound read-only onto themselves.
+	script := "set -e\n"
+	for _, m := range mtx.mounts() {
+		if m.readOnly {
+			script += fmt.Sprintf("mount --bind %[1]s %[1]s\nmount -o remount,bind,ro %[1]s\n", paths[m.target])
+		}
+	}
+	script += `exec "$@"`
+	startDeployProcess(t, tmp, "mediamtx", harness.LookSbin("unshare"), append([]string{"-m", "sh", "-c", script, "sh", mtxBin}, margs...)...)
+	// scrapeFrom adds Prometheus's address to loopback; take it away again.
+	t.Cleanup(func() {
+		_ = exec.Command(harness.LookSbin("ip"), "addr", "del", st.promAddr+"/32", "dev", "lo").Run()
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("plugin log tail:\n%s", deployLogTail(tmp, "plugin"))
+			t.Logf("mediamtx log tail:\n%s", deployLogTail(tmp, "mediamtx"))
+		}
+	})
+
 	// The swarmtx service.
 	args := append(slices.Clone(stx.Entrypoint), stx.Command...)
 	for i := range args {
@@ -601,7 +634,7 @@ func startComposeStack(ctx context.Context, t *testing.T, root string, cf compos
 	var pluginDone <-chan struct{}
 	st.pluginPC, pluginDone = startDeployProcess(t, tmp, "plugin", args[0], args[1:]...)
 	log.Info("swarmtx service", "cmd", args)
-	// Its healthcheck, which MediaMTX's start waits for.
+	// Its healthcheck (docker compose ps): the plugin answers.
 	hc := slices.Clone(stx.Healthcheck.Test)
 	if len(hc) < 2 || hc[0] != "CMD" {
 		t.Fatalf("service swarmtx: healthcheck %q, want [CMD, swarmtx, status, ...]", hc)
@@ -633,31 +666,6 @@ func startComposeStack(ctx context.Context, t *testing.T, root string, cf compos
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	// The mediamtx service: the image's entrypoint is MediaMTX.
-	margs := slices.Clone(mtx.Command)
-	for i := range margs {
-		margs[i] = rewrite(margs[i])
-	}
-	// Its read-only mounts stay read-only: MediaMTX runs in a mount
-	// namespace of its own where they are bound read-only onto themselves.
-	script := "set -e\n"
-	for _, m := range mtx.mounts() {
-		if m.readOnly {
-			script += fmt.Sprintf("mount --bind %[1]s %[1]s\nmount -o remount,bind,ro %[1]s\n", paths[m.target])
-		}
-	}
-	script += `exec "$@"`
-	startDeployProcess(t, tmp, "mediamtx", harness.LookSbin("unshare"), append([]string{"-m", "sh", "-c", script, "sh", mtxBin}, margs...)...)
-	// scrapeFrom adds Prometheus's address to loopback; take it away again.
-	t.Cleanup(func() {
-		_ = exec.Command(harness.LookSbin("ip"), "addr", "del", st.promAddr+"/32", "dev", "lo").Run()
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("plugin log tail:\n%s", deployLogTail(tmp, "plugin"))
-			t.Logf("mediamtx log tail:\n%s", deployLogTail(tmp, "mediamtx"))
-		}
-	})
 	var mc struct {
 		RTMPAddress string `yaml:"rtmpAddress"`
 	}
@@ -825,8 +833,14 @@ func checkScrapeTarget(t *testing.T, cf composeFileT, st *composeStack, job prom
 			t.Errorf("target %q: %v", target, err)
 			continue
 		}
-		if host != "swarmtx" || cf.Services[host].NetworkMode != "" {
-			t.Errorf("target %q: want the swarmtx service, whose network namespace the plugin listens in", target)
+		// The plugin listens in the swarmtx service's network namespace,
+		// which may be another service's.
+		owner := "swarmtx"
+		if o, ok := strings.CutPrefix(cf.Services[owner].NetworkMode, "service:"); ok {
+			owner = o
+		}
+		if host != owner {
+			t.Errorf("target %q: the plugin listens in service %s's network namespace", target, owner)
 		}
 		if port != strconv.Itoa(st.port) {
 			t.Errorf("target %q: swarmtx listens on port %d (swarmtx.yml)", target, st.port)
