@@ -114,6 +114,10 @@ func (h *connHandler) OnVideo(timestamp uint32, payload io.Reader) error {
 	if err := flvtag.DecodeVideoData(payload, &video); err != nil {
 		return h.fail(fmt.Errorf("a video message is not an FLV video tag: %v", err))
 	}
+	if video.FrameType&0x8 != 0 {
+		// Enhanced RTMP's extended header: a FourCC codec follows.
+		return h.fail(errors.New("it sends enhanced-RTMP video (H.265, AV1 or VP9); swarmtx takes H.264 (AVC) with optional AAC audio"))
+	}
 	if video.CodecID != flvtag.CodecIDAVC {
 		return h.fail(fmt.Errorf("it sends %s video; swarmtx takes H.264 (AVC) with optional AAC audio", videoCodecName(video.CodecID)))
 	}

@@ -148,6 +148,9 @@ func TestPublishRefused(t *testing.T) {
 		{"flv1 frames", func(h *connHandler) error {
 			return h.OnVideo(0, videoTag(t, flvtag.CodecIDSorensonH263, 0, 0, []byte{1, 2, 3}))
 		}, "sends Sorenson H.263 (FLV1) video"},
+		{"enhanced RTMP", func(h *connHandler) error {
+			return h.OnVideo(0, bytes.NewReader([]byte{0x90, 'h', 'v', 'c', '1', 1, 2}))
+		}, "enhanced-RTMP video"},
 		{"garbage AMF", func(h *connHandler) error {
 			return h.OnSetDataFrame(0, &rtmpmsg.NetStreamSetDataFrame{Payload: []byte{0x02, 0xff, 0xff, 'o', 'n'}})
 		}, "not valid AMF0"},

@@ -1,11 +1,3 @@
-// Package contract is the go-plugin contract between `swarmtx attach` (the
-// host side, one short-lived process per ready MediaMTX stream) and
-// `swarmtx plugin` (the long-lived plugin process that runs the bridge).
-//
-// It holds the handshake, the plugin map, plain Go request/status types, the
-// Bridge interface the plugin serves, and the gRPC glue (see grpc.go). The
-// protobuf types live in contractpb and never leak out of this package, so
-// implementations of Bridge do not import generated code.
 package contract
 
 import (

@@ -123,8 +123,8 @@ func messageKind(m *pb.PushMessage) string {
 
 // ---- host side ----
 
-// PushStream is one push from the host: write access units in
-// presentation order per track, then Close. The stream is served for as
+// PushStream is one push from the host: write each track's access units
+// in decode order (as an encoder delivers them), then Close. The stream is served for as
 // long as it is open. Its methods are safe for concurrent use.
 type PushStream struct {
 	stream   pb.Bridge_PushClient

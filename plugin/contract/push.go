@@ -119,7 +119,7 @@ type AccessUnit struct {
 	// Audio tells an AAC access unit (Payload) from an H.264 one (NALUs).
 	Audio bool
 	// PTS is the presentation time on the host's clock. Decode times are
-	// derived by the plugin from the presentation order.
+	// derived by the plugin from the order of the presentation times.
 	PTS time.Duration
 	// NALUs are the H.264 NAL units, without start codes or lengths.
 	NALUs [][]byte
