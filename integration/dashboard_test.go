@@ -46,12 +46,13 @@ func TestDashboardShowsTheSwarm(t *testing.T) {
 	}
 
 	tab := harness.StartTabs(t).Open(ctx, t, s.base()+"/_swarmtx/", harness.Login{})
-	// The swarm forms: both seeders and every viewer drawn, links that
-	// carried bytes among them.
+	// The swarm forms: both seeders and every viewer drawn, and links that
+	// carried bytes: from a seeder, and on.
 	var pic struct {
 		Listed                bool
 		Charts, Lines         int
 		Seeds, Viewers, Edges int
+		Seeded                int // links from a seeder
 		Caption               string
 		Renditions            []string
 		SourceViewers, Low    string
@@ -68,6 +69,7 @@ func TestDashboardShowsTheSwarm(t *testing.T) {
 			seeds: qa('#swarm-svg .node[data-kind="seed"]').length,
 			viewers: qa('#swarm-svg .node[data-kind="viewer"]').length,
 			edges: qa('#swarm-svg .edge').length,
+			seeded: qa('#swarm-svg .edge').filter((e) => qa('#swarm-svg .node[data-kind="seed"]').some((n) => n.dataset.id === e.dataset.from)).length,
 			caption: cap ? cap.textContent : '',
 			renditions: [...new Set(qa('#swarm-svg .node[data-kind="viewer"]').map((n) => n.getAttribute('fill')))],
 			sourceViewers: (q('#renditions tr[data-rendition="source"] [data-k="rendition-viewers"]') || {}).textContent || '',
@@ -80,7 +82,7 @@ func TestDashboardShowsTheSwarm(t *testing.T) {
 	for {
 		err := tab.Eval(ctx, picture, &pic)
 		if err == nil && pic.Listed && pic.Charts == 6 && pic.Lines >= 1 && pic.Seeds == 2 && pic.Viewers == viewers &&
-			pic.Edges >= viewers && len(pic.Renditions) == 2 && pic.SourceViewers == "3" && pic.Low == "1" {
+			pic.Edges >= 2 && pic.Seeded >= 1 && len(pic.Renditions) == 2 && pic.SourceViewers == "3" && pic.Low == "1" {
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
