@@ -28,7 +28,10 @@ func (s *grpcServer) Push(stream pb.Bridge_PushServer) error {
 		return err // the host went away
 	}
 	req, tracks, err := decodePushStart(first)
-	log := s.p.log().With("path", req.Path, "source_type", req.SourceType, "hook_version", first.GetStart().GetRequest().GetHostVersion(), "push", true)
+	// Logged before they are known to be valid: clipped, a host may send
+	// megabytes.
+	log := s.p.log().With("path", clip(req.Path), "source_type", clip(req.SourceType),
+		"hook_version", clip(first.GetStart().GetRequest().GetHostVersion()), "push", true)
 	if err != nil {
 		log.Warn("push rejected", "error", err)
 		return status.Error(codes.InvalidArgument, err.Error())
@@ -107,6 +110,14 @@ func decodeAccessUnit(m *pb.PushMessage, hasAudio bool) (AccessUnit, error) {
 		return AccessUnit{}, err
 	}
 	return au, nil
+}
+
+func clip(s string) string {
+	const max = 300
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
 }
 
 func messageKind(m *pb.PushMessage) string {
