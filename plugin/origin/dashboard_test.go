@@ -1,6 +1,8 @@
 package origin
 
 import (
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -75,6 +77,17 @@ func TestDashboardIsGuardedAsMetrics(t *testing.T) {
 		if rec := do(doors[2], who.remote, who.user); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "no stream") {
 			t.Errorf("%s from %s as %q: %d %s", doors[2], who.remote, who.user, rec.Code, rec.Body.String())
 		}
+	}
+	// Compressed for whoever accepts it.
+	r := httptest.NewRequest("GET", "/_swarmtx/", nil)
+	r.RemoteAddr = local
+	r.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	o.Handler().ServeHTTP(rec, r)
+	if zr, err := gzip.NewReader(rec.Body); rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "gzip" || err != nil {
+		t.Errorf("the page with gzip accepted: %d, %q, %v", rec.Code, rec.Header().Get("Content-Encoding"), err)
+	} else if body, err := io.ReadAll(zr); err != nil || !strings.Contains(string(body), "<title>swarmtx") {
+		t.Errorf("the page, decompressed: %.200s %v", body, err)
 	}
 	if rec := do("/_swarmtx/player.js", far, ""); rec.Code != http.StatusOK {
 		t.Errorf("player bundle from afar: %d", rec.Code)

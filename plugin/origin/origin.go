@@ -122,8 +122,8 @@ func New(s Settings) *Origin {
 	go o.dashboard.Run(ctx)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", o.metrics.Handler())
-	mux.Handle(dashboard.Page+"{$}", o.dashboard)
-	mux.Handle(dashboard.APIPrefix, o.dashboard)
+	mux.Handle(dashboard.Page+"{$}", gzipDashboard(o.dashboard))
+	mux.Handle(dashboard.APIPrefix, gzipDashboard(o.dashboard))
 	mux.Handle(client.AssetPrefix, client.Assets())
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// /{path}/ is the stream's built-in player page.
