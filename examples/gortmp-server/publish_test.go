@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,16 +85,35 @@ func metadata(t *testing.T, videoCodec float64) *rtmpmsg.NetStreamSetDataFrame {
 	return &rtmpmsg.NetStreamSetDataFrame{Payload: b.Bytes()}
 }
 
-func newTestHandler(t *testing.T, pushers func() (pusher, error)) (*connHandler, *bytes.Buffer) {
-	var logs bytes.Buffer
-	h := newConnHandler(slog.New(slog.NewTextHandler(&logs, nil)), "192.0.2.1:5000", contract.DefaultStreamOptions(), pushers)
+// lockedBuffer collects the log: a push's events are logged from a
+// goroutine of their own.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newTestHandler(t *testing.T, pushers func() (pusher, error)) (*connHandler, *lockedBuffer) {
+	logs := &lockedBuffer{}
+	h := newConnHandler(slog.New(slog.NewTextHandler(logs, nil)), "192.0.2.1:5000", contract.DefaultStreamOptions(), pushers)
 	if err := h.OnConnect(0, &rtmpmsg.NetConnectionConnect{Command: rtmpmsg.NetConnectionConnectCommand{App: "live"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.OnPublish(nil, 0, &rtmpmsg.NetStreamPublish{PublishingName: "show?key=abc"}); err != nil {
 		t.Fatal(err)
 	}
-	return h, &logs
+	return h, logs
 }
 
 // An OBS-like publish: metadata, the two sequence headers, then media.
