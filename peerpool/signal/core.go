@@ -467,14 +467,8 @@ func (c *Core) Report(now time.Time, id wire.PeerID, r *wire.Report) {
 	} else {
 		c.apply(c.mesh.Separate(string(m.id), string(bad.id)))
 	}
-	// Only a viewer that offers to upload can be one that gives nothing:
-	// nobody asks a viewer that opted out, so no delivery would ever vouch
-	// for it against two networks' word.
-	if !banning && bad.canUpload && !bad.unreachable && c.ledger.Unreachable(trust.ID(bad.id), now) {
-		bad.unreachable = true
-		c.apply(c.mesh.Shun(string(bad.id)))
-		c.endProbation(bad)
-		c.log.Info("viewer gets no new neighbours: neighbours on several networks got nothing from it", "peer", bad.id, "remote", bad.remote)
+	if !banning {
+		c.judgeReachable(now, bad)
 	}
 	if !v.Ban {
 		if c.seedsShort() {
@@ -484,6 +478,25 @@ func (c *Core) Report(now time.Time, id wire.PeerID, r *wire.Report) {
 	}
 	c.ban(now, bad, v.Quorum)
 	c.refreshSeeds(now)
+}
+
+// judgeReachable shuns a viewer that neighbours on several networks got
+// nothing from, unless others vouch for its bytes. Only a viewer that
+// offers to upload can be one that gives nothing: nobody asks a viewer that
+// opted out, so no delivery would ever vouch for it against two networks'
+// word. A newcomer is judged only once it has been in the swarm for
+// measureAfter: in its first seconds every new neighbour asks an early
+// uploader for the same startup parts, and it turns most of them away
+// (NOPE) before the receivers it serves have confirmed a byte of it; Tick
+// judges it then on the reports it gathered.
+func (c *Core) judgeReachable(now time.Time, m *member) {
+	if !m.canUpload || m.unreachable || now.Sub(m.joinedAt) < measureAfter || !c.ledger.Unreachable(trust.ID(m.id), now) {
+		return
+	}
+	m.unreachable = true
+	c.apply(c.mesh.Shun(string(m.id)))
+	c.endProbation(m)
+	c.log.Info("viewer gets no new neighbours: neighbours on several networks got nothing from it", "peer", m.id, "remote", m.remote)
 }
 
 // unheeded counts a report that is not weighed against the accused
@@ -556,6 +569,7 @@ func (c *Core) Tick(now time.Time, seederChannels []wire.PeerID) {
 	window := now.Sub(c.lastTick)
 	c.lastTick = now
 	for _, m := range c.order {
+		c.judgeReachable(now, m)
 		if now.Sub(m.joinedAt) < measureAfter || window <= 0 {
 			continue
 		}

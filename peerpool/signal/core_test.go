@@ -289,3 +289,42 @@ func idsOf(infos []wire.PeerInfo) []wire.PeerID {
 	}
 	return out
 }
+
+// Two networks' timeouts shun an uploader once it has been in the swarm
+// for measureAfter, when its bytes had time to be confirmed: then, unless
+// another network vouches for them. A newcomer turns most of its first
+// neighbours away while they all ask it for the same startup parts.
+func TestCoreUnreachableIsJudgedOnceMeasured(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	c := NewCore(t0, Config{Logger: quiet}, &fullMesh{})
+	var ids []wire.PeerID
+	for i := range 5 {
+		id, from := coreViewer(i)
+		c.Join(t0, id, uploader("720p"), from)
+		ids = append(ids, id)
+	}
+	silent, busy := ids[0], ids[1]
+	at := t0.Add(time.Second)
+	// A receiver on a third network confirms the busy one's bytes.
+	c.Announce(at, &wire.PartAnnounce{ID: wire.PartID{Rendition: "720p"}, Size: 1 << 20})
+	c.Stats(at, ids[4], &wire.Stats{From: []wire.Received{{Peer: busy, Bytes: 256 << 10}}})
+	for _, accused := range []wire.PeerID{silent, busy} {
+		for _, r := range ids[2:4] {
+			c.Report(at, r, &wire.Report{Peer: accused, Reason: wire.ReasonTimeout})
+		}
+	}
+	if c.members[silent].unreachable || c.members[busy].unreachable {
+		t.Fatal("shunned in its first second")
+	}
+	c.Tick(t0.Add(measureAfter-time.Millisecond), nil)
+	if c.members[silent].unreachable {
+		t.Fatal("shunned before measureAfter")
+	}
+	c.Tick(t0.Add(measureAfter), nil)
+	if !c.members[silent].unreachable {
+		t.Error("two networks got nothing from it, nobody vouched, and it was not shunned")
+	}
+	if c.members[busy].unreachable {
+		t.Error("shunned although a third network confirmed its bytes")
+	}
+}
