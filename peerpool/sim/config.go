@@ -73,6 +73,12 @@ type Config struct {
 	// HTTPMargin is kept before the playhead for an HTTP fetch. Default
 	// 150 ms.
 	HTTPMargin time.Duration
+	// StartupWait is how long after joining a viewer waits for its first
+	// parts from the swarm (which holds them all already) before fetching
+	// them over HTTP; its start is that much later at most. Default: half
+	// the hold-back, as the Go viewer and the browser player wait;
+	// negative: it fetches them over HTTP at once.
+	StartupWait time.Duration
 
 	// SeedsMin and SeedsMax bound the server's seed count per rendition.
 	// Defaults as the hub's: 1, and 8 or one per 16 viewers when that is
@@ -155,6 +161,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PeerWait == 0 {
 		c.PeerWait = time.Minute
+	}
+	if c.StartupWait == 0 {
+		c.StartupWait = time.Duration(c.HoldBack) * c.PartDuration / 2
 	}
 	if c.HTTPMargin == 0 {
 		c.HTTPMargin = defaultHTTPMargin

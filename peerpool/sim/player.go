@@ -17,6 +17,7 @@ import (
 // then fetches it over HTTP; the playhead stalls on a part it does not
 // hold.
 type player struct {
+	joinedAt time.Duration
 	first    int32         // the first part it plays
 	have     partSet       // parts it holds
 	wanted   partSet       // parts it asked the swarm for and still waits on
@@ -68,12 +69,20 @@ func (s *Sim) announced(n *node, a *wire.PartAnnounce) {
 	if k < p.first || p.have.has(k) || n.gone {
 		return
 	}
-	var wait time.Duration // before playback, every part is needed at once
-	if p.started {
+	var wait time.Duration
+	switch {
+	case p.started:
 		wait = min(s.cfg.PeerWait, s.playAt(p, k)-s.now-s.cfg.HTTPMargin)
+		if len(n.m.Received()) == 0 {
+			wait = 0 // no open neighbour: nothing can come from the swarm
+		}
+	default:
+		// Before playback every part is needed at once, unless the viewer
+		// gives its first links time to open.
+		wait = p.joinedAt + max(s.cfg.StartupWait, 0) - s.now
 	}
-	if n.banned || len(n.m.Received()) == 0 {
-		wait = 0 // no open neighbour: nothing can come from the swarm
+	if n.banned {
+		wait = 0
 	}
 	if wait > 0 {
 		attempt := min(max(wait/4, 250*time.Millisecond), 3*time.Second)
@@ -211,6 +220,7 @@ func (s *Sim) finish(n *node) {
 	s.rep.honestP2P += p.p2pBytes
 	s.rep.viewersWatched++
 	s.rep.lag.add(int(s.lag(p) / time.Millisecond))
+	s.rep.startup.add(int((p.playFrom - p.joinedAt) / time.Millisecond))
 	if p.stalled > 0 {
 		s.rep.viewersStalled++
 	}

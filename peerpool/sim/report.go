@@ -51,6 +51,7 @@ type Report struct {
 	DeliveryP95 time.Duration
 	OnTime      float64       // share of deliveries before the viewer's playhead needed them
 	LagP50      time.Duration // honest viewers' live lag at leave or the end: a part's media start to its play time
+	StartupP50  time.Duration // honest viewers' time from joining to playing
 
 	DepthP50, DepthMax int // hops from the server each part took
 	Seeds              int // the seed count at the end
@@ -83,7 +84,7 @@ type tally struct {
 	watched, stalled                           time.Duration
 	stalls, viewersWatched, viewersStalled     int
 	honestHTTP, honestP2P                      int64
-	delivery, depth, lag                       histogram
+	delivery, depth, lag, startup              histogram
 	deliveries, onTime                         int64
 	series                                     []Sample
 	sampled                                    Sample // the totals at the last sample
@@ -166,6 +167,7 @@ func (r Report) Print(w io.Writer) error {
 		{"stall ratio", fmt.Sprintf("%.4f%%  (%d stalls, %d of %d viewers stalled)", 100*r.StallRatio, r.Stalls, r.ViewersStalled, r.Viewers)},
 		{"part delivery", fmt.Sprintf("p50 %v, p95 %v, %.1f%% before the playhead needed them (the shortest deadline %v)", r.DeliveryP50, r.DeliveryP95, 100*r.OnTime, r.Deadline)},
 		{"live lag", fmt.Sprintf("p50 %v", r.LagP50)},
+		{"startup", fmt.Sprintf("p50 %v from joining to playing", r.StartupP50)},
 		{"mesh depth (hops)", fmt.Sprintf("p50 %d, max %d", r.DepthP50, r.DepthMax)},
 		{"banned", fmt.Sprintf("%d of %d hostile, %d honest", r.HostileBanned, r.Hostile, r.HonestBanned)},
 		{"wall time", fmt.Sprintf("%v (%d events)", r.Wall.Round(time.Millisecond), r.Events)},

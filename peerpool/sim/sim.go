@@ -99,7 +99,7 @@ func (s *Sim) newNode(seeder bool) (*node, error) {
 		}
 		mcfg.CanUpload = n.uploadX > 0
 		mcfg.UploadCapBps = s.uploadCap(n)
-		n.play = &player{}
+		n.play = &player{joinedAt: s.now}
 	}
 	m, err := exchange.New(mcfg, s.at(s.now))
 	if err != nil {
@@ -373,6 +373,7 @@ func (s *Sim) summary() Report {
 	}
 	r.OnTime = ratio(float64(t.onTime), float64(t.deliveries))
 	r.LagP50 = time.Duration(t.lag.quantile(0.5)) * time.Millisecond
+	r.StartupP50 = time.Duration(t.startup.quantile(0.5)) * time.Millisecond
 	r.ServerCopies = r.SeedCopies + r.HTTPCopies
 	r.PlayingCopies = ratio(float64(seedBytes+t.httpBytes-t.startupHTTPBytes), media)
 	r.TotalCopies = ratio(float64(seedBytes+t.httpBytes+t.signalOut), media)

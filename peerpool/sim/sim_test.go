@@ -210,10 +210,11 @@ func TestJoinSchedules(t *testing.T) {
 	}
 }
 
-// Every viewer fetches its first HoldBack parts over HTTP before it plays,
-// and the report keeps them apart from what watching viewers cost.
+// A viewer that does not wait for the swarm fetches its first HoldBack
+// parts over HTTP before it plays, and the report keeps them apart from
+// what watching viewers cost.
 func TestStartupFetchesAreCountedApart(t *testing.T) {
-	cfg := Config{Peers: 20, Duration: 20 * time.Second, Seed: 3, HoldBack: 4}
+	cfg := Config{Peers: 20, Duration: 20 * time.Second, Seed: 3, HoldBack: 4, StartupWait: -1}
 	r := run(t, cfg)
 	part := r.MediaBytes / int64(r.Parts)
 	if least := int64(r.Viewers*cfg.HoldBack) * part * 9 / 10; r.StartupHTTPBytes < least {
@@ -226,4 +227,22 @@ func TestStartupFetchesAreCountedApart(t *testing.T) {
 	if want := r.ServerCopies - float64(r.StartupHTTPBytes)/float64(r.MediaBytes); math.Abs(r.PlayingCopies-want) > 1e-9 {
 		t.Errorf("copies without startups %.4f, want %.4f", r.PlayingCopies, want)
 	}
+}
+
+// A viewer that gives its first links time to open takes most of its first
+// parts from the swarm, which already holds them, and starts that much
+// later at most.
+func TestStartupWaitTakesFirstPartsFromTheSwarm(t *testing.T) {
+	base := Config{Peers: 40, Duration: 40 * time.Second, Seed: 2, ChurnPerMinute: 0.3, StartupWait: -1}
+	waiting := base
+	waiting.StartupWait = 2 * time.Second
+	now, later := run(t, base), run(t, waiting)
+	if later.StartupHTTPBytes*2 > now.StartupHTTPBytes {
+		t.Errorf("startup HTTP bytes %d with a 2 s wait, %d without: want less than half", later.StartupHTTPBytes, now.StartupHTTPBytes)
+	}
+	if later.StartupP50 > now.StartupP50+waiting.StartupWait {
+		t.Errorf("startup p50 %v with the wait, %v without", later.StartupP50, now.StartupP50)
+	}
+	t.Logf("startup HTTP %d → %d bytes, startup p50 %v → %v, copies %.2f → %.2f",
+		now.StartupHTTPBytes, later.StartupHTTPBytes, now.StartupP50, later.StartupP50, now.ServerCopies, later.ServerCopies)
 }

@@ -42,17 +42,22 @@ function newStats() {
 // playhead needs it. By default that buffer is the only bound while the
 // player plays: every millisecond of it the swarm is not given is a chance
 // of a part over HTTP, which costs server copies and buys nothing the
-// player can see. Before playback (no buffer to go by) the default is one
-// and a half part durations, at most 1 s, so startup stays quick.
+// player can see. Before playback (no buffer to go by) the default is half
+// the playlist's PART-HOLD-BACK once the player knows it (the class's
+// startupWaitMs), else one and a half part durations, at most 1 s: a new
+// viewer's first parts are held by the swarm already, and every one it
+// takes over HTTP is a copy the server sends for each viewer that joins.
+// An operator who holds players further back (max offload) accepts a
+// slower start with it.
 export function makeSwarmLoader(DefaultLoader, swarm, opts) {
   const o = opts || {};
-  const startupWait = (d) => Math.max(50, Math.min(1000, d * 1500));
+  const startupWait = (d) => Math.max(50, SwarmLoader.startupWaitMs > 0 ? SwarmLoader.startupWaitMs : Math.min(1000, d * 1500));
   const wait = (d) => {
     const p = swarm && swarm.player ? swarm.player() || {} : {};
     if (!(p.bufferMs >= 0)) return o.deadline ? o.deadline(d) : startupWait(d);
     return Math.min(o.deadline ? o.deadline(d) : Infinity, p.bufferMs - HTTP_MARGIN_MS);
   };
-  return class SwarmLoader {
+  class SwarmLoader {
     constructor(config) {
       this.config = config;
       this.stats = newStats();
@@ -141,5 +146,6 @@ export function makeSwarmLoader(DefaultLoader, swarm, opts) {
       this.callbacks = null;
       this.context = null;
     }
-  };
+  }
+  return SwarmLoader;
 }

@@ -101,10 +101,13 @@ export function watchPlayer(swarm, hls, video) {
 
 // followHoldBack sets hls.js's liveSyncDuration from each loaded playlist's
 // PART-HOLD-BACK; hls.js reads it whenever it computes the live position.
+// The loader waits for its first parts from the swarm for half of it.
 function followHoldBack(hls) {
   hls.on(Hls.Events.LEVEL_UPDATED, (_, d) => {
     const hb = d && d.details && d.details.partHoldBack;
-    if (hb > 0) hls.config.liveSyncDuration = Math.max(SWARM_MIN_S, hb + SWARM_EXTRA_S);
+    if (!(hb > 0)) return;
+    hls.config.liveSyncDuration = Math.max(SWARM_MIN_S, hb + SWARM_EXTRA_S);
+    hls.config.fLoader.startupWaitMs = hb * 500;
   });
 }
 
