@@ -21,32 +21,8 @@ import (
 	"github.com/swarmtx/swarmtx/peerpool/viewer"
 )
 
-var (
-	gortmpOnce sync.Once
-	gortmpPath string
-	gortmpErr  error
-)
-
 // gortmpServerBinary builds examples/gortmp-server once per test run.
-func gortmpServerBinary(t testing.TB) string {
-	t.Helper()
-	gortmpOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gortmp-bin")
-		if err != nil {
-			gortmpErr = err
-			return
-		}
-		gortmpPath = filepath.Join(dir, "gortmp-server")
-		out, err := exec.Command("go", "build", "-o", gortmpPath, "../examples/gortmp-server").CombinedOutput()
-		if err != nil {
-			gortmpErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if gortmpErr != nil {
-		t.Fatal(gortmpErr)
-	}
-	return gortmpPath
-}
+func gortmpServerBinary(t testing.TB) string { return goBinary(t, "../examples/gortmp-server") }
 
 // gortmpServer is the example RTMP server running with its own swarmtx
 // plugin, launched managed.

@@ -22,31 +22,44 @@ import (
 
 func TestMain(m *testing.M) { harness.RunInNetns(m) }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // swarmtxBinary builds the swarmtx command once per test run.
-func swarmtxBinary(t testing.TB) string {
+func swarmtxBinary(t testing.TB) string { return goBinary(t, "../plugin/cmd/swarmtx") }
+
+// built holds the binaries goBinary built, by package directory.
+var built struct {
+	sync.Mutex
+	paths map[string]string
+	errs  map[string]error
+}
+
+// goBinary builds the main package in dir (relative to this package) once
+// per test run and returns the binary's path.
+func goBinary(t testing.TB, dir string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "swarmtx-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "swarmtx")
-		out, err := exec.Command("go", "build", "-o", binPath, "../plugin/cmd/swarmtx").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	built.Lock()
+	defer built.Unlock()
+	if built.paths == nil {
+		built.paths, built.errs = map[string]string{}, map[string]error{}
 	}
-	return binPath
+	if p, ok := built.paths[dir]; ok {
+		return p
+	}
+	if err, ok := built.errs[dir]; ok {
+		t.Fatal(err)
+	}
+	out, err := os.MkdirTemp("", "swarmtx-bin")
+	if err == nil {
+		p := filepath.Join(out, filepath.Base(dir))
+		var msg []byte
+		if msg, err = exec.Command("go", "build", "-o", p, dir).CombinedOutput(); err == nil {
+			built.paths[dir] = p
+			return p
+		}
+		err = fmt.Errorf("go build %s: %v\n%s", dir, err, msg)
+	}
+	built.errs[dir] = err
+	t.Fatal(err)
+	return ""
 }
 
 // stackOptions shape one MediaMTX + swarmtx deployment.
