@@ -75,9 +75,8 @@ type Config struct {
 	HTTPMargin time.Duration
 	// StartupWait is how long after joining a viewer waits for its first
 	// parts from the swarm (which holds them all already) before fetching
-	// them over HTTP; its start is that much later at most. Default: half
-	// the hold-back, as the Go viewer and the browser player wait;
-	// negative: it fetches them over HTTP at once.
+	// them over HTTP; its start is that much later at most. Default 0: it
+	// fetches them over HTTP at once, as the Go viewer does.
 	StartupWait time.Duration
 
 	// SeedsMin and SeedsMax bound the server's seed count per rendition.
@@ -162,9 +161,6 @@ func (c Config) withDefaults() Config {
 	if c.PeerWait == 0 {
 		c.PeerWait = time.Minute
 	}
-	if c.StartupWait == 0 {
-		c.StartupWait = time.Duration(c.HoldBack) * c.PartDuration / 2
-	}
 	if c.HTTPMargin == 0 {
 		c.HTTPMargin = defaultHTTPMargin
 	}
@@ -209,8 +205,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("part duration %v is above a minute", c.PartDuration)
 	case c.partBytes() > wire.MaxPartSize:
 		return fmt.Errorf("a part of %v at %d bit/s is %d bytes, above the protocol's %d", c.PartDuration, c.BitrateBps, c.partBytes(), wire.MaxPartSize)
-	case c.Latency < 0 || c.Jitter < 0 || c.HTTPMargin < 0 || c.JoinWindow < 0:
-		return errors.New("latency, jitter, HTTP margin and join window cannot be negative")
+	case c.Latency < 0 || c.Jitter < 0 || c.HTTPMargin < 0 || c.JoinWindow < 0 || c.StartupWait < 0:
+		return errors.New("latency, jitter, HTTP margin, join window and startup wait cannot be negative")
 	case c.DownloadBps <= 0:
 		return fmt.Errorf("download %d bit/s must be positive", c.DownloadBps)
 	case c.HoldBack < 1:

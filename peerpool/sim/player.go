@@ -79,7 +79,7 @@ func (s *Sim) announced(n *node, a *wire.PartAnnounce) {
 	default:
 		// Before playback every part is needed at once, unless the viewer
 		// gives its first links time to open.
-		wait = p.joinedAt + max(s.cfg.StartupWait, 0) - s.now
+		wait = p.joinedAt + s.cfg.StartupWait - s.now
 	}
 	if n.banned {
 		wait = 0

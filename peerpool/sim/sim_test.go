@@ -210,11 +210,10 @@ func TestJoinSchedules(t *testing.T) {
 	}
 }
 
-// A viewer that does not wait for the swarm fetches its first HoldBack
-// parts over HTTP before it plays, and the report keeps them apart from
+// A viewer fetches its first HoldBack parts over HTTP before it plays, and the report keeps them apart from
 // what watching viewers cost.
 func TestStartupFetchesAreCountedApart(t *testing.T) {
-	cfg := Config{Peers: 20, Duration: 20 * time.Second, Seed: 3, HoldBack: 4, StartupWait: -1}
+	cfg := Config{Peers: 20, Duration: 20 * time.Second, Seed: 3, HoldBack: 4}
 	r := run(t, cfg)
 	part := r.MediaBytes / int64(r.Parts)
 	if least := int64(r.Viewers*cfg.HoldBack) * part * 9 / 10; r.StartupHTTPBytes < least {
@@ -233,7 +232,7 @@ func TestStartupFetchesAreCountedApart(t *testing.T) {
 // parts from the swarm, which already holds them, and starts that much
 // later at most.
 func TestStartupWaitTakesFirstPartsFromTheSwarm(t *testing.T) {
-	base := Config{Peers: 40, Duration: 40 * time.Second, Seed: 2, ChurnPerMinute: 0.3, StartupWait: -1}
+	base := Config{Peers: 40, Duration: 40 * time.Second, Seed: 2, ChurnPerMinute: 0.3}
 	waiting := base
 	waiting.StartupWait = 2 * time.Second
 	now, later := run(t, base), run(t, waiting)

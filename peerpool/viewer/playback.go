@@ -246,15 +246,6 @@ func (v *Viewer) timeUntilNeeded(s *slot) time.Duration {
 	return max(s.start.Sub(playhead), 0)
 }
 
-// startupWait is how long a part needed before playback is waited for
-// from the swarm.
-func (v *Viewer) startupWait(part time.Duration) time.Duration {
-	if v.cfg.StartupWait != 0 {
-		return max(v.cfg.StartupWait, 0)
-	}
-	return time.Duration(v.startup.Load()) * part / 2
-}
-
 // obtain gets one part: from the neighbours before its deadline, otherwise
 // over HTTP, verified against the announcement; then offers it to the
 // neighbours.
@@ -275,17 +266,10 @@ func (v *Viewer) obtain(s *slot) {
 		}
 		v.mu.Lock()
 		margin := max(minHTTPMargin, 3*v.httpRTT)
-		playing := v.play.cur != nil
 		v.mu.Unlock()
-		switch {
-		case !playing:
-			// The first parts: the links are still opening, so the
-			// viewer's lack of one says nothing yet.
-			wait = v.startupWait(s.dur)
-		case len(v.peer.Received()) == 0:
+		wait = min(wait, v.timeUntilNeeded(s)-margin)
+		if len(v.peer.Received()) == 0 {
 			wait = 0 // no open neighbour: nothing can come from the swarm
-		default:
-			wait = min(wait, v.timeUntilNeeded(s)-margin)
 		}
 		wctx, cancel := context.WithTimeout(ctx, max(wait, 0))
 		data, err := v.peer.Want(wctx, s.id)

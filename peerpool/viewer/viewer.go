@@ -76,11 +76,6 @@ type Config struct {
 	// playlist's PART-HOLD-BACK, as hls.js follows it (3 parts when the
 	// playlist does not say).
 	StartupParts int
-	// StartupWait is how long, before playback, the viewer waits for each
-	// of its first parts from the swarm, which holds them already, before
-	// fetching it over HTTP. Default: half the hold-back (StartupParts'
-	// worth of parts), as the browser player waits; negative: not at all.
-	StartupWait time.Duration
 	// StoreParts bounds the verified parts kept for neighbours; default 64.
 	StoreParts int
 }

@@ -40,7 +40,7 @@ func cmdSimulate(args []string, stdout, stderr io.Writer) int {
 	part := fs.Duration("part", 500*time.Millisecond, "part duration")
 	holdBack := fs.Int("hold-back", 3, "parts behind the live edge the viewers play")
 	swarmWait := fs.Duration("swarm-wait", 0, "how long a viewer waits for the swarm before fetching a part over HTTP (0: as long as its playback buffer allows)")
-	startupWait := fs.Duration("startup-wait", 0, "how long after joining a viewer waits for its first parts from the swarm before fetching them over HTTP (0: half the hold-back, as the players; negative: not at all)")
+	startupWait := fs.Duration("startup-wait", 0, "how long after joining a viewer waits for its first parts from the swarm before fetching them over HTTP (0: not at all, as the Go viewer)")
 	seedsMin := fs.Int("seeds-min", 1, "the fewest viewers the server seeds each part to (the hub's default)")
 	seedsMax := fs.Int("seeds-max", 0, "the most viewers the server seeds each part to (0: the hub's default, 8 or one per 16 viewers, whichever is more)")
 	latency := fs.Duration("latency", 40*time.Millisecond, "one-way latency scale: each viewer's access latency is up to half of it, a path adds a quarter")
