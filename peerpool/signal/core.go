@@ -91,6 +91,9 @@ type member struct {
 	announced   int64  // Core.announced at the last stats
 	accusedOf   string // the last reason a neighbour reported it for that may ban
 	unreachable bool   // shunned: neighbours got nothing from it, or it reached none
+	// timedOutEarly: reported as giving nothing before it had been in the
+	// swarm for measureAfter; Tick judges it once it has.
+	timedOutEarly bool
 	// Probation (probation.go): admitted to the mesh, proven by a viewer
 	// on another network, or taken off its network's probation count.
 	admitted, proven, offProbation bool
@@ -488,9 +491,18 @@ func (c *Core) Report(now time.Time, id wire.PeerID, r *wire.Report) {
 // measureAfter: in its first seconds every new neighbour asks an early
 // uploader for the same startup parts, and it turns most of them away
 // (NOPE) before the receivers it serves have confirmed a byte of it; Tick
-// judges it then on the reports it gathered.
+// judges it then on the reports it gathered. Called when a timeout report
+// against m arrives, and by Tick for one that came too early.
 func (c *Core) judgeReachable(now time.Time, m *member) {
-	if !m.canUpload || m.unreachable || now.Sub(m.joinedAt) < measureAfter || !c.ledger.Unreachable(trust.ID(m.id), now) {
+	if !m.canUpload || m.unreachable {
+		return
+	}
+	if now.Sub(m.joinedAt) < measureAfter {
+		m.timedOutEarly = true
+		return
+	}
+	m.timedOutEarly = false
+	if !c.ledger.Unreachable(trust.ID(m.id), now) {
 		return
 	}
 	m.unreachable = true
@@ -569,7 +581,9 @@ func (c *Core) Tick(now time.Time, seederChannels []wire.PeerID) {
 	window := now.Sub(c.lastTick)
 	c.lastTick = now
 	for _, m := range c.order {
-		c.judgeReachable(now, m)
+		if m.timedOutEarly {
+			c.judgeReachable(now, m)
+		}
 		if now.Sub(m.joinedAt) < measureAfter || window <= 0 {
 			continue
 		}

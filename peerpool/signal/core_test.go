@@ -292,8 +292,9 @@ func idsOf(infos []wire.PeerInfo) []wire.PeerID {
 
 // Two networks' timeouts shun an uploader once it has been in the swarm
 // for measureAfter, when its bytes had time to be confirmed: then, unless
-// another network vouches for them. A newcomer turns most of its first
-// neighbours away while they all ask it for the same startup parts.
+// another network vouches for them, and only then. A newcomer turns most
+// of its first neighbours away while they all ask it for the same startup
+// parts.
 func TestCoreUnreachableIsJudgedOnceMeasured(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0)
 	c := NewCore(t0, Config{Logger: quiet}, &fullMesh{})
@@ -326,5 +327,10 @@ func TestCoreUnreachableIsJudgedOnceMeasured(t *testing.T) {
 	}
 	if c.members[busy].unreachable {
 		t.Error("shunned although a third network confirmed its bytes")
+	}
+	// Judged once: the vouching expiring later does not revive old reports.
+	c.Tick(t0.Add(measureAfter+10*time.Minute), nil)
+	if c.members[busy].unreachable {
+		t.Error("shunned on old reports once its vouching expired")
 	}
 }
