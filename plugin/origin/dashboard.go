@@ -2,7 +2,6 @@ package origin
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/swarmtx/swarmtx/peerpool/signal"
 	"github.com/swarmtx/swarmtx/plugin/dashboard"
@@ -41,20 +40,4 @@ func (s dashboardSource) Swarm(path string) (signal.Snapshot, bool) {
 		return signal.Snapshot{}, false
 	}
 	return st.hub.Snapshot(), true
-}
-
-// gzipDashboard compresses the dashboard's page and answers for clients
-// that accept gzip: a large swarm's picture is a few hundred kilobytes of
-// JSON every 2 s per open dashboard, mostly repeated ids and keys.
-func gzipDashboard(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Add("Vary", "Accept-Encoding")
-		if r.Method != http.MethodGet || !acceptsGzip(r.Header) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		gw := &gzipWriter{heldWriter{ResponseWriter: w}}
-		next.ServeHTTP(gw, r)
-		gw.finish()
-	})
 }

@@ -19,11 +19,20 @@ const gzipMinBytes = 512
 // playlists are a large share of what the origin sends; their URIs and
 // tags repeat, and compress to a fraction.
 func gzipPlaylists(next http.Handler) http.Handler {
+	gzipped := gzipResponses(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, ".m3u8") {
 			next.ServeHTTP(w, r)
 			return
 		}
+		gzipped.ServeHTTP(w, r)
+	})
+}
+
+// gzipResponses compresses every GET answer of next for clients that
+// accept gzip.
+func gzipResponses(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A cache in front of the origin keeps both forms apart.
 		w.Header().Add("Vary", "Accept-Encoding")
 		if r.Method != http.MethodGet || !acceptsGzip(r.Header) {

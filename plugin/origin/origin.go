@@ -122,8 +122,10 @@ func New(s Settings) *Origin {
 	go o.dashboard.Run(ctx)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", o.metrics.Handler())
-	mux.Handle(dashboard.Page+"{$}", gzipDashboard(o.dashboard))
-	mux.Handle(dashboard.APIPrefix, gzipDashboard(o.dashboard))
+	// Compressed: a large swarm's picture is a few hundred kilobytes of
+	// JSON every 2 s per open dashboard, mostly repeated ids and keys.
+	mux.Handle(dashboard.Page+"{$}", gzipResponses(o.dashboard))
+	mux.Handle(dashboard.APIPrefix, gzipResponses(o.dashboard))
 	mux.Handle(client.AssetPrefix, client.Assets())
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// /{path}/ is the stream's built-in player page.
