@@ -243,12 +243,30 @@ func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, st *Stream,
 		size += len(c)
 	}
 	hd := w.Header()
-	hd.Set("Content-Type", "video/mp4")
-	hd.Set("Cache-Control", cacheImmutable)
-	hd.Set("Content-Length", strconv.Itoa(size))
-	if r.Method == http.MethodHead {
+	hd.Set("Accept-Ranges", "bytes")
+	rng, partial, err := ParseByteRange(r.Header.Get("Range"), size)
+	if err != nil {
+		if errors.Is(err, errUnsatisfiable) {
+			hd.Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+		}
+		httpError(w, http.StatusRequestedRangeNotSatisfiable, err.Error())
 		return
 	}
+	hd.Set("Content-Type", "video/mp4")
+	hd.Set("Cache-Control", cacheImmutable)
+	status := http.StatusOK
+	if partial {
+		chunks = sliceChunks(chunks, rng)
+		hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.Start, rng.End-1, size))
+		size = rng.End - rng.Start
+		status = http.StatusPartialContent
+	}
+	hd.Set("Content-Length", strconv.Itoa(size))
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return
+	}
+	w.WriteHeader(status)
 	count := func(int) {}
 	if h.OnServed != nil && req.Kind != KindInit {
 		count = func(n int) { h.OnServed(st.path, req.Rendition, n) }
@@ -269,6 +287,21 @@ func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, st *Stream,
 			c = c[n:]
 		}
 	}
+}
+
+// sliceChunks returns the bytes of r from the concatenation of chunks,
+// sharing their memory.
+func sliceChunks(chunks [][]byte, r ByteRange) [][]byte {
+	var out [][]byte
+	off := 0
+	for _, c := range chunks {
+		from, to := max(r.Start-off, 0), min(r.End-off, len(c))
+		if from < to {
+			out = append(out, c[from:to])
+		}
+		off += len(c)
+	}
+	return out
 }
 
 // servedChunk is how much media is written and counted at a time, so a

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -216,5 +217,56 @@ func TestMediaPlaylistHoldBack(t *testing.T) {
 	_, body := get(t, srv.URL+"/live/show/source.m3u8")
 	if want := "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=4.00000,HOLD-BACK=6.00000\n"; !strings.Contains(body, want) {
 		t.Errorf("playlist lacks %q:\n%s", want, body)
+	}
+}
+
+// A viewer that holds a part's first bytes from the swarm asks for the
+// rest: it gets only those, and only those are counted as served.
+func TestMediaServesOneByteRange(t *testing.T) {
+	st := NewStream("live/show", Settings{SegmentTarget: 2 * time.Second, PartTarget: 500 * time.Millisecond, WindowSegments: 4},
+		[]RenditionInfo{{Name: "source", Bandwidth: 3_000_000}})
+	t.Cleanup(st.Close)
+	var served atomic.Int64
+	srv := httptest.NewServer(&Handler{Lookup: func(string) *Stream { return st },
+		OnServed: func(_, _ string, n int) { served.Add(int64(n)) }})
+	t.Cleanup(srv.Close)
+	feed(st, "source", 100, 0, 4, false) // one whole segment: "part-100-0;part-100-1;..."
+
+	ranged := func(path, rng string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Range", rng)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	resp, body := ranged("/live/show/source/part100.2.m4s", "bytes=5-")
+	if resp.StatusCode != http.StatusPartialContent || body != "100-2;" || resp.Header.Get("Content-Range") != "bytes 5-10/11" {
+		t.Fatalf("the rest of a part: %d %q %q", resp.StatusCode, body, resp.Header.Get("Content-Range"))
+	}
+	// Counted once flushed, which may be just after the client read it.
+	for deadline := time.Now().Add(time.Second); served.Load() < int64(len(body)) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if served.Load() != int64(len(body)) {
+		t.Errorf("counted %d bytes served, sent %d", served.Load(), len(body))
+	}
+	// A range across the parts of a segment.
+	if resp, body := ranged("/live/show/source/seg100.m4s", "bytes=9-13"); resp.StatusCode != http.StatusPartialContent || body != "0;par" {
+		t.Errorf("a range across parts: %d %q", resp.StatusCode, body)
+	}
+	resp, body = ranged("/live/show/source/part100.2.m4s", "bytes=11-")
+	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || resp.Header.Get("Content-Range") != "bytes */11" || !strings.Contains(body, "past the end") {
+		t.Errorf("a range past the end: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Range"), body)
+	}
+	if resp, body := ranged("/live/show/source/part100.2.m4s", "bytes=0-1,4-5"); resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || !strings.Contains(body, "only one byte range") {
+		t.Errorf("two ranges: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := ranged("/live/show/source/part100.2.m4s", "lines=1-2"); resp.StatusCode != http.StatusOK || body != "part-100-2;" {
+		t.Errorf("another range unit is ignored: %d %q", resp.StatusCode, body)
 	}
 }

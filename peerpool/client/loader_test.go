@@ -32,3 +32,31 @@ func TestJSLoaderWaits(t *testing.T) {
 		{PartS: 0.5, BufferMs: 300, WantMs: -100},
 	})
 }
+
+// restCase is one fallback of test/loader_rest_check.js.
+type restCase struct {
+	Prefix        int  `json:"prefix"` // bytes the swarm gave up with
+	Size          int  `json:"size"`
+	Code          int  `json:"code"` // the origin's answer
+	BodyLen       int  `json:"bodyLen"`
+	WantFromPeers int  `json:"wantFromPeers"`
+	WantError     bool `json:"wantError"`
+}
+
+// TestJSLoaderFetchesOnlyTheRest: when the swarm gives up on a part with
+// its first bytes verified, the loader asks the origin for the rest only,
+// gives hls.js the whole part and counts the first bytes as from peers; an
+// origin that ignores the range costs the whole part; a wrong answer is an
+// error, not a part.
+func TestJSLoaderFetchesOnlyTheRest(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is missing: run `make deps`")
+	}
+	runNodeCheck(t, node, "test/loader_rest_check.js", []restCase{
+		{Prefix: 16, Size: 40, Code: 206, BodyLen: 24, WantFromPeers: 16},
+		{Prefix: 16, Size: 40, Code: 200, BodyLen: 40, WantFromPeers: 0},
+		{Prefix: 0, Size: 40, Code: 200, BodyLen: 40, WantFromPeers: 0},
+		{Prefix: 16, Size: 40, Code: 206, BodyLen: 10, WantError: true},
+	})
+}

@@ -107,3 +107,16 @@ func (m *Machine) nextFrame(u *upload) ([]byte, error) {
 	}
 	return wire.AppendFrame(nil, wire.DataFrame{Part: u.id, Offset: uint32(u.sent), Total: uint32(u.total), Payload: u.data[u.sent:end]})
 }
+
+// Verified returns a copy of the bytes of id this peer holds verified from
+// its start: the whole part when stored, else the longest verified prefix
+// among its downloads, nil when it has none. A viewer that stops waiting
+// for the swarm fetches over HTTP only what follows them, so the bytes its
+// neighbours already sent are not paid for twice.
+func (m *Machine) Verified(id wire.PartID) []byte {
+	data, _ := m.partBytes(id)
+	if len(data) == 0 {
+		return nil
+	}
+	return append([]byte(nil), data...)
+}

@@ -70,3 +70,29 @@ func TestChunkedPartsPassOnAsTheyArrive(t *testing.T) {
 		}
 	}
 }
+
+// TestWantGivesUpWithTheVerifiedStart: a viewer that stops waiting while a
+// chunked part is still arriving gets the chunks verified so far, so it
+// fetches only the rest over HTTP.
+func TestWantGivesUpWithTheVerifiedStart(t *testing.T) {
+	s := newSwarm(t)
+	// Frames of 4 KiB: the slow upload shows progress within each attempt.
+	a := s.add("", Config{CanUpload: true, UploadCapBps: 20_000, MaxFrame: 4 << 10})
+	b := s.add("", Config{CanUpload: true, MaxFrame: 16 << 10})
+	s.link(a, b)
+	p := withChunks(makePart(5, 64_000)) // about 3 s at a's cap
+	a.Expect(p.ann)
+	b.Expect(p.ann)
+	waitFor(t, func() bool { return b.Stats().Neighbours[a.cfg.ID].Connected })
+	a.Offer(p.id, p.data)
+	data, err := b.Want(ctxFor(t, 1500*time.Millisecond), p.id)
+	if err == nil {
+		t.Fatal("Want got the whole part in half the time its upload takes")
+	}
+	if len(data) == 0 || len(data) >= len(p.data) || len(data)%(16<<10) != 0 {
+		t.Fatalf("gave up with %d bytes, want some whole 16 KiB chunks of the %d", len(data), len(p.data))
+	}
+	if !bytes.Equal(data, p.data[:len(data)]) {
+		t.Fatal("the bytes given up with are not the part's start")
+	}
+}

@@ -107,6 +107,7 @@ type Exchange interface {
 	Close(now time.Time)
 	IsBanned(id wire.PeerID) bool
 	Availability(id wire.PartID) (holders int, inFlight bool)
+	Verified(id wire.PartID) []byte
 	Received() []wire.Received
 	Stats() exchange.Stats
 }
@@ -347,8 +348,10 @@ func (p *Peer) Offer(id wire.PartID, data []byte) {
 }
 
 // Want returns the part, from the store or from a neighbour, before ctx
-// ends; the caller falls back to HTTP on error. Concurrent calls for one
-// part share one fetch. The returned bytes are shared and read-only.
+// ends; the caller falls back to HTTP on error. On error it also returns
+// the part's first bytes if a neighbour had sent them, verified (a copy),
+// so the caller fetches only the rest. Concurrent calls for one part share
+// one fetch. The returned part is shared and read-only.
 func (p *Peer) Want(ctx context.Context, id wire.PartID) ([]byte, error) {
 	if err := id.Validate(); err != nil {
 		return nil, err
@@ -381,14 +384,16 @@ func (p *Peer) Want(ctx context.Context, id wire.PartID) ([]byte, error) {
 		}
 		return w.data, nil
 	case <-ctx.Done():
+		var prefix []byte
 		p.step(func(now time.Time) {
+			prefix = p.m.Verified(id)
 			w.waiters--
 			if w.waiters == 0 && p.waits[id] == w {
 				delete(p.waits, id)
 				p.m.Unwant(now, id)
 			}
 		})
-		return nil, fmt.Errorf("part %s from peers: %w", id, ctx.Err())
+		return prefix, fmt.Errorf("part %s from peers: %w", id, ctx.Err())
 	}
 }
 

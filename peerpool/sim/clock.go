@@ -36,6 +36,7 @@ type event struct {
 	node int32
 	from int32
 	part int32
+	size int32 // evHTTP: the bytes fetched, what the swarm had not brought
 	data []byte
 	msg  wire.Signal
 }

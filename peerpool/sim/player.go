@@ -97,32 +97,48 @@ func (s *Sim) announced(n *node, a *wire.PartAnnounce) {
 // peerWaitOver: the swarm did not bring part k in time; fetch it over HTTP.
 func (s *Sim) peerWaitOver(n *node, k int32) {
 	p := n.play
+	var prefix int
 	if p.wanted.has(k) {
 		p.wanted.del(k)
+		prefix = len(n.m.Verified(s.partID(k)))
+		if p.started && !p.have.has(k) {
+			switch holders, inFlight := n.m.Availability(s.partID(k)); {
+			case inFlight:
+				s.rep.fallbacks.InFlight++
+			case holders > 0:
+				s.rep.fallbacks.Declined++
+			default:
+				s.rep.fallbacks.NoHolder++
+			}
+		}
 		n.m.Unwant(s.at(s.now), s.partID(k))
 	}
 	if p.have.has(k) || p.fetching.has(k) {
 		return
 	}
 	p.fetching.add(k)
+	rest := s.cfg.partBytes() - prefix
 	rtt := 2 * s.net.toServer(n)
-	transfer := time.Duration(int64(s.cfg.partBytes()) * 8 * int64(time.Second) / s.cfg.DownloadBps)
-	s.queue.push(event{at: s.now + rtt + transfer, kind: evHTTP, node: n.idx, part: k})
+	transfer := time.Duration(int64(rest) * 8 * int64(time.Second) / s.cfg.DownloadBps)
+	s.queue.push(event{at: s.now + rtt + transfer, kind: evHTTP, node: n.idx, part: k, size: int32(rest)})
 }
 
-// httpDone: the HTTP fetch of part k completed; the viewer shares it.
-func (s *Sim) httpDone(n *node, k int32) {
+// httpDone: the HTTP fetch of part k completed, fetched bytes of it (the
+// rest came from neighbours before the viewer gave up on them); the viewer
+// shares it.
+func (s *Sim) httpDone(n *node, k int32, fetched int) {
 	p := n.play
 	p.fetching.del(k)
-	size := s.cfg.partBytes()
-	p.httpBytes += int64(size)
-	s.rep.httpBytes += int64(size)
+	p.httpBytes += int64(fetched)
+	s.rep.httpBytes += int64(fetched)
 	if !p.started {
-		s.rep.startupHTTPBytes += int64(size)
+		s.rep.startupHTTPBytes += int64(fetched)
 	}
 	if p.have.has(k) {
 		return
 	}
+	size := s.cfg.partBytes()
+	p.p2pBytes += int64(size - fetched)
 	if data := s.origin.bytes(k); data != nil {
 		if err := n.m.Offer(s.at(s.now), s.partID(k), data); err != nil {
 			s.fail(err)

@@ -26,6 +26,9 @@ type Report struct {
 	// any neighbour is connected. Every join costs them, so in a short run
 	// with a whole crowd joining they are most of the HTTP bytes.
 	StartupHTTPBytes int64
+	// Fallbacks count why playing viewers took parts over HTTP after
+	// waiting for the swarm, as the Go viewer counts them.
+	Fallbacks Fallbacks
 	SignalOutBytes   int64 // signaling the server sent: welcome, peers, announcements, relayed offers
 	SignalInBytes    int64 // stats and reports the server received
 
@@ -68,6 +71,14 @@ type Report struct {
 	Wall   time.Duration // real time the run took
 }
 
+// Fallbacks count the parts a playing viewer waited for and then fetched
+// over HTTP, by what the swarm was doing at the deadline: a transfer was
+// still under way, neighbours had the part but did not deliver it (busy,
+// stalled), or no neighbour had it.
+type Fallbacks struct {
+	InFlight, Declined, NoHolder int
+}
+
 // Sample is what the server sent in one interval of the run, the one that
 // ends At, and the viewers present then.
 type Sample struct {
@@ -80,6 +91,7 @@ type Sample struct {
 type tally struct {
 	mediaBytes, httpBytes, signalOut, signalIn int64
 	startupHTTPBytes                           int64
+	fallbacks                                  Fallbacks
 	parts                                      int
 	watched, stalled                           time.Duration
 	stalls, viewersWatched, viewersStalled     int
@@ -162,6 +174,7 @@ func (r Report) Print(w io.Writer) error {
 		{"simulated", fmt.Sprintf("%v, %d parts (seed %d)", r.Duration, r.Parts, r.Seed)},
 		{"server copies (media)", fmt.Sprintf("%.2f  (seeding %.2f + HTTP %.2f; %d seeds at the end)", r.ServerCopies, r.SeedCopies, r.HTTPCopies, r.Seeds)},
 		{"  without startups", fmt.Sprintf("%.2f  (HTTP %.2f of the copies are viewers' first parts, before they play)", r.PlayingCopies, ratio(float64(r.StartupHTTPBytes), float64(r.MediaBytes)))},
+		{"parts to HTTP after waiting", fmt.Sprintf("%d still arriving, %d held by neighbours but not sent, %d held by none", r.Fallbacks.InFlight, r.Fallbacks.Declined, r.Fallbacks.NoHolder)},
 		{"server copies (all egress)", fmt.Sprintf("%.2f  (signaling out %s, in %s)", r.TotalCopies, bytesString(r.SignalOutBytes), bytesString(r.SignalInBytes))},
 		{"P2P share", fmt.Sprintf("%.1f%%", 100*r.P2PShare)},
 		{"stall ratio", fmt.Sprintf("%.4f%%  (%d stalls, %d of %d viewers stalled)", 100*r.StallRatio, r.Stalls, r.ViewersStalled, r.Viewers)},

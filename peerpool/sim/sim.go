@@ -225,7 +225,7 @@ func (s *Sim) dispatch(e event) {
 	case evPeerWait:
 		s.peerWaitOver(n, e.part)
 	case evHTTP:
-		s.httpDone(n, e.part)
+		s.httpDone(n, e.part, int(e.size))
 	case evPlay:
 		s.playReached(n, e.part)
 	}
@@ -357,7 +357,7 @@ func (s *Sim) summary() Report {
 	r := Report{
 		Peers: s.cfg.Peers, Joined: s.made, Duration: s.now, Seed: s.cfg.Seed,
 		Parts: t.parts, MediaBytes: t.mediaBytes,
-		SeedBytes: seedBytes, HTTPBytes: t.httpBytes, StartupHTTPBytes: t.startupHTTPBytes, SignalOutBytes: t.signalOut, SignalInBytes: t.signalIn,
+		SeedBytes: seedBytes, HTTPBytes: t.httpBytes, StartupHTTPBytes: t.startupHTTPBytes, Fallbacks: t.fallbacks, SignalOutBytes: t.signalOut, SignalInBytes: t.signalIn,
 		SeedCopies: ratio(float64(seedBytes), media), HTTPCopies: ratio(float64(t.httpBytes), media),
 		P2PShare:   ratio(float64(t.honestP2P), float64(t.honestP2P+t.honestHTTP)),
 		StallRatio: ratio(float64(t.stalled), float64(t.watched)),

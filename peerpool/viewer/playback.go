@@ -60,6 +60,48 @@ func fetch(ctx context.Context, client *http.Client, header http.Header, u strin
 	return body, nil
 }
 
+// getRest GETs the bytes of part u that follow the first from, which the
+// viewer already holds: it returns them and from, or, when the origin
+// ignores the range, the whole part and 0.
+func (v *Viewer) getRest(ctx context.Context, u string, from int) (body []byte, at int, err error) {
+	if from <= 0 {
+		body, err = v.get(ctx, u, wire.MaxPartSize)
+		return body, 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	addHeader(req, v.cfg.Header)
+	req.Header.Set("Range", "bytes="+strconv.Itoa(from)+"-")
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusPartialContent:
+		var first, last, size int
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &size); err != nil || first != from {
+			return nil, 0, fmt.Errorf("%s: Content-Range %q does not answer bytes=%d-", u, resp.Header.Get("Content-Range"), from)
+		}
+		at = from
+	default:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, 0, errStatus(resp.StatusCode)
+	}
+	limit := int64(wire.MaxPartSize - at)
+	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, 0, err
+	}
+	if int64(len(body)) > limit {
+		return nil, 0, fmt.Errorf("%s: more than %d bytes", u, wire.MaxPartSize)
+	}
+	return body, at, nil
+}
+
 // addHeader adds h to req's header.
 func addHeader(req *http.Request, h http.Header) {
 	for k, vs := range h {
@@ -259,6 +301,7 @@ func (v *Viewer) obtain(s *slot) {
 	}
 
 	// From the swarm.
+	var prefix []byte // the part's first bytes, from neighbours, verified
 	if a != nil {
 		wait := s.dur
 		if v.cfg.PartDeadline != nil {
@@ -274,6 +317,9 @@ func (v *Viewer) obtain(s *slot) {
 		wctx, cancel := context.WithTimeout(ctx, max(wait, 0))
 		data, err := v.peer.Want(wctx, s.id)
 		cancel()
+		if err != nil {
+			prefix = data
+		}
 		if err == nil {
 			v.mu.Lock()
 			v.st.P2PBytes += int64(len(data))
@@ -300,14 +346,21 @@ func (v *Viewer) obtain(s *slot) {
 		}
 	}
 
-	// Over HTTP.
+	// Over HTTP: only what the neighbours did not bring.
 	var data []byte
 	for attempt := 0; ; attempt++ {
 		t0 := time.Now()
-		body, err := v.get(ctx, s.uri.String(), wire.MaxPartSize)
+		body, at, err := v.getRest(ctx, s.uri.String(), len(prefix))
 		if err == nil {
 			data = body
+			if at > 0 {
+				data = append(prefix[:at], body...)
+			}
 			v.mu.Lock()
+			if at > 0 {
+				v.st.P2PBytes += int64(at)
+				v.st.RestParts++
+			}
 			rtt := time.Since(t0)
 			if v.httpRTT == 0 {
 				v.httpRTT = rtt

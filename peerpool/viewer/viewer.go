@@ -87,6 +87,9 @@ type Stats struct {
 	// (parts and init segments).
 	HTTPBytes, P2PBytes int64
 	HTTPParts, P2PParts int64
+	// RestParts are HTTP parts of which neighbours had sent the first
+	// bytes: only the rest was fetched, and the bytes count on each side.
+	RestParts int64
 	// UploadBytes are DATA bytes sent to neighbours.
 	UploadBytes int64
 	// Playback: Startup is the time from Run to the first frame (0 until

@@ -594,6 +594,14 @@ export class Machine {
 
   holds(key) { const { data } = this.partBytes(key); return !!data && data.length > 0; }
 
+  // verified returns a copy of the bytes of id held verified from its
+  // start (the whole part when stored), or null. A viewer that stops
+  // waiting for the swarm fetches over HTTP only what follows them.
+  verified(id) {
+    const { data } = this.partBytes(W.partKey(id));
+    return data && data.length ? data.slice() : null;
+  }
+
   verifiedMore(now, from, id, key) {
     if (this.cfg.canUpload && !this.earlyHave.has(key)) {
       this.earlyHave.add(key);

@@ -79,7 +79,7 @@ export function makeSwarmLoader(DefaultLoader, swarm, opts) {
       this.part = id;
       swarm.get(id, () => wait(context.part.duration || 0)).then((got) => {
         if (gen !== this.gen) return;
-        if (!got) { this.http(context, config, callbacks, id, t0); return; }
+        if (!got || !got.data) { this.http(context, config, callbacks, id, t0, got); return; }
         this.part = null;
         const end = performance.now();
         const bytes = got.data.byteLength;
@@ -98,8 +98,12 @@ export function makeSwarmLoader(DefaultLoader, swarm, opts) {
       });
     }
 
-    http(context, config, callbacks, id, t0) {
+    // http loads the part over HTTP. When neighbours had sent its first
+    // bytes (rest: {prefix, size} from the swarm), it asks only for what
+    // follows them and hands hls.js the whole part.
+    http(context, config, callbacks, id, t0, rest) {
       const inner = this.inner = new DefaultLoader(this.config);
+      const prefix = rest && rest.prefix && rest.prefix.length < rest.size ? rest.prefix : null;
       const copy = (st) => {
         const s = this.stats;
         s.aborted = st.aborted; s.loaded = st.loaded; s.total = st.total; s.retry = st.retry;
@@ -109,9 +113,26 @@ export function makeSwarmLoader(DefaultLoader, swarm, opts) {
         s.loading.end = Math.max(st.loading.end || 0, s.loading.first);
         return s;
       };
-      inner.load(context, config, {
+      const asked = prefix ? Object.assign({}, context, { rangeStart: prefix.length, rangeEnd: rest.size }) : context;
+      inner.load(asked, config, {
         onSuccess: (response, st, ctx, nd) => {
           const s = copy(st);
+          if (prefix && response.data instanceof ArrayBuffer) {
+            const got = new Uint8Array(response.data);
+            let whole = got; // an origin that ignored the range sent it all
+            if (response.code === 206 && got.length === rest.size - prefix.length) {
+              whole = new Uint8Array(rest.size);
+              whole.set(prefix);
+              whole.set(got, prefix.length);
+            } else if (got.length !== rest.size) {
+              callbacks.onError({ code: response.code, text: 'the rest of ' + context.url + ' came with ' + got.length + ' bytes' }, context, nd, s);
+              return;
+            }
+            swarm.offer(id, whole, whole === got ? 0 : prefix.length);
+            s.loaded = s.total = whole.length;
+            callbacks.onSuccess({ url: response.url, data: whole.buffer, code: 200 }, s, context, nd);
+            return;
+          }
           if (id && response.data instanceof ArrayBuffer) swarm.offer(id, new Uint8Array(response.data));
           else if (swarm && response.data instanceof ArrayBuffer) swarm.countHTTP(response.data.byteLength);
           callbacks.onSuccess(response, s, ctx, nd);

@@ -6,7 +6,7 @@
 // disconnect, report, deliver verified parts.
 //
 //   const s = new Swarm({url: 'https://host/live/show/', rendition: 'source'});
-//   const got = await s.get({r: 'source', msn: 12, i: 3}, 250); // {data, source} or null
+//   const got = await s.get({r: 'source', msn: 12, i: 3}, 250); // {data, source}, {data: null, prefix, size} or null
 //   s.offer(id, bytes);  // a part fetched over HTTP: neighbours may pull it
 import * as W from './wire.js';
 import { Machine } from './exchange.js';
@@ -360,10 +360,13 @@ export class Swarm {
 
   // offer takes a part fetched over HTTP: if it matches its announcement,
   // neighbours may pull it from here. It returns whether it was kept.
-  offer(id, data) {
+  // fromPeers is how many of its first bytes neighbours had sent (only
+  // the rest came over HTTP).
+  offer(id, data, fromPeers = 0) {
     const key = W.partKey(id);
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
-    this.counters.httpBytes += bytes.length;
+    this.counters.httpBytes += bytes.length - fromPeers;
+    this.counters.p2pBytes += fromPeers;
     this.counters.httpParts++;
     if (!this.m || !this.announced.has(key) || this.m.part(id)) return false;
     try {
@@ -468,11 +471,16 @@ export class Swarm {
     w.resolve(result);
   }
 
+  // giveUp ends w's wait in vain. When neighbours had sent the part's
+  // first bytes, verified, w gets them ({data: null, prefix, size}) so the
+  // loader fetches only the rest over HTTP.
   giveUp(w) {
+    const a = this.announced.get(w.key);
+    const prefix = this.m && a ? this.m.verified(w.id) : null;
     const list = (this.waiters.get(w.key) || []).filter((x) => x !== w);
     if (list.length) this.waiters.set(w.key, list);
     else if (this.waiters.delete(w.key)) this.step((t) => this.m.unwant(t, w.id)); // nobody waits any more
-    this.settle(w, null);
+    this.settle(w, prefix && prefix.length < a.size ? { data: null, prefix, size: a.size } : null);
   }
 
   setRendition(r) {
