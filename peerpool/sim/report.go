@@ -28,9 +28,9 @@ type Report struct {
 	StartupHTTPBytes int64
 	// Fallbacks count why playing viewers took parts over HTTP after
 	// waiting for the swarm, as the Go viewer counts them.
-	Fallbacks Fallbacks
-	SignalOutBytes   int64 // signaling the server sent: welcome, peers, announcements, relayed offers
-	SignalInBytes    int64 // stats and reports the server received
+	Fallbacks      Fallbacks
+	SignalOutBytes int64 // signaling the server sent: welcome, peers, announcements, relayed offers
+	SignalInBytes  int64 // stats and reports the server received
 
 	SeedCopies float64
 	HTTPCopies float64
