@@ -165,6 +165,7 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 
 	var http, p2p int64
 	var fell viewer.Fallbacks
+	var rest int64
 	var stalled, watched, longest, startup time.Duration
 	var lags []float64
 	for i, bv := range vs {
@@ -178,6 +179,7 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 		fell.InFlight += st.Fallbacks.InFlight
 		fell.Declined += st.Fallbacks.Declined
 		fell.NoHolder += st.Fallbacks.NoHolder
+		rest += st.RestParts
 		stalled += st.StallTime
 		watched += end.Sub(bv.joined)
 		longest = max(longest, st.LongestStall)
@@ -233,9 +235,9 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	if len(c.mix) > 0 {
 		uploadDesc = "mix " + c.mix.String()
 	}
-	summary := fmt.Sprintf("%d viewers, upload %s, churn %v, %v: %.2f server copies (HTTP %.2f, seeding %.2f); control %.2f copies (%s), %.1f%% of the bitrate per viewer; P2P %.0f%%, stalled %.2f%% (longest %v), lag %.2f s, startup ≤ %v; plugin %.0f%% CPU, %.0f MB; parts to HTTP after waiting: %d in flight, %d declined or stalled, %d with no holder",
+	summary := fmt.Sprintf("%d viewers, upload %s, churn %v, %v: %.2f server copies (HTTP %.2f, seeding %.2f); control %.2f copies (%s), %.1f%% of the bitrate per viewer; P2P %.0f%%, stalled %.2f%% (longest %v), lag %.2f s, startup ≤ %v; plugin %.0f%% CPU, %.0f MB; parts to HTTP after waiting: %d in flight, %d declined or stalled, %d with no holder; %d parts fetched as the rest after their first bytes from peers",
 		c.viewers, uploadDesc, c.churn, c.watch, copies, (after.http-before.http)/made, (after.peer-before.peer)/made,
-		controlCopies, strings.Join(byKind, ", "), 100*controlCopies/float64(c.viewers), 100*share, 100*stallRatio, longest.Round(time.Millisecond), lag, startup.Round(time.Millisecond), 100*cpu, rss, fell.InFlight, fell.Declined, fell.NoHolder)
+		controlCopies, strings.Join(byKind, ", "), 100*controlCopies/float64(c.viewers), 100*share, 100*stallRatio, longest.Round(time.Millisecond), lag, startup.Round(time.Millisecond), 100*cpu, rss, fell.InFlight, fell.Declined, fell.NoHolder, rest)
 
 	if br != nil {
 		var figs []string

@@ -7,13 +7,13 @@ import (
 
 // The live benchmark's mix form (BenchmarkSwarm viewers=30/upload=mix in
 // integration: 30 Go viewers with crowd.DefaultMix's uplinks on the real
-// stack, over loopback) measured these with the current core, as the mean
-// of three runs (README's "Set-up" gives them): server copies of the
+// stack, over loopback) measured these with the current core (README's
+// "Set-up" gives the runs): server copies of the
 // rendition over 60 s of steady playback, and the viewers' P2P share over
 // their whole watch.
 const (
-	liveMixCopies = 1.67
-	liveMixP2P    = 0.957
+	liveMixCopies = 1.18
+	liveMixP2P    = 0.96
 )
 
 // The simulator, set up as that benchmark runs (loopback links, the 30

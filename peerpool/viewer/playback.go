@@ -335,7 +335,7 @@ func (v *Viewer) obtain(s *slot) {
 			holders, inFlight := v.peer.Availability(s.id)
 			v.mu.Lock()
 			switch {
-			case inFlight:
+			case inFlight || len(prefix) > 0: // the Want gave up on a transfer under way
 				v.st.Fallbacks.InFlight++
 			case holders > 0:
 				v.st.Fallbacks.Declined++
