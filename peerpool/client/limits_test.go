@@ -29,6 +29,7 @@ func TestJSLimitsAgreeWithGo(t *testing.T) {
 		{"MAX_BUFFERED", wire.MaxBuffered},
 		{"LOW_WATER", wire.LowWater},
 		{"BUSY_HORIZON_MS", wire.BusyHorizonMs},
+		{"START_WITHIN_MS", wire.StartWithinMs},
 		{"BUSY_UPLOADS", wire.BusyUploads},
 		{"MAX_DECLINED", wire.MaxDeclined},
 		{"STARVED_UPLOAD_MS", wire.StarvedUploadMs},

@@ -20,6 +20,10 @@ import (
 // a peer decline further WANTs.
 const busyHorizon = wire.BusyHorizonMs * time.Millisecond
 
+// startWithin is how long an accepted upload may wait for its turn before
+// it is declined.
+const startWithin = wire.StartWithinMs * time.Millisecond
+
 // busyUploads is the number of queued uploads that makes a peer without
 // an upload cap decline further WANTs.
 const busyUploads = wire.BusyUploads

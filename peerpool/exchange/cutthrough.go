@@ -63,7 +63,7 @@ func (m *Machine) verifiedMore(now time.Time, from *neighbour, id wire.PartID) {
 // readyUpload returns n's upload that sends next: of those with
 // verified bytes not yet sent, the one ahead in the upload order
 // (uploadorder.go). It drops, with NOPE, uploads whose bytes stopped
-// coming and answers to WANTs that did not start within busyHorizon.
+// coming and answers to WANTs that did not start within startWithin.
 func (m *Machine) readyUpload(now time.Time, n *neighbour) *upload {
 	var best *upload
 	for i := 0; i < len(n.uploads); i++ {
@@ -73,7 +73,7 @@ func (m *Machine) readyUpload(now time.Time, n *neighbour) *upload {
 				u.data, u.progress = data, now
 			}
 		}
-		if u.asked && u.sent == 0 && now.Sub(u.queued) >= busyHorizon {
+		if u.asked && u.sent == 0 && now.Sub(u.queued) >= startWithin {
 			// Not started in time (newer parts went first): the asker may
 			// take it for a liar (fetch.go), so it is declined and asks
 			// someone else, and offered the part again later.

@@ -12,7 +12,7 @@ import (
 //
 // A WANT that brought not a byte counts against the neighbour (fruitless.go)
 // only once FirstByteMs has passed without a byte or a NOPE: an honest
-// peer starts what it accepted within BusyHorizonMs or says NOPE, so only
+// peer starts what it accepted within StartWithinMs or says NOPE, so only
 // a liar stays silent that long. A fetch whose attempt is shorter moves on
 // at once and leaves that WANT open, late, until it can be judged.
 type fetch struct {

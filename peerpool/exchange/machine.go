@@ -355,7 +355,7 @@ func (m *Machine) Deadline() time.Time {
 				at(u.progress.Add(starvedUpload))
 			}
 			if u.asked && u.sent == 0 {
-				at(u.queued.Add(busyHorizon))
+				at(u.queued.Add(startWithin))
 			}
 		}
 		for id, r := range n.requests {

@@ -32,6 +32,7 @@ type neighbour struct {
 	winStart     time.Time
 	winFrames    int
 	verified     int64 // part bytes received from it and verified (Machine.Received)
+	sent         int64 // part bytes sent to it since it became a neighbour
 	fruitless    int   // WANTs in a row it let stall (fruitless.go)
 	nopes        int   // NOPEs to our WANTs while it has delivered nothing
 }

@@ -58,7 +58,10 @@ func (m *Machine) onControl(now time.Time, n *neighbour, t wire.FrameType, id wi
 		case !m.cfg.CanUpload || !m.holds(id):
 			m.queueControl(now, n, wire.FrameNope, id)
 		case n.uploading(id):
-		case m.busy(now):
+		case m.busy(now) && (n.sent > 0 || len(n.uploads) > 0):
+			// A neighbour never served gets one upload queued even so: one
+			// declined every time it asked would drop this peer as giving
+			// nothing (MaxUnprovenNopes), and with it the link.
 			m.decline(now, n, id)
 		case !m.queueUpload(now, n, id, true):
 			m.queueControl(now, n, wire.FrameNope, id)

@@ -66,6 +66,7 @@ func (m *Machine) Transmit(now time.Time, to wire.PeerID, buffered int) []byte {
 		m.bucket.spend(len(frame))
 	}
 	n.ns.BytesSent += int64(payload)
+	n.sent += int64(payload)
 	m.st.BytesSent += int64(payload)
 	if u.sent == u.total {
 		n.removeUpload(u)

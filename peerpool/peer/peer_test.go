@@ -746,8 +746,8 @@ func TestNoUploadNeighbourIsNeverAsked(t *testing.T) {
 // time and can pass it on, instead of both waiting for two.
 func TestCappedUploadsGoOneAfterAnother(t *testing.T) {
 	s := newSwarm(t)
-	// Two 40 KB copies are 400 ms at the cap: short enough to be queued
-	// together (busy.go declines beyond 300 ms).
+	// Two 40 KB copies are 400 ms at the cap; both go in the queue
+	// together, as neither receiver was served before (busy.go).
 	a := s.add("", Config{CanUpload: true, UploadCapBps: 200_000, MaxFrame: 4096})
 	b := s.add("", Config{})
 	c := s.add("", Config{})

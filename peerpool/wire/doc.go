@@ -155,7 +155,7 @@
 // sender's own download (it may CANCEL and ask elsewhere when no DATA comes
 // for too long). A sender should end DATA frames at chunk boundaries.
 //
-// A peer that accepts a WANT starts sending within BusyHorizonMs or
+// A peer that accepts a WANT starts sending within StartWithinMs or
 // answers NOPE: a busy peer declines (and says HAVE again when it is no
 // longer busy). So a WANT that brought neither a byte nor a NOPE within
 // FirstByteMs marks the neighbour as taking WANTs and delivering nothing:

@@ -19,8 +19,14 @@ const (
 	// queue drains, when its queued uploads would take more than
 	// BusyHorizonMs at its upload cap, or, without a cap, when BusyUploads
 	// parts are queued. It remembers up to MaxDeclined declines to say
-	// HAVE again for them.
-	BusyHorizonMs = 300
+	// HAVE again for them. An upload it accepted that has not started
+	// within StartWithinMs (newer parts went first) is declined then.
+	// The horizon is short so that a part's copies spread to receivers
+	// that pass it on rather than queue behind one uploader; the start
+	// is given longer, as each such late NOPE counts towards dropping a
+	// neighbour that never delivered (MaxUnprovenNopes).
+	BusyHorizonMs = 100
+	StartWithinMs = 300
 	BusyUploads   = 8
 	MaxDeclined   = 256
 	// StarvedUploadMs is how long an upload of a part still arriving may
@@ -56,7 +62,7 @@ const (
 	MaxUnprovenNopes  = 8
 	// A WANT counts against a neighbour only when it brought neither a byte
 	// nor a NOPE within FirstByteMs: an honest peer starts an upload it
-	// accepted within BusyHorizonMs or answers NOPE, so a busy one is never
+	// accepted within StartWithinMs or answers NOPE, so a busy one is never
 	// taken for a liar. A fetch moves on to the next holder sooner; the
 	// WANT stays open until it is judged.
 	FirstByteMs = 1000

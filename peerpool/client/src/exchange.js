@@ -240,7 +240,7 @@ export class Machine {
       if (!n.open) at(n.added + this.cfg.connectTimeoutMs);
       for (const u of n.uploads) {
         if (u.sent === u.data.length) at(u.progress + W.STARVED_UPLOAD_MS);
-        if (u.asked && u.sent === 0) at(u.queued + W.BUSY_HORIZON_MS);
+        if (u.asked && u.sent === 0) at(u.queued + W.START_WITHIN_MS);
       }
       for (const [key, r] of n.requests) if (r.late && !n.incoming.has(key)) at(r.sent + W.FIRST_BYTE_MS);
     }
@@ -348,7 +348,11 @@ export class Machine {
         break;
       case W.WANT:
         if (!this.cfg.canUpload || !this.holds(key)) this.queueControl(now, n, W.NOPE, id);
-        else if (n.uploading(key)) { /* already on its way */ } else if (this.busy(now)) this.decline(now, n, id, key);
+        else if (n.uploading(key)) { /* already on its way */ }
+        // A neighbour never served gets one upload queued even so: one
+        // declined every time it asked would drop us as giving nothing
+        // (MAX_UNPROVEN_NOPES).
+        else if (this.busy(now) && (n.stats.bytesSent > 0 || n.uploads.length > 0)) this.decline(now, n, id, key);
         else if (!this.queueUpload(now, n, id, key, true)) this.queueControl(now, n, W.NOPE, id);
         break;
       case W.CANCEL: {
@@ -505,7 +509,7 @@ export class Machine {
           f.tried.add(n.id);
           f.at = null;
           // Judged only after FIRST_BYTE_MS (an honest peer starts what it
-          // accepted within BUSY_HORIZON_MS or says NOPE); meanwhile the
+          // accepted within START_WITHIN_MS or says NOPE); meanwhile the
           // next holder is asked and this WANT stays open.
           if (now - req.sent < W.FIRST_BYTE_MS) { req.late = true; continue; }
           this.abandon(now, n, f.id, key);
@@ -614,7 +618,7 @@ export class Machine {
     let best = null;
     for (let k = 0; k < n.uploads.length; k++) {
       const u = n.uploads[k];
-      if (u.asked && u.sent === 0 && now - u.queued >= W.BUSY_HORIZON_MS) {
+      if (u.asked && u.sent === 0 && now - u.queued >= W.START_WITHIN_MS) {
         // Not started in time (newer parts went first): the asker may take
         // it for a liar, so it is declined, asks someone else and is
         // offered the part again later.
