@@ -34,7 +34,7 @@ func Variants(ctx context.Context, cfg Config) ([]Variant, error) {
 	if client == nil {
 		client = defaultClient
 	}
-	body, err := fetch(ctx, client, cfg.Header, index, maxPlaylistSize)
+	body, _, err := fetch(ctx, client, cfg.Header, index, 0, maxPlaylistSize)
 	if err != nil {
 		return nil, fmt.Errorf("viewer: fetching %s: %w", index, err)
 	}

@@ -24,64 +24,44 @@ type slot struct {
 	ok    bool          // set before ready is closed: the part is playable
 }
 
-// errStatus is an HTTP answer other than 200.
+// errStatus is an HTTP answer other than 200 (or 206 to a Range request).
 type errStatus int
 
 func (e errStatus) Error() string { return "HTTP " + strconv.Itoa(int(e)) }
 
 // get fetches u, reading at most limit bytes.
 func (v *Viewer) get(ctx context.Context, u string, limit int64) ([]byte, error) {
-	return fetch(ctx, v.client, v.cfg.Header, u, limit)
-}
-
-// fetch GETs u with header added, reading at most limit bytes.
-func fetch(ctx context.Context, client *http.Client, header http.Header, u string, limit int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	addHeader(req, header)
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, errStatus(resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("%s: more than %d bytes", u, limit)
-	}
-	return body, nil
+	body, _, err := fetch(ctx, v.client, v.cfg.Header, u, 0, limit)
+	return body, err
 }
 
 // getRest GETs the bytes of part u that follow the first from, which the
 // viewer already holds: it returns them and from, or, when the origin
 // ignores the range, the whole part and 0.
 func (v *Viewer) getRest(ctx context.Context, u string, from int) (body []byte, at int, err error) {
-	if from <= 0 {
-		body, err = v.get(ctx, u, wire.MaxPartSize)
-		return body, 0, err
-	}
+	return fetch(ctx, v.client, v.cfg.Header, u, from, wire.MaxPartSize)
+}
+
+// fetch GETs u with header added, reading at most limit bytes of the
+// resource. With from > 0 it asks for the bytes from offset from on: at is
+// from when the origin sent only those, 0 when it sent the whole resource.
+func fetch(ctx context.Context, client *http.Client, header http.Header, u string, from int, limit int64) (body []byte, at int, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	addHeader(req, v.cfg.Header)
-	req.Header.Set("Range", "bytes="+strconv.Itoa(from)+"-")
-	resp, err := v.client.Do(req)
+	addHeader(req, header)
+	if from > 0 {
+		req.Header.Set("Range", "bytes="+strconv.Itoa(from)+"-")
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusOK:
-	case http.StatusPartialContent:
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusPartialContent && from > 0:
 		var first, last, size int
 		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-%d/%d", &first, &last, &size); err != nil || first != from {
 			return nil, 0, fmt.Errorf("%s: Content-Range %q does not answer bytes=%d-", u, resp.Header.Get("Content-Range"), from)
@@ -91,13 +71,13 @@ func (v *Viewer) getRest(ctx context.Context, u string, from int) (body []byte, 
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, 0, errStatus(resp.StatusCode)
 	}
-	limit := int64(wire.MaxPartSize - at)
-	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	rest := limit - int64(at)
+	body, err = io.ReadAll(io.LimitReader(resp.Body, rest+1))
 	if err != nil {
 		return nil, 0, err
 	}
-	if int64(len(body)) > limit {
-		return nil, 0, fmt.Errorf("%s: more than %d bytes", u, wire.MaxPartSize)
+	if int64(len(body)) > rest {
+		return nil, 0, fmt.Errorf("%s: more than %d bytes", u, limit)
 	}
 	return body, at, nil
 }
