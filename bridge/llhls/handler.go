@@ -262,11 +262,10 @@ func (h *Handler) serveMedia(w http.ResponseWriter, r *http.Request, st *Stream,
 		status = http.StatusPartialContent
 	}
 	hd.Set("Content-Length", strconv.Itoa(size))
+	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
-		w.WriteHeader(status)
 		return
 	}
-	w.WriteHeader(status)
 	count := func(int) {}
 	if h.OnServed != nil && req.Kind != KindInit {
 		count = func(n int) { h.OnServed(st.path, req.Rendition, n) }

@@ -31,6 +31,18 @@ func coreViewer(i int) (wire.PeerID, From) {
 	return id, From{Network: netip.MustParsePrefix(fmt.Sprintf("198.51.100.%d/32", i+1))}
 }
 
+// joinUploaders joins n uploading viewers of 720p, each from its own
+// network, and returns their ids.
+func joinUploaders(c *Core, at time.Time, n int) []wire.PeerID {
+	ids := make([]wire.PeerID, n)
+	for i := range ids {
+		id, from := coreViewer(i)
+		c.Join(at, id, uploader("720p"), from)
+		ids[i] = id
+	}
+	return ids
+}
+
 func uploader(rendition string) *wire.Join {
 	return &wire.Join{V: wire.ProtocolVersion, Rendition: rendition, Upload: wire.Upload{Enabled: true, CapBps: 250_000}}
 }
@@ -76,12 +88,7 @@ func TestCoreSeedCountStepsOnTheTimePassedIn(t *testing.T) {
 	c := NewCore(t0, Config{SeedWindow: 8 * time.Second, Logger: quiet}, &fullMesh{})
 	seed := wire.PeerID("seed")
 	c.AddSeed(t0, "720p", seed)
-	var ids []wire.PeerID
-	for i := range 8 {
-		id, from := coreViewer(i)
-		c.Join(t0, id, uploader("720p"), from)
-		ids = append(ids, id)
-	}
+	ids := joinUploaders(c, t0, 8)
 	targets := func() int {
 		n := 0
 		for _, o := range drain(c) {
@@ -116,12 +123,7 @@ func TestCoreSeedCountStepsOnTheTimePassedIn(t *testing.T) {
 func TestCoreBanEndsTheSession(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0)
 	c := NewCore(t0, Config{Logger: quiet}, &fullMesh{})
-	var ids []wire.PeerID
-	for i := range 6 {
-		id, from := coreViewer(i)
-		c.Join(t0, id, uploader("720p"), from)
-		ids = append(ids, id)
-	}
+	ids := joinUploaders(c, t0, 6)
 	bad := ids[5]
 	// Two reporters earn their standing: receivers on two other networks
 	// confirm their bytes.
@@ -202,12 +204,7 @@ func TestCoreEveryAccusationCountsAgainstTheReporter(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0)
 	c := NewCore(t0, Config{Logger: quiet}, &fullMesh{})
 	c.AddSeed(t0, "720p", "seed")
-	var ids []wire.PeerID
-	for i := range 7 {
-		id, from := coreViewer(i)
-		c.Join(t0, id, uploader("720p"), from)
-		ids = append(ids, id)
-	}
+	ids := joinUploaders(c, t0, 7)
 	forger, gone := ids[0], ids[1]
 	c.Leave(t0, gone)
 	drain(c)
@@ -236,10 +233,7 @@ func TestCoreForgerIsHandedNothingOnceDiscredited(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0)
 	c := NewCore(t0, Config{Logger: quiet}, tracker.New(tracker.Config{}))
 	c.AddSeed(t0, "720p", "seed")
-	for i := range 12 {
-		id, from := coreViewer(i)
-		c.Join(t0, id, uploader("720p"), from)
-	}
+	joinUploaders(c, t0, 12)
 	drain(c)
 	forger, from := coreViewer(50)
 	c.Join(t0, forger, uploader("720p"), from)
@@ -298,12 +292,7 @@ func idsOf(infos []wire.PeerInfo) []wire.PeerID {
 func TestCoreUnreachableIsJudgedOnceMeasured(t *testing.T) {
 	t0 := time.Unix(1_000_000, 0)
 	c := NewCore(t0, Config{Logger: quiet}, &fullMesh{})
-	var ids []wire.PeerID
-	for i := range 5 {
-		id, from := coreViewer(i)
-		c.Join(t0, id, uploader("720p"), from)
-		ids = append(ids, id)
-	}
+	ids := joinUploaders(c, t0, 5)
 	silent, busy := ids[0], ids[1]
 	at := t0.Add(time.Second)
 	// A receiver on a third network confirms the busy one's bytes.
