@@ -3,6 +3,7 @@ package signal
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -812,5 +813,73 @@ func TestSessionEndsWhenCredentialsExpire(t *testing.T) {
 	}
 	if late := time.Since(end); late < 0 || late > 2*time.Second {
 		t.Errorf("ended %v after the credentials expired", late)
+	}
+}
+
+// reasons is a slog handler that keeps the reason of every closed session.
+type reasons struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *reasons) Enabled(context.Context, slog.Level) bool { return true }
+func (r *reasons) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r *reasons) WithGroup(string) slog.Handler            { return r }
+func (r *reasons) Handle(_ context.Context, rec slog.Record) error {
+	rec.Attrs(func(a slog.Attr) bool {
+		if a.Key == "reason" {
+			r.mu.Lock()
+			r.got = append(r.got, a.Value.String())
+			r.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (r *reasons) has(want string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.ContainsFunc(r.got, func(s string) bool { return strings.Contains(s, want) })
+}
+
+// The WebSocket library answers an oversized message with its own close
+// frame, after which the server's writes fail; the reason must still reach
+// the log while the session is being sent announcements.
+func TestOversizedMessageIsLoggedWhileWriting(t *testing.T) {
+	logged := &reasons{}
+	h, url := newHubServer(t, Config{Logger: slog.New(logged)})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			h.Announce(&wire.PartAnnounce{ID: wire.PartID{Rendition: "720p", MSN: uint64(i)}, Size: 1000, DurationMs: 500})
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	for i := range 20 {
+		c := join(t, url, "720p")
+		_ = c.sendRaw(`{"t":"rendition","rendition":"720p","x":"` + strings.Repeat("a", 20000) + `"}`)
+		select {
+		case <-c.errs:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("session %d: not closed after an oversized message", i)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for !logged.has("read limited") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !logged.has("read limited") {
+			t.Fatalf("session %d: closed, but no logged reason says \"read limited\"", i)
+		}
+		logged.mu.Lock()
+		logged.got = nil
+		logged.mu.Unlock()
 	}
 }

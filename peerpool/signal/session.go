@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -172,7 +173,14 @@ func (s *session) writeLoop(ctx context.Context) {
 			err := s.conn.Write(wctx, websocket.MessageText, data)
 			cancel()
 			if err != nil {
-				s.fail("")
+				// The read loop gives the reason. A write fails with
+				// ErrClosed once a close frame is out, often for what the
+				// read loop has just found (the WebSocket library answers
+				// an oversized message with its own close frame); any other
+				// failure leaves a dead connection the read loop must see.
+				if !errors.Is(err, net.ErrClosed) {
+					_ = s.conn.CloseNow()
+				}
 				return
 			}
 			s.hub.countSent(len(data))
