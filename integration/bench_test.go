@@ -260,9 +260,9 @@ func runSwarmBench(b *testing.B, c swarmBench) {
 	b.Log(summary)
 
 	// With an upload of only the bitrate the swarm has no spare upload:
-	// each viewer can pass on one copy of what it gets, and about half of
-	// the parts still go to HTTP (16 copies for 30 viewers). The bound
-	// holds from twice the bitrate.
+	// each viewer can pass on one copy of what it gets, and parts deep in
+	// the tree miss their deadline. The bound holds from twice the
+	// bitrate.
 	if len(c.mix) == 0 && c.upload >= 2 && copies > float64(c.viewers)/2 {
 		b.Errorf("server sent %.1f copies for %d viewers uploading %.0fx the bitrate, more than half the viewer count", copies, c.viewers, c.upload)
 	}

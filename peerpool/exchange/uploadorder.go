@@ -14,15 +14,12 @@ import (
 // time: the first receiver holds the part after one copy's upload time and
 // forwards it while the next copy goes out, so the part spreads as a
 // doubling tree. An upload under way is finished first: its receiver may
-// already be passing its chunks on, and pausing it stalls that whole branch
-// (benchmark, 200 ms parts: 3.2-3.4 server copies when newer parts
-// preempted it, 3.0-3.1 when not). Among the others the newest part goes
-// first:
-// the swarm is still spreading it, while an older one is nearer its
-// deadline, where HTTP takes over (benchmark, 200 ms parts: oldest-first
-// cost 3.8-5.2 server copies, newest-first 2.9-3.1, interleaving 3.2).
-// Copies of one part go in the order they were asked for. An upload whose
-// data channel is full (a slow receiver) does not hold up the others.
+// already be passing its chunks on, and pausing it stalls that whole
+// branch. Among the others the newest part goes first: the swarm is still
+// spreading it, while an older one is nearer its deadline, where HTTP
+// takes over anyway. Copies of one part go in the order they were asked
+// for. An upload whose data channel is full (a slow receiver) does not
+// hold up the others.
 
 // uploadPoll bounds how long an upload waiting for its turn waits before
 // it looks again (it is also woken when an upload ends).

@@ -92,7 +92,7 @@ type Config struct {
 	// StoreParts bounds the parts each viewer keeps to pass on. Default
 	// 12 (the Go viewer keeps 64): parts older than a viewer's lag are
 	// seldom asked for, 30 viewers with the mix come out the same with 64
-	// (TestThirtyViewersWithTheMixMatchTheLiveBenchmark), and every
+	// (TestThirtyViewersMatchTheLiveBenchmark), and every
 	// viewer holds its own copies, so 64 would not fit 100,000 viewers in
 	// memory.
 	StoreParts int

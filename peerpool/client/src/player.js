@@ -32,10 +32,9 @@ function servedBySwarmtx(src) {
 // With the swarm on, the player holds SWARM_EXTRA_S further behind live
 // than plain LL-HLS (the playlist's PART-HOLD-BACK, three parts), and at
 // least SWARM_MIN_S: a part needs about that long from its cut to cross a
-// few swarm hops and still leave time for HTTP (benchmark: at 500 ms parts
-// 1.67 s of lag against 1.56 s for plain LL-HLS; at 200 ms parts 1.25 s
-// against 1.06 s). hls.js's liveSyncDuration is set from the playlist as
-// soon as it is loaded (followHoldBack); until then it is SWARM_LIVE_SYNC_S.
+// few swarm hops and still leave time for HTTP. hls.js's liveSyncDuration
+// is set from the playlist as soon as it is loaded (followHoldBack); until
+// then it is SWARM_LIVE_SYNC_S.
 // The loader never waits longer than the buffer allows, so a slow swarm
 // costs HTTP bytes, not stalls. options.liveSync (seconds) fixes the target.
 const SWARM_EXTRA_S = 0.1;
