@@ -85,7 +85,6 @@ type member struct {
 	uploadCap   int64
 	neighbours  map[wire.PeerID]bool
 	lastStats   wire.Stats
-	reported    bool       // lastStats holds a report
 	conns       connCounts // its open connections by type, from its last stats (paths.go)
 	joinedAt    time.Time
 	counted     bool   // in Core.networks
@@ -387,8 +386,7 @@ func (c *Core) Stats(now time.Time, id wire.PeerID, st *wire.Stats) string {
 	if st.HTTPBytes < last.HTTPBytes || st.P2PBytes < last.P2PBytes || st.UploadBytes < last.UploadBytes || st.Stalls < last.Stalls {
 		return "stats counters went backwards"
 	}
-	first := !m.reported
-	m.lastStats, m.reported = *st, true
+	m.lastStats = *st
 	m.conns = countConns(st.Paths, len(m.neighbours))
 	// A viewer's own uploadBytes steer nothing: uploads are credited from
 	// what receivers confirm, and no receiver can confirm more than the
@@ -416,10 +414,7 @@ func (c *Core) Stats(now time.Time, id wire.PeerID, st *wire.Stats) string {
 	for id, n := range c.ledger.Confirm(trust.ID(m.id), rx, limit, now) {
 		c.credit[wire.PeerID(id)] += n
 	}
-	// A newcomer's first parts come over HTTP before it has neighbours,
-	// whatever the seeds: its first report's HTTP does not steer the
-	// seed count, or every flash crowd would buy seeds it then sheds.
-	if ls := c.seeds[m.rendition]; ls != nil && !first {
+	if ls := c.seeds[m.rendition]; ls != nil {
 		ls.count.AddHTTP(st.HTTPBytes - last.HTTPBytes)
 	}
 	if c.cfg.OnStats != nil {

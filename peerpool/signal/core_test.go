@@ -118,39 +118,6 @@ func TestCoreSeedCountStepsOnTheTimePassedIn(t *testing.T) {
 	}
 }
 
-// A flash crowd's first parts come over HTTP before anyone has
-// neighbours: a newcomer's first report does not buy seeds, what it
-// fetches after that does.
-func TestCoreNewcomersFirstPartsDoNotBuySeeds(t *testing.T) {
-	t0 := time.Unix(1_000_000, 0)
-	c := NewCore(t0, Config{SeedWindow: 8 * time.Second, Logger: quiet}, &fullMesh{})
-	c.AddSeed(t0, "720p", wire.PeerID("seed"))
-	ids := joinUploaders(c, t0, 8)
-	report := func(from, to int, httpAt func(s int) int64) {
-		for s := from; s < to; s++ {
-			now := t0.Add(time.Duration(s) * time.Second)
-			c.Announce(now, &wire.PartAnnounce{ID: wire.PartID{Rendition: "720p", MSN: uint64(s)}, Size: 1000})
-			for _, id := range ids {
-				c.Stats(now, id, &wire.Stats{HTTPBytes: httpAt(s), LagMs: -1})
-			}
-		}
-	}
-	// Each viewer's first report holds 6 parts fetched to start; then
-	// the swarm carries everything.
-	report(0, 8, func(int) int64 { return 6000 })
-	c.Tick(t0.Add(8*time.Second), nil)
-	if n := c.Seeds("720p"); n != 1 {
-		t.Fatalf("%d seeds after a window whose only HTTP was the newcomers' first parts, want 1", n)
-	}
-	// The same viewers go on fetching a part in four over HTTP: 2 copies
-	// among 8 viewers in the next window buys a seed.
-	report(8, 16, func(s int) int64 { return 6000 + int64(s-7)*250 })
-	c.Tick(t0.Add(16*time.Second), nil)
-	if n := c.Seeds("720p"); n != 2 {
-		t.Errorf("%d seeds after a window of 2 HTTP copies, want 2", n)
-	}
-}
-
 // A ban comes out as the end of the convicted viewer's session, and the
 // core has forgotten it.
 func TestCoreBanEndsTheSession(t *testing.T) {
