@@ -843,6 +843,12 @@ func (r *reasons) has(want string) bool {
 	return slices.ContainsFunc(r.got, func(s string) bool { return strings.Contains(s, want) })
 }
 
+func (r *reasons) reset() {
+	r.mu.Lock()
+	r.got = nil
+	r.mu.Unlock()
+}
+
 // The WebSocket library answers an oversized message with its own close
 // frame, after which the server's writes fail; the reason must still reach
 // the log while the session is being sent announcements.
@@ -865,6 +871,10 @@ func TestOversizedMessageIsLoggedWhileWriting(t *testing.T) {
 	defer func() { close(stop); wg.Wait() }()
 	for i := range 20 {
 		c := join(t, url, "720p")
+		go func() {
+			for range c.msgs { // the announcements, until the close
+			}
+		}()
 		_ = c.sendRaw(`{"t":"rendition","rendition":"720p","x":"` + strings.Repeat("a", 20000) + `"}`)
 		select {
 		case <-c.errs:
@@ -878,8 +888,6 @@ func TestOversizedMessageIsLoggedWhileWriting(t *testing.T) {
 		if !logged.has("read limited") {
 			t.Fatalf("session %d: closed, but no logged reason says \"read limited\"", i)
 		}
-		logged.mu.Lock()
-		logged.got = nil
-		logged.mu.Unlock()
+		logged.reset()
 	}
 }
