@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,10 +71,7 @@ type dashboardCase struct {
 // one row below the nearest that fed it, the unfed at the bottom, and
 // draws every node and link; the charts' helpers do what they say.
 func TestDashboardDrawing(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is missing: run `make deps`")
-	}
+	node := nodeBinary(t)
 	n := func(id, kind, rendition string) map[string]any {
 		return map[string]any{"id": id, "kind": kind, "rendition": rendition, "lag_ms": -1, "neighbours": 1}
 	}

@@ -3,7 +3,6 @@ package client
 import (
 	"encoding/hex"
 	"math/rand/v2"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -31,10 +30,7 @@ type frameCase struct {
 // and read exactly what peerpool/wire.ParseFrame does: the two ends of the
 // peer protocol must judge a neighbour's bytes alike.
 func TestJSFrameParserAgreesWithGo(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is missing: run `make deps`")
-	}
+	node := nodeBinary(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var valid [][]byte
 	ids := []wire.PartID{

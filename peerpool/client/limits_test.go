@@ -2,7 +2,6 @@ package client
 
 import (
 	"os"
-	"os/exec"
 	"regexp"
 	"testing"
 
@@ -20,10 +19,7 @@ type limitCase struct {
 // keep alike (peerpool/wire/limits.go) have Go's values in src/wire.js, and
 // src/swarm.js takes them from there instead of keeping its own numbers.
 func TestJSLimitsAgreeWithGo(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is missing: run `make deps`")
-	}
+	node := nodeBinary(t)
 	limits := []limitCase{
 		{"MAX_UPLOADS", wire.MaxUploads},
 		{"MAX_BUFFERED", wire.MaxBuffered},

@@ -1,9 +1,6 @@
 package client
 
-import (
-	"os/exec"
-	"testing"
-)
+import "testing"
 
 // loaderCase is one wait of test/loader_check.js.
 type loaderCase struct {
@@ -19,10 +16,7 @@ type loaderCase struct {
 // and a half parts; while playing, what the buffer allows less the HTTP
 // margin.
 func TestJSLoaderWaits(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is missing: run `make deps`")
-	}
+	node := nodeBinary(t)
 	runNodeCheck(t, node, "test/loader_check.js", []loaderCase{
 		{PartS: 0.5, BufferMs: -1, WantMs: 750},
 		{PartS: 2, BufferMs: -1, WantMs: 1000},
@@ -49,10 +43,7 @@ type restCase struct {
 // origin that ignores the range costs the whole part; a wrong answer is an
 // error, not a part.
 func TestJSLoaderFetchesOnlyTheRest(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is missing: run `make deps`")
-	}
+	node := nodeBinary(t)
 	runNodeCheck(t, node, "test/loader_rest_check.js", []restCase{
 		{Prefix: 16, Size: 40, Code: 206, BodyLen: 24, WantFromPeers: 16},
 		{Prefix: 16, Size: 40, Code: 200, BodyLen: 40, WantFromPeers: 0},

@@ -47,3 +47,14 @@ func runNodeCheck[C any](t *testing.T, node, script string, cases []C) {
 		t.Fatalf("%s: the JS side disagrees with Go: %v", script, err)
 	}
 }
+
+// nodeBinary is the path of Node.js, which the browser client's checks
+// run in; make deps installs it.
+func nodeBinary(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is missing: run `make deps`")
+	}
+	return node
+}

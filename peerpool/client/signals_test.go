@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -39,10 +38,7 @@ type signalCase struct {
 // tell from 1000 and 1 (Go's decoder refuses them for integer fields);
 // the server never writes them.
 func TestJSSignalDecoderAgreesWithGo(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is missing: run `make deps`")
-	}
+	node := nodeBinary(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	var valid [][]byte
 	for range 300 {

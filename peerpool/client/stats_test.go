@@ -2,7 +2,6 @@ package client
 
 import (
 	"encoding/json"
-	"os/exec"
 	"testing"
 
 	"github.com/swarmtx/swarmtx/peerpool/wire"
@@ -17,10 +16,7 @@ type statsCase struct {
 // and unreachable exactly when the server would accept them, and reads the
 // candidate pair in use from getStats' report.
 func TestJSStatsAgreeWithGo(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is missing: run `make deps`")
-	}
+	node := nodeBinary(t)
 	path := func(l, r, p string, n any) map[string]any {
 		return map[string]any{"local": l, "remote": r, "protocol": p, "count": n}
 	}

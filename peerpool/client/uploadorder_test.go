@@ -3,7 +3,6 @@ package client
 import (
 	"bytes"
 	"fmt"
-	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -90,10 +89,7 @@ func TestUploadOrder(t *testing.T) {
 		}
 		c.Finished = got
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is missing: run `make deps`")
-	}
+	node := nodeBinary(t)
 	runNodeCheck(t, node, "test/uploadorder_check.js", cases)
 }
 

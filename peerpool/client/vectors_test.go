@@ -3,7 +3,6 @@ package client
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -12,10 +11,7 @@ import (
 // makes the Go exchange's decisions: every scenario vector of
 // peerpool/exchange produces the same actions in Node as in Go.
 func TestJSExchangeVectors(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is missing: run `make deps`")
-	}
+	node := nodeBinary(t)
 	files, err := filepath.Glob("../exchange/testdata/vectors/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no vectors: %v", err)
